@@ -1,0 +1,243 @@
+"""The graph-level operator registry: each operator's name, attributes and shape/dtype inference.
+
+The parser and printer know operators only through this registry, so adding an operator is one
+``register_op`` call: ``R.nn.relu(x)`` in a script is the operator ``relax.nn.relu``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .dtype import DataType
+from .expr import IntImm, PrimExpr
+from .graph import Call, ObjectStructInfo, StructInfo, TensorStructInfo, TupleStructInfo
+
+
+class GraphTypeError(TypeError):
+    """An operator was given arguments it cannot take (shape, dtype, rank, attributes)."""
+
+
+@dataclass(frozen=True)
+class OpDef:
+    """One operator: ``R.<script_name>(*args, **attrs)`` in scripts."""
+
+    name: str
+    num_args: int | None
+    attrs: dict[str, Any] = field(default_factory=dict)  # attribute name -> default
+    infer: Callable[[Call], StructInfo] | None = None
+    doc: str = ""
+
+    @property
+    def script_name(self) -> str:
+        return self.name[len("relax."):]
+
+
+_REGISTRY: dict[str, OpDef] = {}
+
+
+def register_op(script_name: str, num_args: int | None, attrs: dict[str, Any] | None = None,
+                doc: str = "") -> Callable[[Callable[[Call], StructInfo]], Callable[[Call], StructInfo]]:
+    """Register ``R.<script_name>`` with its inference function (used as a decorator)."""
+
+    def wrap(infer: Callable[[Call], StructInfo]) -> Callable[[Call], StructInfo]:
+        name = "relax." + script_name
+        if name in _REGISTRY:
+            raise ValueError(f"operator {name!r} is already registered")
+        _REGISTRY[name] = OpDef(name, num_args, dict(attrs or {}), infer, doc)
+        return infer
+
+    return wrap
+
+
+def get_op(name: str) -> OpDef | None:
+    """The operator named ``relax.x`` or ``x``; None when there is none."""
+    return _REGISTRY.get(name if name.startswith("relax.") else "relax." + name)
+
+
+def list_ops() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+# ---------------------------------------------------------------- inference helpers
+
+
+def tensor_arg(call: Call, i: int) -> TensorStructInfo:
+    sinfo = call.args[i].struct_info
+    if not isinstance(sinfo, TensorStructInfo):
+        raise GraphTypeError(
+            f"R.{call.op.name[6:]} expects a tensor as argument {i}, got {_describe(sinfo)}"
+        )
+    return sinfo
+
+
+def _describe(sinfo: StructInfo) -> str:
+    return type(sinfo).__name__.replace("StructInfo", "").lower() or "object"
+
+
+def _same(a: PrimExpr, b: PrimExpr) -> bool:
+    from .structural import structural_equal
+
+    return structural_equal(a, b)
+
+
+def _is_one(e: PrimExpr) -> bool:
+    return isinstance(e, IntImm) and e.value == 1
+
+
+def broadcast_shapes(op: str, a: tuple[PrimExpr, ...], b: tuple[PrimExpr, ...]) -> tuple[PrimExpr, ...]:
+    out: list[PrimExpr] = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        x = a[-i] if i <= len(a) else None
+        y = b[-i] if i <= len(b) else None
+        if x is None or (y is not None and _is_one(x)):
+            out.append(y)
+        elif y is None or _is_one(y) or _same(x, y):
+            out.append(x)
+        elif isinstance(x, IntImm) and isinstance(y, IntImm):
+            raise GraphTypeError(f"R.{op}: shapes {_fmt(a)} and {_fmt(b)} do not broadcast")
+        else:
+            out.append(x)  # symbolic sizes are assumed equal, checked at run time
+    return tuple(reversed(out))
+
+
+def _fmt(shape: tuple[PrimExpr, ...]) -> str:
+    return "(" + ", ".join(str(s.value) if isinstance(s, IntImm) else "?" for s in shape) + ")"
+
+
+def _dtype_of(op: str, a: TensorStructInfo, b: TensorStructInfo) -> DataType:
+    if a.dtype != b.dtype and not (a.dtype.is_void or b.dtype.is_void):
+        raise GraphTypeError(f"R.{op}: operands have different dtypes {a.dtype} and {b.dtype}")
+    return a.dtype if not a.dtype.is_void else b.dtype
+
+
+def _binary(op: str) -> Callable[[Call], StructInfo]:
+    def infer(call: Call) -> StructInfo:
+        a, b = tensor_arg(call, 0), tensor_arg(call, 1)
+        dt = _dtype_of(op, a, b)
+        if a.shape is None or b.shape is None:
+            return TensorStructInfo(None, dt, max(a.ndim, b.ndim) if min(a.ndim, b.ndim) >= 0 else -1)
+        return TensorStructInfo(broadcast_shapes(op, a.shape, b.shape), dt)
+
+    return infer
+
+
+def _unary(call: Call) -> StructInfo:
+    return tensor_arg(call, 0)
+
+
+for _name in ("add", "subtract", "multiply", "divide", "maximum", "minimum", "power"):
+    register_op(_name, 2, doc=f"element-wise {_name} with numpy broadcasting")(_binary(_name))
+
+for _name in ("exp", "log", "sqrt", "tanh", "sigmoid", "negative", "abs", "nn.relu", "nn.gelu",
+              "nn.silu"):
+    register_op(_name, 1, doc=f"element-wise {_name}")(_unary)
+
+
+@register_op("nn.softmax", 1, {"axis": -1}, doc="softmax along one axis")
+def _softmax(call: Call) -> StructInfo:
+    return tensor_arg(call, 0)
+
+
+@register_op("matmul", 2, doc="matrix product with numpy's batching rules")
+def _matmul(call: Call) -> StructInfo:
+    a, b = tensor_arg(call, 0), tensor_arg(call, 1)
+    dt = _dtype_of("matmul", a, b)
+    if a.shape is None or b.shape is None:
+        return TensorStructInfo(None, dt)
+    if len(a.shape) < 1 or len(b.shape) < 1:
+        raise GraphTypeError("R.matmul needs operands of rank at least 1")
+    sa = a.shape if len(a.shape) > 1 else (IntImm(a.shape[0].dtype, 1),) + a.shape
+    sb = b.shape if len(b.shape) > 1 else b.shape + (IntImm(b.shape[0].dtype, 1),)
+    k1, k2 = sa[-1], sb[-2]
+    if isinstance(k1, IntImm) and isinstance(k2, IntImm) and k1.value != k2.value:
+        raise GraphTypeError(
+            f"R.matmul: reduction sizes differ ({k1.value} in {_fmt(a.shape)} vs "
+            f"{k2.value} in {_fmt(b.shape)})"
+        )
+    batch = broadcast_shapes("matmul", sa[:-2], sb[:-2])
+    out = batch + ((sa[-2],) if len(a.shape) > 1 else ()) + ((sb[-1],) if len(b.shape) > 1 else ())
+    return TensorStructInfo(out, dt)
+
+
+@register_op("permute_dims", 1, {"axes": None}, doc="transpose; axes None reverses them")
+def _permute(call: Call) -> StructInfo:
+    a = tensor_arg(call, 0)
+    if a.shape is None:
+        return TensorStructInfo(None, a.dtype, a.ndim)
+    axes = call.attrs.get("axes")
+    axes = list(range(len(a.shape)))[::-1] if axes is None else list(axes)
+    if sorted(axes) != list(range(len(a.shape))):
+        raise GraphTypeError(f"R.permute_dims: axes {axes} are not a permutation of 0..{len(a.shape) - 1}")
+    return TensorStructInfo(tuple(a.shape[i] for i in axes), a.dtype)
+
+
+@register_op("reshape", 1, {"shape": ()}, doc="same elements, new shape")
+def _reshape(call: Call) -> StructInfo:
+    a = tensor_arg(call, 0)
+    shape = tuple(call.attrs.get("shape", ()))
+    return TensorStructInfo(shape, a.dtype)
+
+
+@register_op("sum", 1, {"axis": None, "keepdims": False}, doc="sum over axes")
+def _sum(call: Call) -> StructInfo:
+    a = tensor_arg(call, 0)
+    if a.shape is None:
+        return TensorStructInfo(None, a.dtype)
+    axis = call.attrs.get("axis")
+    ndim = len(a.shape)
+    axes = range(ndim) if axis is None else [x % ndim for x in ((axis,) if isinstance(axis, int) else axis)]
+    keep = bool(call.attrs.get("keepdims", False))
+    one = IntImm(a.shape[0].dtype, 1) if ndim else None
+    out = tuple(one if i in axes else s for i, s in enumerate(a.shape) if keep or i not in axes)
+    return TensorStructInfo(out, a.dtype)
+
+
+@register_op("nn.conv2d", 2, {"strides": (1, 1), "padding": (0, 0), "dilation": (1, 1)},
+             doc="2-D convolution, NCHW data and OIHW weights")
+def _conv2d(call: Call) -> StructInfo:
+    x, w = tensor_arg(call, 0), tensor_arg(call, 1)
+    dt = _dtype_of("nn.conv2d", x, w)
+    if x.shape is None or w.shape is None:
+        return TensorStructInfo(None, dt, 4)
+    if len(x.shape) != 4 or len(w.shape) != 4:
+        raise GraphTypeError("R.nn.conv2d expects 4-D data (NCHW) and weights (OIHW)")
+    sh, sw = call.attrs.get("strides", (1, 1))
+    pad = tuple(call.attrs.get("padding", (0, 0)))
+    ph0, pw0, ph1, pw1 = pad * 2 if len(pad) == 2 else pad
+    dh, dw = call.attrs.get("dilation", (1, 1))
+
+    def out(size: PrimExpr, k: PrimExpr, lo: int, hi: int, s: int, d: int) -> PrimExpr:
+        return (size + (lo + hi) - ((k - 1) * d + 1)) // s + 1
+
+    n, _, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    return TensorStructInfo((n, o, _fold(out(h, kh, ph0, ph1, sh, dh)), _fold(out(wd, kw, pw0, pw1, sw, dw))), dt)
+
+
+def _fold(e: PrimExpr) -> PrimExpr:
+    """Fold an all-constant size expression (so static convolutions get static shapes)."""
+    try:
+        return IntImm(e.dtype, _eval_const(e))
+    except ValueError:
+        return e
+
+
+def _eval_const(e: PrimExpr) -> int:
+    from . import expr as E
+
+    if isinstance(e, IntImm):
+        return e.value
+    ops = {E.Add: lambda a, b: a + b, E.Sub: lambda a, b: a - b, E.Mul: lambda a, b: a * b,
+           E.FloorDiv: lambda a, b: a // b}
+    if type(e) in ops:
+        return ops[type(e)](_eval_const(e.a), _eval_const(e.b))
+    raise ValueError("not constant")
+
+
+@register_op("call_tir", None, doc="call a loop-level function, outputs allocated by the caller")
+def _call_tir(call: Call) -> StructInfo:
+    return call.sinfo_args[0] if call.sinfo_args else ObjectStructInfo()
+
+
+__all__ = ["OpDef", "GraphTypeError", "register_op", "get_op", "list_ops", "TupleStructInfo"]

@@ -1,0 +1,127 @@
+"""The base of every IR node: frozen, slotted dataclasses with cached hashes and source spans.
+
+Why a hand-written base rather than plain ``@dataclass(frozen=True)``: generated ``__hash__``
+rehashes whole trees recursively on every call, and spans must never take part in equality.
+Here ``==``/``hash`` walk the declared fields once and cache the hash; the span lives in a slot
+outside the fields. Variables and buffers override equality with identity (see ``IdentityNode``);
+equality of two separately written programs up to renaming is ``structural_equal``'s job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .span import Span
+
+N = TypeVar("N", bound="Node")
+
+# field metadata keys
+DEF = "defines"  # the field introduces variables/buffers (a binding site for structural equality)
+
+
+def node(cls=None, **kwargs):
+    """Class decorator for IR nodes: a frozen, slotted dataclass whose equality Node defines."""
+
+    def wrap(c):
+        made = dataclass(frozen=True, slots=True, eq=False, repr=False, **kwargs)(c)
+        made._field_names = tuple(f.name for f in dataclasses.fields(made))
+        made._init_fields = tuple(f.name for f in dataclasses.fields(made) if f.init)
+        made._def_fields = frozenset(
+            f.name for f in dataclasses.fields(made) if f.metadata.get(DEF)
+        )
+        return made
+
+    return wrap if cls is None else wrap(cls)
+
+
+def defines(**kwargs) -> Any:
+    """A dataclass field that binds the variables or buffers it holds."""
+    return dataclasses.field(metadata={DEF: True}, **kwargs)
+
+
+class Node:
+    """Base of all IR nodes."""
+
+    __slots__ = ("_span", "_hash_cache")
+    _field_names: tuple[str, ...] = ()
+    _init_fields: tuple[str, ...] = ()
+    _def_fields: frozenset[str] = frozenset()
+
+    @property
+    def span(self) -> Span | None:
+        return getattr(self, "_span", None)
+
+    def with_span(self: N, span: Span | None) -> N:
+        """Attach a source span (used by the parser right after construction)."""
+        if span is not None:
+            object.__setattr__(self, "_span", span)
+        return self
+
+    def fields(self) -> tuple[tuple[str, Any], ...]:
+        return tuple((name, getattr(self, name)) for name in self._field_names)
+
+    def with_(self: N, **changes: Any) -> N:
+        """A copy with some fields replaced; the same object when nothing changes."""
+        if all(getattr(self, k) is v for k, v in changes.items()):
+            return self
+        values = {name: getattr(self, name) for name in self._init_fields}
+        values.update(changes)
+        made = type(self)(**values)
+        return made.with_span(self.span)
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if type(self) is not type(other):
+            return NotImplemented if not isinstance(other, Node) else False
+        if hash(self) != hash(other):
+            return False
+        return all(getattr(self, n) == getattr(other, n) for n in self._field_names)
+
+    def __ne__(self, other: object) -> bool:
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
+
+    def __hash__(self) -> int:
+        try:
+            return self._hash_cache
+        except AttributeError:
+            pass
+        value = hash((type(self).__name__,) + tuple(_hashable(getattr(self, n)) for n in self._field_names))
+        object.__setattr__(self, "_hash_cache", value)
+        return value
+
+    def __repr__(self) -> str:
+        try:
+            return self.script()
+        except Exception:  # repr must never fail, even for a half-built node
+            return f"<{type(self).__name__}>"
+
+    def script(self) -> str:
+        """This node as TVMScript text."""
+        from ..script.printer import to_script
+
+        return to_script(self)
+
+
+class IdentityNode(Node):
+    """A node equal only to itself: variables, buffers (renaming is structural equality's job)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __ne__(self, other: object) -> bool:
+        return self is not other
+
+    def __hash__(self) -> int:
+        return id(self) >> 4
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    return value
