@@ -38,7 +38,7 @@ def test_renamed_variables_and_buffers_are_equal():
     "old, new, path_part",
     [
         ("T.float32(0)", "T.float32(1)", ".init"),
-        ('"float32"), C', '"float16"), C', ".buffer_map"),
+        ('"float32"), C', '"float32", align=128), C', ".buffer_map"),
         ("T.grid(64, 64, 64)", "T.grid(64, 64, 32)", ".extent"),
         ("C[vi, vj] + A", "C[vi, vj] - A", ".value"),
         ('"SSR"', '"SSS"', ".iter_type"),

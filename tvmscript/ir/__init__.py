@@ -20,6 +20,7 @@ from .stmt import (
 from .structural import (
     StructuralMismatch, assert_structural_equal, structural_equal, structural_hash,
 )
+from .verify import verify, check_well_formed, WellFormedError
 from . import graph, graph_ops, op
 
 __all__ = [n for n in dir() if not n.startswith("_")]

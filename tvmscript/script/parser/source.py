@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import inspect
 import linecache
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +48,7 @@ def from_text(text: str, filename: str = "<string>") -> Source:
     """The source of ``tvmscript.from_source``: line numbers are those of ``text``."""
     source_text = SourceText(text, filename)
     try:
-        tree = ast.parse(text, filename=filename)
+        tree = _parse(text, filename)
     except SyntaxError as exc:
         raise syntax_error(exc, source_text, 0, 0) from None
     return Source(tree, source_text)
@@ -69,10 +70,16 @@ def from_object(obj: Any) -> Source:
     full = "".join(file_lines) if file_lines else "\n" * (start - 1) + "".join(lines)
     source_text = SourceText(full, filename)
     try:
-        tree = ast.parse(body, filename=filename)
+        tree = _parse(body, filename)
     except SyntaxError as exc:
         raise syntax_error(exc, source_text, start - 1, indent) from None
     return Source(tree, source_text, start - 1, indent)
+
+
+def _parse(text: str, filename: str) -> ast.Module:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Python's own warnings (e.g. `1if`) are not ours to show
+        return ast.parse(text, filename=filename)
 
 
 def _indent(lines: list[str]) -> int:

@@ -1,0 +1,1 @@
+"""TVMScript: the parser (``parser/``, namespaces ``T``, ``R``, ``I``) and the printer."""

@@ -1,0 +1,211 @@
+"""Entry points: the decorators, ``from_source`` and module parsing.
+
+A decorated method cannot be parsed when Python runs its decorator (``cls.f`` may name a later
+function), so ``T.prim_func``/``R.function`` on a method return a ``Deferred`` marker that
+``I.ir_module`` parses with the names of all the module's functions known.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import ChainMap
+from typing import Any, Callable
+
+from ...diagnostics import ScriptError
+from ...ir.frozendict import FrozenDict
+from ...ir.function import GlobalVar, IRModule
+from . import source as src
+from .core import ParserBase
+
+
+class Deferred:
+    """A function defined in a class, parsed later by ``I.ir_module``."""
+
+    def __init__(self, kind: str, func: Callable[..., Any]) -> None:
+        self.kind = kind
+        self.func = func
+
+    def __repr__(self) -> str:
+        return f"<deferred {self.kind} {self.func.__qualname__}>"
+
+
+class ModuleRef:
+    """``cls = Module`` inside a module's function: ``cls.f`` is ``GlobalVar("f")``."""
+
+    script_kind = "a module reference"
+
+    def __init__(self, name: str, functions: list[str]) -> None:
+        self.name = name
+        self.functions = functions
+
+    def __getattr__(self, attr: str) -> GlobalVar:
+        if attr.startswith("__") or attr not in self.__dict__.get("functions", ()):
+            raise AttributeError(self.script_attr_error(attr))
+        return GlobalVar(attr)
+
+    def script_attr_error(self, attr: str) -> str:
+        have = ", ".join(self.functions) or "none"
+        return f"module {self.name} has no function '{attr}'; it has: {have}"
+
+
+def _namespaces() -> dict[str, Any]:
+    from ..module_ns import I
+    from ..relax_ns import R
+    from ..tir_ns import T
+
+    return {"T": T, "R": R, "I": I}
+
+
+def _env(func: Callable[..., Any] | None) -> ChainMap:
+    if func is None:
+        return ChainMap({}, _namespaces())
+    closure = {}
+    code = getattr(func, "__code__", None)
+    if code is not None and func.__closure__:
+        for name, cell in zip(code.co_freevars, func.__closure__):
+            try:
+                closure[name] = cell.cell_contents
+            except ValueError:  # an unbound cell: a name defined later in the enclosing scope
+                pass
+    return ChainMap({}, closure, func.__globals__, _namespaces())
+
+
+def _is_method(func: Callable[..., Any]) -> bool:
+    parts = func.__qualname__.split(".")
+    return len(parts) > 1 and parts[-2] != "<locals>"
+
+
+def _parse_def(kind: str, fdef: ast.FunctionDef, source: src.Source, env: ChainMap) -> Any:
+    if kind == "tir":
+        from .tir import TIRParser
+
+        return TIRParser(source, env).parse_function(fdef)
+    from .relax import RelaxParser
+
+    return RelaxParser(source, env).parse_function(fdef)
+
+
+def _decorated(kind: str, func: Callable[..., Any]) -> Any:
+    if _is_method(func):
+        return Deferred(kind, func)
+    source = src.from_object(func)
+    fdef = source.tree.body[0]
+    return _parse_def(kind, fdef, source, _env(func))
+
+
+def prim_func(func: Callable[..., Any] | None = None, *, private: bool = False,
+              s_tir: bool = False, check_well_formed: bool = True) -> Any:
+    """``@T.prim_func`` (also with ``private=True``/``s_tir=True``): parse a loop-level function."""
+    if func is None:
+        return lambda f: _decorated("tir", f)
+    return _decorated("tir", func)
+
+
+def function(func: Callable[..., Any] | None = None, *, private: bool = False,
+             pure: bool = True, check_well_formed: bool = True) -> Any:
+    """``@R.function``: parse a graph-level function."""
+    if func is None:
+        return lambda f: _decorated("relax", f)
+    return _decorated("relax", func)
+
+
+def ir_module(cls: type) -> IRModule:
+    """``@I.ir_module class Module:``: parse every decorated method into one module."""
+    source = src.from_object(cls)
+    cdef = source.tree.body[0]
+    if not isinstance(cdef, ast.ClassDef):
+        raise source.error(cdef, "@I.ir_module decorates a class")
+    members = {name: value.func for name, value in vars(cls).items() if isinstance(value, Deferred)}
+    return parse_module(cdef, source, lambda name: _env(members.get(name)))
+
+
+def _kind(parser: ParserBase, dec: ast.expr) -> str | None:
+    target = dec.func if isinstance(dec, ast.Call) else dec
+    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+        ns = parser.env.get(target.value.id)
+        names = _namespaces()
+        if ns is names["T"] and target.attr == "prim_func":
+            return "tir"
+        if ns is names["R"] and target.attr == "function":
+            return "relax"
+    return None
+
+
+def parse_module(cdef: ast.ClassDef, source: src.Source, env_of: Callable[[str], ChainMap]) -> IRModule:
+    names = [s.name for s in cdef.body if isinstance(s, ast.FunctionDef)]
+    ref = ModuleRef(cdef.name, names)
+    functions: dict[str, Any] = {}
+    attrs: dict[str, Any] = {}
+    for stmt in cdef.body:
+        env = env_of(getattr(stmt, "name", ""))
+        env.maps[0][cdef.name] = ref
+        if isinstance(stmt, ast.FunctionDef):
+            functions[stmt.name] = _module_function(stmt, source, env)
+        elif isinstance(stmt, ast.Expr):
+            _module_expr(stmt, source, env, attrs)
+        elif not isinstance(stmt, ast.Pass):
+            raise source.error(stmt, "a module class holds only @T.prim_func and @R.function "
+                                     "definitions and I.module_attrs({...})")
+    return IRModule(FrozenDict(functions), attrs).with_span(source.span(cdef))
+
+
+def _module_function(fdef: ast.FunctionDef, source: src.Source, env: ChainMap) -> Any:
+    parser = ParserBase(source, env)
+    if len(fdef.decorator_list) != 1:
+        raise source.error(fdef, f"function '{fdef.name}' needs exactly one decorator, "
+                                 "@T.prim_func or @R.function")
+    kind = _kind(parser, fdef.decorator_list[0])
+    if kind is None:
+        raise source.error(fdef.decorator_list[0], "expected @T.prim_func or @R.function")
+    return _parse_def(kind, fdef, source, env)
+
+
+def _module_expr(stmt: ast.Expr, source: src.Source, env: ChainMap, attrs: dict) -> None:
+    value = stmt.value
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return
+    parser = ParserBase(source, env)
+    call_ok = isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) \
+        and value.func.attr == "module_attrs" and len(value.args) == 1
+    if not call_ok:
+        raise source.error(stmt, "a module class holds only function definitions and "
+                                 "I.module_attrs({...})")
+    result = parser.eval(value.args[0])
+    if not isinstance(result, dict):
+        raise source.error(value.args[0], "I.module_attrs expects a dict")
+    attrs.update(result)
+
+
+def from_source(text: str, filename: str = "<string>") -> Any:
+    """Parse a script text: one decorated def gives that function, one decorated class a module."""
+    source = src.from_text(text, filename)
+    defs = [s for s in source.tree.body if not _skippable(s)]
+    if len(defs) != 1 or not isinstance(defs[0], (ast.FunctionDef, ast.ClassDef)):
+        node = defs[1] if len(defs) > 1 else (defs[0] if defs else None)
+        raise source.error(node, "expected exactly one decorated function or class "
+                                 f"(@T.prim_func, @R.function or @I.ir_module), found {len(defs)} "
+                                 "top-level statement(s)")
+    node = defs[0]
+    env = _env(None)
+    if isinstance(node, ast.ClassDef):
+        return _from_source_class(node, source)
+    return _module_function(node, source, env)
+
+
+def _from_source_class(node: ast.ClassDef, source: src.Source) -> IRModule:
+    ok = len(node.decorator_list) == 1 and isinstance(node.decorator_list[0], ast.Attribute) \
+        and node.decorator_list[0].attr == "ir_module"
+    if not ok:
+        raise source.error(node, "a class must be decorated with @I.ir_module")
+    return parse_module(node, source, lambda name: _env(None))
+
+
+def _skippable(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.Pass)):
+        return True
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) \
+        and isinstance(stmt.value.value, str)
+
+
+__all__ = ["prim_func", "function", "ir_module", "from_source", "Deferred", "ModuleRef",
+           "ScriptError"]

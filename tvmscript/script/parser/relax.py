@@ -1,0 +1,210 @@
+"""Statements of graph-level functions (``@R.function``): bindings, dataflow blocks, return."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any, Callable
+
+from ...ir import graph as G
+from ...ir.dtype import INT64
+from ...ir.expr import Var
+from ...ir.function import GlobalVar
+from ..relax_ns import DataflowSpec, as_graph
+from .builtin import Binder
+from .core import ParserBase
+from .values import describe
+
+
+class RelaxParser(ParserBase):
+    """Parses one ``@R.function`` definition into a graph-level Function."""
+
+    def __init__(self, source, env) -> None:
+        super().__init__(source, env)
+        self.attrs: dict = {}
+        self.symbols: dict[str, Var] = {}
+        self.blocks: list[G.BindingBlock] = []
+        self.bindings: list[G.VarBinding] = []
+        self.outputs: set[str] | None = None  # names exported by R.output in the current dataflow
+        self.marked: bool = False
+        self.result: G.GraphExpr | None = None
+
+    # ------------------------------------------------------------ API for builtins
+    def symbolic(self, name: str) -> Var:
+        var = self.symbols.get(name)
+        if var is None:
+            local = self.lookup_local(name)
+            var = local if isinstance(local, Var) else Var(name, INT64)
+            self.symbols[name] = var
+        return var
+
+    def mark_output(self, values: tuple) -> None:
+        if self.outputs is None:
+            raise TypeError("R.output is only allowed inside `with R.dataflow():`")
+        for v in values:
+            if not isinstance(v, G.GraphVar) or isinstance(v, G.DataflowVar):
+                raise TypeError(f"R.output expects variables bound in this dataflow block, "
+                                f"got {describe(v)}")
+        self.marked = True
+
+    def call_other(self, func: Any, args: list, kwargs: dict) -> Any:
+        if isinstance(func, (GlobalVar, G.GraphVar)):
+            if kwargs:
+                raise TypeError("calls of module functions take positional arguments only")
+            return G.Call(func, tuple(as_graph(a) for a in args))
+        return super().call_other(func, args, kwargs)
+
+    def index(self, obj: Any, index: Any) -> Any:
+        if isinstance(obj, G.GraphExpr):
+            if not isinstance(index, int) or isinstance(index, bool):
+                raise TypeError(f"a tuple index must be an int, got {describe(index)}")
+            item = G.TupleGetItem(obj, index)
+            item.struct_info  # noqa: B018 - check the index now
+            return item
+        return super().index(obj, index)
+
+    # ------------------------------------------------------------ function
+    def parse_function(self, fdef: ast.FunctionDef) -> G.Function:
+        params = [self.guard(arg, self._param, arg) for arg in fdef.args.args]
+        ret = self.eval(fdef.returns) if fdef.returns is not None else None
+        if ret is not None and not isinstance(ret, G.StructInfo):
+            raise self.error(fdef.returns, f"expected a return annotation such as "
+                                           f"R.Tensor(...), got {describe(ret)}")
+        self.push_scope()
+        for stmt in _strip_docstring(fdef.body):
+            if self.result is not None:
+                raise self.error(stmt, "statements after `return` are not allowed")
+            self.guard(stmt, self._stmt, stmt)
+        self._flush()
+        if self.result is None:
+            raise self.error(fdef, f"graph-level function '{fdef.name}' must end with "
+                                   "`return value`")
+        body = G.SeqExpr(tuple(self.blocks), self.result)
+        ret = ret if ret is not None else self.guard(fdef, lambda: self.result.struct_info)
+        return G.Function(tuple(params), body, ret, self.attrs).with_span(self.source.span(fdef))
+
+    def _param(self, arg: ast.arg) -> G.GraphVar:
+        if arg.annotation is None:
+            raise TypeError(f"parameter '{arg.arg}' needs an annotation such as "
+                            "R.Tensor((16, 32), \"float32\")")
+        sinfo = self.eval(arg.annotation)
+        if not isinstance(sinfo, G.StructInfo):
+            raise TypeError(f"parameter '{arg.arg}' has annotation {describe(sinfo)}; "
+                            "expected R.Tensor(...), R.Tuple(...), R.Shape(...) or R.Object")
+        var = G.GraphVar(arg.arg, sinfo)
+        self.define(arg.arg, var)
+        return var
+
+    # ------------------------------------------------------------ statements
+    def _stmt(self, node: ast.stmt) -> None:
+        handler = _STMT.get(type(node))
+        if handler is None:
+            raise self.error(node, f"`{type(node).__name__}` is not supported in a graph-level "
+                                   "function; expected bindings, `with R.dataflow():` and return")
+        handler(self, node)
+
+    def _flush(self) -> None:
+        if self.bindings:
+            self.blocks.append(G.BindingBlock(tuple(self.bindings)))
+            self.bindings = []
+
+    def _assign(self, node: ast.Assign) -> None:
+        if len(node.targets) != 1:
+            raise TypeError("chained assignment (a = b = c) is not supported in scripts")
+        self._bind(node, node.targets[0], node.value, None)
+
+    def _ann_assign(self, node: ast.AnnAssign) -> None:
+        if node.value is None:
+            raise TypeError("an annotated name needs a value: lv: R.Tensor(...) = value")
+        self._bind(node, node.target, node.value, node.annotation)
+
+    def _bind(self, node: ast.stmt, target: ast.expr, value_node: ast.expr, ann: Any) -> None:
+        if not isinstance(target, ast.Name):
+            raise self.error(target, "a binding assigns one name, e.g. lv = R.add(x, y)")
+        value = self.eval(value_node)
+        if isinstance(value, Binder):
+            value.bind(self, [target.id], node)
+            return
+        if not isinstance(value, (G.GraphExpr, tuple, list)) and not _is_graphish(value):
+            self.define(target.id, value)  # a Python value such as `cls = Module`
+            return
+        expr = self.guard(value_node, as_graph, value)
+        sinfo = self._sinfo(ann, expr, value_node)
+        in_dataflow = self.outputs is not None
+        cls = G.DataflowVar if in_dataflow and target.id not in self.outputs else G.GraphVar
+        var = cls(target.id, sinfo)
+        self.bindings.append(self.span(node, G.VarBinding(var, expr)))
+        self.define(target.id, var)
+
+    def _sinfo(self, ann: Any, expr: G.GraphExpr, node: ast.expr) -> G.StructInfo:
+        if ann is None:
+            return self.guard(node, lambda: expr.struct_info)
+        sinfo = self.eval(ann)
+        if not isinstance(sinfo, G.StructInfo):
+            raise self.error(ann, f"expected struct info such as R.Tensor(...), got {describe(sinfo)}")
+        return sinfo
+
+    def _expr(self, node: ast.Expr) -> None:
+        value = self.eval(node.value)
+        if value is None or isinstance(value, str):
+            return
+        raise TypeError(f"a graph-level value must be bound to a name (lv = ...), got "
+                        f"{describe(value)} as a statement")
+
+    def _with(self, node: ast.With) -> None:
+        if len(node.items) != 1 or node.items[0].optional_vars is not None:
+            raise TypeError("`with` in a graph-level function takes only R.dataflow()")
+        spec = self.eval(node.items[0].context_expr)
+        if not isinstance(spec, DataflowSpec):
+            raise self.error(node.items[0].context_expr,
+                             f"expected `with R.dataflow():`, got {describe(spec)}")
+        if self.outputs is not None:
+            raise TypeError("dataflow blocks cannot be nested")
+        self._flush()
+        self.outputs = _output_names(node.body)
+        self.marked = False
+        try:
+            for stmt in node.body:
+                if isinstance(stmt, ast.Return):
+                    raise self.error(stmt, "`return` is not allowed inside a dataflow block; "
+                                           "R.output the value and return it after the block")
+                self.guard(stmt, self._stmt, stmt)
+            if not self.marked:
+                raise self.error(node, "a dataflow block must end with R.output(...)")
+        finally:
+            self.outputs = None
+        self.blocks.append(self.span(node, G.DataflowBlock(tuple(self.bindings))))
+        self.bindings = []
+
+    def _return(self, node: ast.Return) -> None:
+        if node.value is None:
+            raise TypeError("a graph-level function must return a value")
+        self.result = self.guard(node.value, as_graph, self.eval(node.value))
+
+
+def _is_graphish(value: Any) -> bool:
+    from ...ir.expr import PrimExpr
+
+    return isinstance(value, PrimExpr)
+
+
+def _output_names(body: list[ast.stmt]) -> set[str]:
+    names: set[str] = set()
+    for stmt in body:
+        call = stmt.value if isinstance(stmt, ast.Expr) else None
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) \
+                and call.func.attr == "output":
+            names.update(a.id for a in call.args if isinstance(a, ast.Name))
+    return names
+
+
+def _strip_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        return body[1:]
+    return body
+
+
+_STMT: dict[type, Callable[[RelaxParser, Any], None]] = {
+    ast.Assign: RelaxParser._assign, ast.AnnAssign: RelaxParser._ann_assign,
+    ast.Expr: RelaxParser._expr, ast.With: RelaxParser._with, ast.Return: RelaxParser._return,
+}

@@ -1,0 +1,393 @@
+"""Statements of loop-level functions (``@T.prim_func``): one handler per Python statement kind.
+
+A body is parsed statement by statement into a flat list; statements that scope over the rest
+of the body (let bindings, ``T.allocate``, ``assert``) are ``Wrap``s folded from the end, so a
+long function needs no deep recursion.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any, Callable
+
+from ...ir import expr as E
+from ...ir import stmt as S
+from ...ir.buffer import Buffer
+from ...ir.dtype import HANDLE
+from ...ir.expr import PrimExpr, Var, const
+from ...ir.function import PrimFunc
+from ..tir_ns import RANGE, DTypeCtor
+from .builtin import Binder, Builtin
+from .core import ParserBase
+from .tir_frames import (
+    AttrSpec, BlockFrame, BlockSpec, BufferDef, FuncFrame, GridSpec, InitSpec, LoopSpec, Wrap,
+)
+from .values import BufferSlice, as_prim, describe
+
+_UNSUPPORTED = {
+    "Try": "`try`", "TryStar": "`try`", "ClassDef": "a class definition", "Import": "`import`",
+    "ImportFrom": "`import`", "Global": "`global`", "Nonlocal": "`nonlocal`", "Delete": "`del`",
+    "Raise": "`raise`", "AsyncFor": "`async for`", "AsyncWith": "`async with`",
+    "AsyncFunctionDef": "an async function", "FunctionDef": "a nested function definition",
+    "Match": "`match`", "Break": "`break`", "Continue": "`continue`",
+}
+_TRUE = None
+
+
+def _true() -> PrimExpr:
+    return const(True)
+
+
+class TIRParser(ParserBase):
+    """Parses one ``@T.prim_func`` definition into a PrimFunc."""
+
+    def __init__(self, source, env) -> None:
+        super().__init__(source, env)
+        self.overrides = {"range": Builtin("range", RANGE.fn)}
+        self.func = FuncFrame()
+        self.frames: list[BlockFrame] = []
+        self.loop_doms: dict[Var, tuple[PrimExpr, PrimExpr]] = {}
+        self.saw_block = False
+
+    # ------------------------------------------------------------ API for builtins
+    def block_frame(self, what: str) -> BlockFrame:
+        if not self.frames:
+            raise TypeError(f"{what} is only allowed inside a `with T.block(...)`")
+        return self.frames[-1]
+
+    def alloc_frame(self) -> "BlockFrame | FuncFrame":
+        return self.frames[-1] if self.frames else self.func
+
+    def loop_dom(self, var: Var) -> tuple[PrimExpr, PrimExpr] | None:
+        return self.loop_doms.get(var)
+
+    # ------------------------------------------------------------ function
+    def parse_function(self, fdef: ast.FunctionDef) -> PrimFunc:
+        self.guard(fdef, self._check_signature, fdef)
+        for arg in fdef.args.args:
+            self.guard(arg, self._param, arg)
+        body = self.parse_body(_strip_docstring(fdef.body))
+        body = self._root(body)
+        func = PrimFunc(tuple(self.func.params), self.func.buffer_map, body, self.func.attrs)
+        return func.with_span(self.source.span(fdef))
+
+    def _check_signature(self, fdef: ast.FunctionDef) -> None:
+        a = fdef.args
+        extra = a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults
+        if extra:
+            raise TypeError("a prim_func takes plain parameters only (no defaults, *args, "
+                            "**kwargs or keyword-only parameters)")
+
+    def _param(self, arg: ast.arg) -> None:
+        if arg.annotation is None:
+            raise TypeError(f"parameter '{arg.arg}' needs an annotation such as "
+                            "T.Buffer((16,), \"float32\"), T.handle or T.int32")
+        spec = self.eval(arg.annotation)
+        if isinstance(spec, BufferDef) and spec.role == "view":
+            var = Var(arg.arg, HANDLE)
+            self.func.buffer_map[var] = Buffer(arg.arg, **spec.args)
+            self.define(arg.arg, self.func.buffer_map[var])
+        elif isinstance(spec, DTypeCtor):
+            var = Var(arg.arg, spec.script_dtype)
+            self.define(arg.arg, var)
+        else:
+            raise TypeError(f"parameter '{arg.arg}' has annotation {describe(spec)}; expected "
+                            "T.Buffer(shape, dtype), T.handle or a scalar dtype such as T.int32")
+        self.func.params.append(var)
+
+    def _root(self, body: S.Stmt) -> S.Stmt:
+        allocs = self.func.alloc_buffers
+        if not (self.saw_block or allocs):
+            return body
+        if (not allocs and isinstance(body, S.BlockRealize) and body.block.name_hint == "root"
+                and not body.iter_values):
+            return body
+        return S.BlockRealize((), _true(), S.Block("root", alloc_buffers=tuple(allocs), body=body))
+
+    # ------------------------------------------------------------ bodies
+    def parse_body(self, stmts: list[ast.stmt]) -> S.Stmt:
+        items: list[Any] = []
+        self.push_scope()
+        try:
+            for node in stmts:
+                handler = _STMT.get(type(node))
+                if handler is None:
+                    raise self.error(node, _unsupported(node))
+                item = self.guard(node, handler, self, node)
+                if item is not None:
+                    items.append(item)
+        finally:
+            self.pop_scope()
+        return _fold(items)
+
+    # ------------------------------------------------------------ statements
+    def _expr(self, node: ast.Expr) -> Any:
+        value = self.eval(node.value)
+        if value is None or isinstance(value, str):
+            return None
+        if isinstance(value, S.Stmt):
+            return self.span(node, value)
+        if isinstance(value, (Binder, BlockSpec, LoopSpec, GridSpec, InitSpec, AttrSpec)):
+            raise TypeError(f"{describe(value)} must be used in an assignment, `with` or `for`, "
+                            "not as a statement on its own")
+        return self.span(node, S.Evaluate(as_prim(value)))
+
+    def _assign(self, node: ast.Assign) -> Any:
+        if len(node.targets) != 1:
+            raise TypeError("chained assignment (a = b = c) is not supported in scripts")
+        return self.assign(node, node.targets[0], node.value, None)
+
+    def _ann_assign(self, node: ast.AnnAssign) -> Any:
+        if node.value is None:
+            raise TypeError("an annotated name needs a value: x: T.int32 = value")
+        return self.assign(node, node.target, node.value, node.annotation)
+
+    def _aug_assign(self, node: ast.AugAssign) -> Any:
+        if not isinstance(node.target, ast.Subscript):
+            raise TypeError("augmented assignment (+=) works only on buffer elements, e.g. "
+                            "A[i] += 1; script variables are immutable")
+        load = ast.Subscript(node.target.value, node.target.slice, ast.Load())
+        value = ast.BinOp(load, node.op, node.value)
+        ast.copy_location(load, node.target)
+        ast.copy_location(value, node)
+        value.end_lineno, value.end_col_offset = node.end_lineno, node.end_col_offset
+        return self.store(node, node.target, value)
+
+    def assign(self, node: ast.stmt, target: ast.expr, value_node: ast.expr, ann: Any) -> Any:
+        if isinstance(target, ast.Subscript):
+            return self.store(node, target, value_node)
+        names = _target_names(target)
+        if names is None:
+            raise self.error(target, f"cannot assign to {type(target).__name__}; expected a name, "
+                                     "a tuple of names or a buffer element A[i]")
+        value = self.eval(value_node)
+        if isinstance(value, Binder):
+            return value.bind(self, names, node)
+        if len(names) != 1:
+            return self._unpack(target, names, value)
+        return self._let(node, names[0], value, ann)
+
+    def _unpack(self, target: ast.expr, names: list[str], value: Any) -> None:
+        if not isinstance(value, (tuple, list)) or len(value) != len(names):
+            raise TypeError(f"cannot unpack {describe(value)} into {len(names)} names")
+        for name, v in zip(names, value):
+            self.define(name, v)
+
+    def _let(self, node: ast.stmt, name: str, value: Any, ann: Any) -> Any:
+        if self.lookup_local(name) is not None and isinstance(self.lookup_local(name), (Var, Buffer)):
+            raise TypeError(f"'{name}' is already defined; script variables are bound once")
+        if not isinstance(value, (PrimExpr, BufferSlice, bool, int, float)):
+            self.define(name, value)  # a Python value (tuple, module reference ...)
+            return None
+        expr = as_prim(value)
+        if ann is not None:
+            dt = self.eval(ann)
+            if not isinstance(dt, DTypeCtor):
+                raise self.error(ann, f"expected a dtype annotation such as T.int32, got "
+                                      f"{describe(dt)}")
+            if not isinstance(value, PrimExpr):
+                expr = E._const_like(value, dt.script_dtype)
+            if expr.dtype != dt.script_dtype:
+                raise self.error(ann, f"'{name}' is annotated {dt.script_dtype} but its value is "
+                                      f"{expr.dtype}")
+        var = Var(name, expr.dtype)
+        self.define(name, var)
+        span = self.source.span(node)
+        return Wrap(lambda body: S.LetStmt(var, expr, body).with_span(span))
+
+    def store(self, node: ast.stmt, target: ast.Subscript, value_node: ast.expr) -> Any:
+        buf = self.eval(target.value)
+        if not isinstance(buf, Buffer):
+            raise self.error(target, f"cannot assign to an element of {describe(buf)}; only "
+                                     "buffers can be stored to")
+        index = self.eval(target.slice)
+        loaded = self.guard(target, self.index, buf, index)
+        indices = loaded.to_indices() if isinstance(loaded, BufferSlice) else loaded.indices
+        value = self.eval(value_node)
+        lanes = 1
+        for i in indices:
+            lanes *= i.dtype.lanes
+        want = buf.dtype.with_lanes(buf.dtype.lanes * lanes)
+        expr = self.guard(value_node, _store_value, value, want, buf)
+        return self.span(node, S.BufferStore(buf, expr, indices))
+
+    def _for(self, node: ast.For) -> S.Stmt:
+        if node.orelse:
+            raise self.error(node.orelse[0], "`for ... else` is not supported in scripts")
+        spec = self.eval(node.iter)
+        names = _target_names(node.target)
+        if names is None:
+            raise self.error(node.target, "a loop variable must be a name or a tuple of names")
+        if isinstance(spec, GridSpec):
+            if len(names) != len(spec.extents):
+                raise self.error(node.target, f"T.grid has {len(spec.extents)} extent(s) but "
+                                              f"{len(names)} loop variable(s) are given")
+            specs = [LoopSpec(S.ForKind.SERIAL, const(0, e.dtype), e) for e in spec.extents]
+        elif isinstance(spec, LoopSpec):
+            if len(names) != 1:
+                raise self.error(node.target, f"this loop defines one variable, but "
+                                              f"{len(names)} are given")
+            specs = [spec]
+        else:
+            raise self.error(node.iter, f"cannot loop over {describe(spec)}; expected range(n), "
+                                        "T.serial, T.parallel, T.vectorized, T.unroll, "
+                                        "T.thread_binding or T.grid")
+        return self._loops(node, names, specs)
+
+    def _loops(self, node: ast.For, names: list[str], specs: list[LoopSpec]) -> S.Stmt:
+        self.push_scope()
+        try:
+            loop_vars = []
+            for name, spec in zip(names, specs):
+                var = Var(name, spec.extent.dtype)
+                self.define(name, var)
+                self.loop_doms[var] = (spec.min, spec.extent)
+                loop_vars.append(var)
+            body = self.parse_body(node.body)
+        finally:
+            self.pop_scope()
+        span = self.source.span(node)
+        for var, spec in reversed(list(zip(loop_vars, specs))):
+            body = S.For(var, spec.min, spec.extent, spec.kind, body, spec.thread,
+                         spec.annotations).with_span(span)
+        return body
+
+    def _while(self, node: ast.While) -> S.Stmt:
+        if node.orelse:
+            raise self.error(node.orelse[0], "`while ... else` is not supported in scripts")
+        cond = self._condition(node.test)
+        return self.span(node, S.While(cond, self.parse_body(node.body)))
+
+    def _if(self, node: ast.If) -> S.Stmt:
+        cond = self._condition(node.test)
+        then = self.parse_body(node.body)
+        other = self.parse_body(node.orelse) if node.orelse else None
+        return self.span(node, S.IfThenElse(cond, then, other))
+
+    def _condition(self, test: ast.expr) -> PrimExpr:
+        cond = self.eval_prim(test)
+        if not cond.dtype.is_bool:
+            raise self.error(test, f"a condition must be a bool expression, got {describe(cond)}")
+        return cond
+
+    def _assert(self, node: ast.Assert) -> Wrap:
+        cond = self._condition(node.test)
+        msg = self.eval(node.msg) if node.msg is not None else ""
+        if not isinstance(msg, str):
+            raise self.error(node.msg, f"an assert message must be a string, got {describe(msg)}")
+        span = self.source.span(node)
+        return Wrap(lambda body: S.AssertStmt(cond, E.StringImm(msg), body).with_span(span))
+
+    def _return(self, node: ast.Return) -> None:
+        raise TypeError("a prim_func cannot return a value; write results into an output buffer")
+
+    def _pass(self, node: ast.Pass) -> None:
+        return None
+
+    def _with(self, node: ast.With) -> S.Stmt:
+        if len(node.items) != 1 or node.items[0].optional_vars is not None:
+            raise TypeError("`with` takes exactly one of T.block(\"name\"), T.init() or "
+                            "T.attr(...), without `as`")
+        spec = self.eval(node.items[0].context_expr)
+        handler = _WITH.get(type(spec))
+        if handler is None:
+            raise self.error(node.items[0].context_expr,
+                             f"`with` expects T.block, T.init or T.attr, got {describe(spec)}")
+        return handler(self, node, spec)
+
+    def _block(self, node: ast.With, spec: BlockSpec) -> S.Stmt:
+        from ...analysis.access_region import infer_block_access_regions
+
+        self.saw_block = True
+        frame = BlockFrame(spec.name)
+        self.frames.append(frame)
+        try:
+            body = self.parse_body(node.body)
+        finally:
+            self.frames.pop()
+        block = S.Block(spec.name, tuple(frame.iter_vars), tuple(frame.alloc_buffers),
+                        tuple(frame.match_buffers), tuple(frame.reads or ()),
+                        tuple(frame.writes or ()), frame.annotations, frame.init, body)
+        if frame.reads is None or frame.writes is None:
+            reads, writes = infer_block_access_regions(block)
+            block = block.with_(reads=tuple(frame.reads) if frame.reads is not None else reads,
+                                writes=tuple(frame.writes) if frame.writes is not None else writes)
+        block = self.span(node, block)
+        predicate = frame.predicate if frame.predicate is not None else _true()
+        return self.span(node, S.BlockRealize(tuple(frame.iter_values), predicate, block))
+
+    def _init(self, node: ast.With, spec: InitSpec) -> None:
+        frame = self.block_frame("T.init()")
+        if frame.init is not None:
+            raise TypeError("a block has at most one `with T.init():`")
+        frames, self.frames = self.frames, []
+        try:
+            frame.init = self.parse_body(node.body)
+        finally:
+            self.frames = frames
+        return None
+
+    def _attr(self, node: ast.With, spec: AttrSpec) -> S.Stmt:
+        body = self.parse_body(node.body)
+        return self.span(node, S.AttrStmt(spec.node, spec.key, spec.value, body))
+
+
+def _store_value(value: Any, want, buf: Buffer) -> PrimExpr:
+    if isinstance(value, (bool, int, float)) and not isinstance(value, PrimExpr):
+        if isinstance(value, float) and not want.is_float:
+            raise TypeError(f"cannot store the float {value!r} into {buf.name}, which holds "
+                            f"{buf.dtype}; expected an integer value (or use T.Cast)")
+        return const(value, want)
+    expr = as_prim(value)
+    if expr.dtype != want:
+        raise TypeError(f"cannot store {describe(expr)} into {buf.name}, which holds "
+                        f"{want}; expected a value of dtype {want} (use T.Cast to convert)")
+    return expr
+
+
+def _target_names(target: ast.expr) -> list[str] | None:
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Name) for e in target.elts):
+        return [e.id for e in target.elts]
+    return None
+
+
+def _strip_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        return body[1:]
+    return body
+
+
+def _fold(items: list[Any]) -> S.Stmt:
+    """Build the body from its items, each Wrap taking the statements after it as its body."""
+    tail: list[S.Stmt] = []
+    for item in reversed(items):
+        if isinstance(item, Wrap):
+            rest = S.seq(*reversed(tail)) if tail else S.Evaluate(const(0))
+            tail = [item.make(rest)]
+        else:
+            tail.append(item)
+    if not tail:
+        return S.Evaluate(const(0))
+    return S.seq(*reversed(tail))
+
+
+def _unsupported(node: ast.stmt) -> str:
+    kind = _UNSUPPORTED.get(type(node).__name__, f"`{type(node).__name__}`")
+    if type(node).__name__ in ("Break", "Continue"):
+        return f"{kind} is not supported in scripts; loops always run to their end"
+    return f"{kind} is not supported inside a script function"
+
+
+_STMT: dict[type, Callable[[TIRParser, Any], Any]] = {
+    ast.Expr: TIRParser._expr, ast.Assign: TIRParser._assign,
+    ast.AnnAssign: TIRParser._ann_assign, ast.AugAssign: TIRParser._aug_assign,
+    ast.For: TIRParser._for, ast.While: TIRParser._while, ast.If: TIRParser._if,
+    ast.Assert: TIRParser._assert, ast.Return: TIRParser._return, ast.Pass: TIRParser._pass,
+    ast.With: TIRParser._with,
+}
+_WITH: dict[type, Callable[[TIRParser, ast.With, Any], Any]] = {
+    BlockSpec: TIRParser._block, InitSpec: TIRParser._init, AttrSpec: TIRParser._attr,
+}

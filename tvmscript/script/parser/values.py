@@ -1,0 +1,135 @@
+"""Conversions between evaluated script values and IR expressions, shared by T and R."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...ir import expr as E
+from ...ir.buffer import Buffer, BufferRegion
+from ...ir.dtype import DataType, DTypeError, dtype as as_dtype
+from ...ir.expr import IntImm, PrimExpr, Range, const
+from ...ir.structural import structural_equal
+
+
+def describe(value: Any) -> str:
+    """A short phrase naming what a value is, for error messages."""
+    if isinstance(value, Buffer):
+        return f"buffer {value.name}"
+    if isinstance(value, PrimExpr):
+        article = "an" if str(value.dtype)[0] in "aeiou" else "a"
+        return f"{article} {value.dtype} expression"
+    if isinstance(value, type):
+        return f"the Python type {value.__name__}"
+    if isinstance(value, BufferSlice):
+        return f"a region of buffer {value.buffer.name}"
+    if value is None:
+        return "None"
+    if isinstance(value, (bool, int, float, str)):
+        return f"{type(value).__name__} {value!r}"
+    return getattr(value, "script_kind", None) or type(value).__name__
+
+
+def as_prim(value: Any) -> PrimExpr:
+    """A PrimExpr from an expression, a Python number or a buffer region used as a vector."""
+    if isinstance(value, PrimExpr):
+        return value
+    if isinstance(value, (bool, int, float)):
+        return const(value)
+    if isinstance(value, BufferSlice):
+        return value.to_load()
+    raise TypeError(f"expected an expression, got {describe(value)}")
+
+
+def as_dtype_arg(value: Any) -> DataType:
+    """A dtype from ``"float32"`` or ``T.float32``."""
+    if isinstance(value, DataType):
+        return value
+    dt = getattr(value, "script_dtype", None)
+    if dt is not None:
+        return dt
+    if isinstance(value, str):
+        return as_dtype(value)
+    raise DTypeError(f"expected a dtype such as \"float32\", got {describe(value)}")
+
+
+def as_int_expr(value: Any, what: str) -> PrimExpr:
+    expr = as_prim(value)
+    if not expr.dtype.is_integer or expr.dtype.is_vector:
+        raise TypeError(f"{what} must be an integer, got {describe(value)}")
+    return expr
+
+
+def extent_between(start: PrimExpr, stop: PrimExpr) -> PrimExpr:
+    """``stop - start`` as the contract writes it: ``e`` for ``a + e``, folded constants, else Sub."""
+    if isinstance(stop, E.Add) and structural_equal(stop.a, start):
+        return stop.b
+    if isinstance(start, IntImm) and isinstance(stop, IntImm):
+        dt = stop.dtype if stop.dtype.bits >= start.dtype.bits else start.dtype
+        return IntImm(dt, stop.value - start.value)
+    return E.binary(E.Sub, stop, start)
+
+
+def range_of(start: Any, stop: Any) -> tuple[PrimExpr, PrimExpr]:
+    """(min, extent) of ``start:stop`` with Python numbers taking the other side's dtype."""
+    if isinstance(start, PrimExpr) or isinstance(stop, PrimExpr):
+        start, stop = E.match_dtypes(start, stop)
+    else:
+        start, stop = as_prim(start), as_prim(stop)
+    return start, extent_between(start, stop)
+
+
+class BufferSlice:
+    """``A[i:i + 16, j]``: a region in T.reads/T.match_buffer, a vector load in expressions."""
+
+    script_kind = "buffer region"
+
+    def __init__(self, buffer: Buffer, indices: tuple[Any, ...]) -> None:
+        self.buffer = buffer
+        self.indices = indices
+
+    def ranges(self) -> tuple[Range, ...]:
+        out = []
+        for dim, index in enumerate(self.indices):
+            if isinstance(index, slice):
+                if index.step is not None:
+                    raise TypeError("a region slice takes no step; write start:stop")
+                start = 0 if index.start is None else index.start
+                stop = self.buffer.shape[dim] if index.stop is None else index.stop
+                out.append(Range(*range_of(as_int_expr(start, "a slice start"),
+                                           as_int_expr(stop, "a slice stop"))))
+            else:
+                point = as_int_expr(index, "a buffer index")
+                out.append(Range(point, const(1, point.dtype)))
+        return tuple(out)
+
+    def to_region(self) -> BufferRegion:
+        return BufferRegion(self.buffer, self.ranges())
+
+    def to_indices(self) -> tuple[PrimExpr, ...]:
+        indices = []
+        for index, rng in zip(self.indices, self.ranges()):
+            if not isinstance(index, slice):
+                indices.append(rng.min)
+                continue
+            if not isinstance(rng.extent, IntImm):
+                raise TypeError("a slice used as a vector must have a constant extent, e.g. i:i + 16")
+            step = index.step if index.step is not None else 1
+            indices.append(E.Ramp(rng.min, E._const_like(step, rng.min.dtype), rng.extent.value))
+        return tuple(indices)
+
+    def to_load(self) -> PrimExpr:
+        return E.BufferLoad(self.buffer, self.to_indices())
+
+
+def as_region(value: Any) -> BufferRegion:
+    """A region from ``A[vi, 0:16]``, ``A[vi]`` (a point) or ``A`` (the whole buffer)."""
+    if isinstance(value, BufferRegion):
+        return value
+    if isinstance(value, BufferSlice):
+        return value.to_region()
+    if isinstance(value, E.BufferLoad):
+        return BufferRegion(value.buffer, tuple(
+            Range(i, const(1, i.dtype)) for i in value.indices))
+    if isinstance(value, Buffer):
+        return value.full_region()
+    raise TypeError(f"expected a buffer region such as A[vi, 0:16], got {describe(value)}")

@@ -1,0 +1,174 @@
+"""The ``R`` namespace: struct-info annotations, dataflow blocks, ``call_tir`` and operators.
+
+Operators are not listed here: ``R.add`` and ``R.nn.relu`` resolve through the operator registry
+(``ir.graph_ops``), so registering an operator makes it parseable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..ir import graph as G
+from ..ir.dtype import INT64, DTypeError
+from ..ir.expr import IntImm, PrimExpr, Var
+from ..ir.graph_ops import get_op, list_ops
+from .namespace import Namespace
+from .parser.builtin import ArgError, table
+from .parser.values import as_dtype_arg, describe
+
+
+def _size(p, value: Any, key: "int | str") -> PrimExpr:
+    if isinstance(value, bool):
+        raise ArgError(key, f"a tensor size must be an int or a name, got {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ArgError(key, f"a tensor size must not be negative, got {value}")
+        return IntImm(INT64, value)
+    if isinstance(value, str):
+        return p.symbolic(value) if p is not None else Var(value, INT64)
+    if isinstance(value, PrimExpr) and value.dtype.is_integer:
+        return value
+    raise ArgError(key, f"a tensor size must be an int, a name such as \"n\" or an integer "
+                        f"expression, got {describe(value)}")
+
+
+def _dt(value: Any, key: "int | str"):
+    try:
+        return as_dtype_arg(value)
+    except DTypeError as exc:
+        raise ArgError(key, str(exc)) from None
+
+
+def tensor(p, shape=None, dtype="void", ndim=-1):
+    if shape is not None and not isinstance(shape, (tuple, list)):
+        if isinstance(shape, str) and dtype == "void":
+            return G.TensorStructInfo(None, _dt(shape, 0), ndim)
+        raise ArgError(0, f"R.Tensor expects a shape tuple, got {describe(shape)}")
+    sizes = None if shape is None else tuple(_size(p, s, 0) for s in shape)
+    return G.TensorStructInfo(sizes, _dt(dtype, "dtype"), ndim if sizes is None else -1)
+
+
+def tuple_(p, *fields):
+    for i, f in enumerate(fields):
+        if not isinstance(f, G.StructInfo):
+            raise ArgError(i, f"R.Tuple expects struct info such as R.Tensor(...), got {describe(f)}")
+    return G.TupleStructInfo(tuple(fields))
+
+
+def shape(p, values=None, ndim=-1):
+    if values is None:
+        return G.ShapeStructInfo(None, ndim)
+    return G.ShapeStructInfo(tuple(_size(p, v, 0) for v in values))
+
+
+def prim(p, dtype):
+    return G.PrimStructInfo(_dt(dtype, 0))
+
+
+class DataflowSpec:
+    script_kind = "R.dataflow()"
+
+
+def dataflow(p):
+    return DataflowSpec()
+
+
+def output(p, *values):
+    p.mark_output(values)
+
+
+def func_attr(p, attrs):
+    if not isinstance(attrs, dict):
+        raise ArgError(0, f"R.func_attr expects a dict, got {describe(attrs)}")
+    p.attrs.update(attrs)
+
+
+def call_tir(p, func, args, out_sinfo=None, out_ty=None, tir_vars=None):
+    from ..ir.function import GlobalVar
+
+    if not isinstance(func, GlobalVar):
+        raise ArgError(0, f"R.call_tir expects a module function cls.f, got {describe(func)}")
+    sinfo = out_sinfo if out_sinfo is not None else out_ty
+    if sinfo is None:
+        raise ArgError(0, "R.call_tir needs out_sinfo=R.Tensor(...)")
+    fields = sinfo if isinstance(sinfo, (list, tuple)) else [sinfo]
+    if not all(isinstance(s, G.StructInfo) for s in fields):
+        raise ArgError("out_sinfo", f"out_sinfo must be R.Tensor(...) or a list of them, "
+                                    f"got {describe(sinfo)}")
+    args = args if isinstance(args, (tuple, list)) else (args,)
+    return G.call_tir(func, [as_graph(a) for a in args], sinfo)
+
+
+def const(p, value, dtype=None):
+    try:
+        return G.const(value, dtype)
+    except (TypeError, ValueError) as exc:
+        raise ArgError(0, f"R.const cannot make a constant of {describe(value)}: {exc}") from None
+
+
+def as_graph(value: Any) -> G.GraphExpr:
+    """A graph-level expression from a script value (tuples become ``Tuple``)."""
+    if isinstance(value, G.GraphExpr):
+        return value
+    if isinstance(value, (tuple, list)):
+        return G.Tuple(tuple(as_graph(v) for v in value))
+    if isinstance(value, PrimExpr):
+        return G.PrimValue(value)
+    if isinstance(value, str):
+        return G.StringImm(value)
+    if isinstance(value, (bool, int, float, np.ndarray)):
+        return G.const(value)
+    raise TypeError(f"expected a graph-level value (a tensor variable, tuple or R.const), "
+                    f"got {describe(value)}")
+
+
+class OpCallable:
+    """``R.<op>``: checks argument count and attributes against the operator registry."""
+
+    def __init__(self, name: str) -> None:
+        self.op = get_op(name)
+        self.script_kind = f"R.{name}"
+
+    def script_callable(self, p, node, args, kwargs):
+        op = self.op
+        if op.num_args is not None and len(args) != op.num_args:
+            raise TypeError(f"R.{op.script_name} takes {op.num_args} argument(s), got {len(args)}")
+        unknown = [k for k in kwargs if k not in op.attrs]
+        if unknown:
+            expected = ", ".join(op.attrs) or "none"
+            raise TypeError(f"R.{op.script_name} has no attribute '{unknown[0]}'; its "
+                            f"attributes are: {expected}")
+        call = G.Call(G.Op(op.name), tuple(as_graph(a) for a in args), dict(kwargs))
+        call.struct_info  # noqa: B018 - infer now so shape and dtype errors point here
+        return call
+
+
+def _fallback(prefix: str):
+    def lookup(name: str) -> Any:
+        full = prefix + name
+        if get_op(full) is not None:
+            return OpCallable(full)
+        if any(op.startswith("relax." + full + ".") for op in list_ops()):
+            return Namespace("R." + full, {}, _fallback(full + "."))
+        return None
+
+    return lookup
+
+
+def _function(*args, **kwargs):
+    from .parser.entry import function
+
+    return function(*args, **kwargs)
+
+
+_ENTRIES = dict(table("R", {
+    "Tensor": tensor, "Tuple": tuple_, "Shape": shape, "Prim": prim, "dataflow": dataflow,
+    "output": output, "func_attr": func_attr, "call_tir": call_tir, "const": const,
+}))
+_ENTRIES.update(Object=G.ObjectStructInfo(), function=_function)
+
+R = Namespace("R", _ENTRIES, _fallback(""))
+
+__all__ = ["R", "as_graph", "DataflowSpec"]

@@ -1,0 +1,432 @@
+"""The ``T`` namespace: loop-level builtins as the parser calls them.
+
+Each builtin takes the parser first (``p``; None when Python itself evaluates an annotation at
+``def`` time) and returns IR, a frame spec for ``with``/``for``, or a binder for assignments.
+Intrinsics come from ``ir.op``'s table, so ``T.exp`` and friends are not listed here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..ir import expr as E
+from ..ir import op as intrin
+from ..ir import stmt as S
+from ..ir.buffer import Buffer, BufferRegion
+from ..ir.dtype import DataType, DTypeError, dtype as as_dtype
+from ..ir.expr import IntImm, PrimExpr, Range, StringImm, const
+from .namespace import Namespace
+from .parser import tir_frames as F
+from .parser.builtin import ArgError, Builtin, table
+from .parser.values import (
+    BufferSlice, as_dtype_arg, as_int_expr, as_prim, as_region, describe, range_of,
+)
+
+
+def _dtype(value: Any, key: "int | str") -> DataType:
+    try:
+        return as_dtype_arg(value)
+    except DTypeError as exc:
+        raise ArgError(key, str(exc)) from None
+
+
+def _int(value: Any, key: "int | str", what: str) -> PrimExpr:
+    try:
+        return as_int_expr(value, what)
+    except TypeError as exc:
+        raise ArgError(key, str(exc)) from None
+
+
+def _shape(value: Any, key: str) -> tuple[PrimExpr, ...]:
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    return tuple(_int(v, key, "a shape entry") for v in items)
+
+
+def _buffer_args(shape: Any, dtype: Any, data: Any = None, strides: Any = None,
+                 elem_offset: Any = None, scope: str = "global", align: int = 64,
+                 offset_factor: int = 0) -> dict:
+    args = dict(dtype=_dtype(dtype, "dtype"), shape=_shape(shape, "shape"),
+                strides=_shape(strides, "strides") if strides else (), scope=scope,
+                data_alignment=align if align not in (-1, 0) else 64,
+                offset_factor=offset_factor)
+    if elem_offset is not None:
+        args["elem_offset"] = _int(elem_offset, "elem_offset", "elem_offset")
+    if data is not None:
+        args["data"] = data
+    return args
+
+
+# ---------------------------------------------------------------- buffers and storage
+
+
+def buffer(p, shape, dtype="float32", data=None, strides=None, elem_offset=None, scope="global",
+           align=64, offset_factor=0, buffer_type="", axis_separators=None):
+    return F.BufferDef("view", _buffer_args(shape, dtype, data, strides, elem_offset, scope,
+                                            align, offset_factor))
+
+
+def match_buffer(p, param, shape=None, dtype="float32", data=None, strides=None,
+                 elem_offset=None, scope="global", align=64, offset_factor=0, buffer_type="",
+                 axis_separators=None):
+    if isinstance(param, E.Var) and param.dtype.is_handle:
+        if p is not None and param not in p.func.params:
+            raise ArgError(0, f"T.match_buffer expects a handle parameter, got {param.name}")
+        if shape is None:
+            raise ArgError(1, "T.match_buffer of a handle needs a shape")
+        return F.BufferDef("param", _buffer_args(shape, dtype, data, strides, elem_offset, scope,
+                                                 align, offset_factor), param)
+    try:
+        region = as_region(param)
+    except TypeError:
+        raise ArgError(0, "T.match_buffer expects a handle parameter or a buffer region, "
+                          f"got {describe(param)}") from None
+    if shape is None:
+        shape = tuple(r.extent for r in region.region)
+    if p is not None:
+        p.block_frame("T.match_buffer of a region")
+    return F.BufferDef("region", _buffer_args(shape, dtype, data, strides, elem_offset, scope,
+                                              align, offset_factor), region)
+
+
+def alloc_buffer(p, shape, dtype="float32", data=None, strides=None, elem_offset=None,
+                 scope="global", align=64, offset_factor=0, buffer_type="", axis_separators=None):
+    return F.BufferDef("alloc", _buffer_args(shape, dtype, data, strides, elem_offset, scope,
+                                             align, offset_factor))
+
+
+def decl_buffer(p, shape, dtype="float32", data=None, strides=None, elem_offset=None,
+                scope="global", align=64, offset_factor=0, buffer_type="", axis_separators=None):
+    if data is not None and not (isinstance(data, E.Var) and data.dtype.is_handle):
+        raise ArgError("data", f"data= must be a handle variable, got {describe(data)}")
+    return F.BufferDef("decl", _buffer_args(shape, dtype, data, strides, elem_offset, scope,
+                                            align, offset_factor), data)
+
+
+def allocate(p, extents, dtype, scope="global", condition=True, annotations=None):
+    return F.AllocateSpec(_shape(extents, "extents"), _dtype(dtype, 1), scope, as_prim(condition),
+                          dict(annotations or {}))
+
+
+def launch_thread(p, thread, extent):
+    if not isinstance(thread, str):
+        raise ArgError(0, f"T.launch_thread expects a thread name such as \"threadIdx.x\", "
+                          f"got {describe(thread)}")
+    return F.LaunchSpec(thread, _int(extent, 1, "a thread extent"))
+
+
+def attr(p, node, attr_key, value):
+    return F.AttrSpec(node, attr_key, as_prim(value))
+
+
+# ---------------------------------------------------------------- functions and blocks
+
+
+def func_attr(p, attrs):
+    if not isinstance(attrs, dict):
+        raise ArgError(0, f"T.func_attr expects a dict, got {describe(attrs)}")
+    p.func.attrs.update(attrs)
+
+
+def block(p, name=None, no_realize=False):
+    if not isinstance(name, str) or not name:
+        raise ArgError(0, "a block needs a name: with T.block(\"name\"):")
+    return F.BlockSpec(name)
+
+
+def init(p):
+    p.block_frame("T.init()")
+    return F.InitSpec()
+
+
+def reads(p, *regions):
+    frame = p.block_frame("T.reads")
+    frame.reads = _regions(regions)
+
+
+def writes(p, *regions):
+    frame = p.block_frame("T.writes")
+    frame.writes = _regions(regions)
+
+
+def _regions(regions: tuple) -> list[BufferRegion]:
+    if len(regions) == 1 and isinstance(regions[0], (list, tuple)):
+        regions = tuple(regions[0])
+    out = []
+    for i, r in enumerate(regions):
+        try:
+            out.append(as_region(r))
+        except TypeError as exc:
+            raise ArgError(i, str(exc)) from None
+    return out
+
+
+def where(p, predicate):
+    frame = p.block_frame("T.where")
+    frame.predicate = as_prim(predicate)
+
+
+def block_attr(p, attrs):
+    if not isinstance(attrs, dict):
+        raise ArgError(0, f"T.block_attr expects a dict, got {describe(attrs)}")
+    p.block_frame("T.block_attr").annotations.update(attrs)
+
+
+def evaluate(p, value):
+    return S.Evaluate(as_prim(value))
+
+
+# ---------------------------------------------------------------- axes
+
+
+def _axis(kind: S.IterType):
+    def make(p, dom, binding, dtype="int32"):
+        if p is not None:
+            p.block_frame(f"T.axis.{kind.value}")
+        value = _int(binding, 1, "an iterator binding")
+        if isinstance(dom, (tuple, list)):
+            if len(dom) != 2:
+                raise ArgError(0, f"an iterator domain is an extent or (min, max), got {dom!r}")
+            lo, ext = range_of(_int(dom[0], 0, "a domain"), _int(dom[1], 0, "a domain"))
+        elif isinstance(dom, Range):
+            lo, ext = dom.min, dom.extent
+        else:
+            ext = _int(dom, 0, "an iterator extent")
+            lo = const(0, ext.dtype)
+        return F.AxisSpec(kind, Range(lo, ext), value)
+
+    return make
+
+
+_KIND_LETTERS = {"S": S.IterType.SPATIAL, "R": S.IterType.REDUCE, "C": S.IterType.SCAN,
+                 "O": S.IterType.OPAQUE}
+
+
+def remap(p, kinds, bindings):
+    if p is not None:
+        p.block_frame("T.axis.remap")
+    if not isinstance(kinds, str) or any(k not in _KIND_LETTERS for k in kinds):
+        raise ArgError(0, f"T.axis.remap kinds must be a string of S (spatial), R (reduce), "
+                          f"C (scan), O (opaque), got {kinds!r}")
+    bindings = list(bindings) if isinstance(bindings, (list, tuple)) else [bindings]
+    if len(kinds) != len(bindings):
+        raise ArgError(0, f"T.axis.remap kinds \"{kinds}\" name {len(kinds)} iterator(s) but "
+                          f"{len(bindings)} loop variable(s) are given")
+    doms = []
+    for var in bindings:
+        dom = p.loop_dom(var) if p is not None and isinstance(var, E.Var) else None
+        if dom is None:
+            raise ArgError(1, f"T.axis.remap expects loop variables of enclosing loops, "
+                              f"got {describe(var)}")
+        doms.append(Range(*dom))
+    return F.RemapSpec([_KIND_LETTERS[k] for k in kinds], doms, bindings, kinds)
+
+
+axis = Namespace("T.axis", table("T.axis", {
+    "spatial": _axis(S.IterType.SPATIAL), "S": _axis(S.IterType.SPATIAL),
+    "reduce": _axis(S.IterType.REDUCE), "R": _axis(S.IterType.REDUCE),
+    "scan": _axis(S.IterType.SCAN), "opaque": _axis(S.IterType.OPAQUE), "remap": remap,
+}))
+
+
+# ---------------------------------------------------------------- loops
+
+
+def _loop(kind: S.ForKind):
+    def make(p, start, stop=None, annotations=None):
+        return _loop_spec(kind, start, stop, "", annotations)
+
+    return make
+
+
+def _loop_spec(kind, start, stop, thread, annotations) -> F.LoopSpec:
+    if stop is None:
+        ext = _int(start, 0, "a loop extent")
+        lo = const(0, ext.dtype)
+    else:
+        _int(start, 0, "a loop start")
+        _int(stop, 1, "a loop end")
+        lo, ext = range_of(start, stop)
+    if annotations is not None and not isinstance(annotations, dict):
+        raise ArgError("annotations", f"annotations must be a dict, got {describe(annotations)}")
+    return F.LoopSpec(kind, lo, ext, thread, dict(annotations or {}))
+
+
+def thread_binding(p, start, stop=None, thread=None, annotations=None):
+    if isinstance(stop, str) and thread is None:
+        stop, thread = None, stop
+    if not isinstance(thread, str):
+        raise ArgError("thread", "T.thread_binding needs thread=\"threadIdx.x\" (or blockIdx.x, ...)")
+    return _loop_spec(S.ForKind.THREAD_BINDING, start, stop, thread, annotations)
+
+
+def grid(p, *extents):
+    return F.GridSpec([_int(e, i, "a loop extent") for i, e in enumerate(extents)])
+
+
+# ---------------------------------------------------------------- expressions
+
+
+def _pair(a, b):
+    return E.match_dtypes(a, b)
+
+
+def select(p, condition, true_value, false_value):
+    t, f = _pair(true_value, false_value)
+    return E.Select(as_prim(condition), t, f)
+
+
+def cast(p, dtype, value):
+    return E.Cast(_dtype(dtype, 0), as_prim(value))
+
+
+def ramp(p, base, stride, lanes):
+    base = as_prim(base)
+    return E.Ramp(base, E._const_like(stride, base.dtype) if not isinstance(stride, PrimExpr)
+                  else stride, int(lanes))
+
+
+def broadcast(p, value, lanes):
+    return E.Broadcast(as_prim(value), int(lanes))
+
+
+def let(p, var, value, body):
+    if not isinstance(var, E.Var):
+        raise ArgError(0, f"T.let binds a variable declared with x = T.int32(), got {describe(var)}")
+    return E.Let(var, as_prim(value), as_prim(body))
+
+
+def _limit(which: str):
+    def make(p, dtype):
+        import numpy as np
+
+        dt = _dtype(dtype, 0)
+        if dt.is_float:
+            info = np.finfo(dt.numpy_name()) if dt.kind == "float" else None
+            value = float(info.max) if info is not None else 3.38953139e38
+            return const(value if which == "max" else -value, dt)
+        if dt.is_bool:
+            return const(which == "max", dt)
+        info = np.iinfo(dt.numpy_name())
+        return const(int(info.max if which == "max" else info.min), dt)
+
+    return make
+
+
+def _binary(cls):
+    def make(p, a, b):
+        return cls(*E.match_dtypes(a, b))
+
+    return make
+
+
+def _intrinsic(info: intrin.IntrinsicDef) -> Builtin:
+    def call(p, *args):
+        return make_intrinsic(info, args)
+
+    return Builtin(f"T.{info.script_name}", call)
+
+
+def make_intrinsic(info: intrin.IntrinsicDef, args: tuple) -> PrimExpr:
+    name = f"T.{info.script_name}"
+    explicit = info.dtype_rule == "explicit"
+    rest = list(args[1:] if explicit else args)
+    if info.arity is not None and len(rest) != info.arity:
+        raise TypeError(f"{name} takes {info.arity} argument(s) "
+                        f"{'after the dtype ' if explicit else ''}but {len(rest)} were given")
+    if explicit and not args:
+        raise TypeError(f"{name} needs the result dtype first, e.g. {name}(\"int32\", ...)")
+    if info.arity == 2 and info.dtype_rule == "arg0":
+        rest = list(E.match_dtypes(rest[0], rest[1]))
+    if info.op == "tir.if_then_else":
+        rest[1], rest[2] = E.match_dtypes(rest[1], rest[2])
+    exprs = tuple(as_prim(a) if not isinstance(a, str) else StringImm(a) for a in rest)
+    dtype = _result_dtype(info, args, exprs)
+    return E.Call(dtype, info.op, exprs)
+
+
+def _result_dtype(info: intrin.IntrinsicDef, args: tuple, exprs: tuple) -> DataType:
+    rule = info.dtype_rule
+    if rule == "explicit":
+        return _dtype(args[0], 0)
+    if rule in ("bool", "int32", "handle"):
+        return as_dtype(rule)
+    index = 1 if rule == "arg1" else 0
+    if not exprs:
+        raise TypeError(f"T.{info.script_name} needs at least one argument")
+    return exprs[index].dtype
+
+
+class DTypeCtor:
+    """``T.float32``: an annotation, a literal ``T.float32(1)`` or a cast, or ``T.int32()``."""
+
+    def __init__(self, dt: DataType) -> None:
+        self.script_dtype = dt
+        self.script_kind = f"T.{dt}"
+
+    def script_callable(self, p, node, args, kwargs):
+        if kwargs or len(args) > 1:
+            raise TypeError(f"T.{self.script_dtype} takes at most one argument, a value")
+        if not args:
+            return F.PendingVar(self.script_dtype)
+        return literal(self.script_dtype, args[0])
+
+    def __call__(self, *args: Any) -> Any:
+        try:
+            return self.script_callable(None, None, list(args), {})
+        except Exception:  # noqa: BLE001 - Python evaluating an annotation: best effort
+            return None
+
+
+def literal(dt: DataType, value: Any) -> PrimExpr:
+    if isinstance(value, str) and dt.is_float:
+        return E.FloatImm(dt, float(value))
+    if isinstance(value, (bool, int, float)):
+        if isinstance(value, float) and not dt.is_float:
+            if not value.is_integer():
+                raise TypeError(f"T.{dt} cannot hold the float {value!r}")
+        return const(value, dt)
+    expr = as_prim(value)
+    return expr if expr.dtype == dt else E.Cast(dt, expr)
+
+
+_DTYPE_CTORS: dict[str, DTypeCtor] = {}
+
+
+def _fallback(name: str) -> Any:
+    info = intrin.by_script_name(name)
+    if info is not None:
+        return _intrinsic(info)
+    if name in _DTYPE_CTORS:
+        return _DTYPE_CTORS[name]
+    try:
+        dt = as_dtype(name)
+    except DTypeError:
+        return None
+    return _DTYPE_CTORS.setdefault(name, DTypeCtor(dt))
+
+
+def _prim_func(*args, **kwargs):
+    from .parser.entry import prim_func
+
+    return prim_func(*args, **kwargs)
+
+
+_ENTRIES = dict(table("T", {
+    "Buffer": buffer, "match_buffer": match_buffer, "alloc_buffer": alloc_buffer,
+    "decl_buffer": decl_buffer, "allocate": allocate, "launch_thread": launch_thread,
+    "attr": attr, "func_attr": func_attr, "block": block, "sblock": block, "init": init,
+    "reads": reads, "writes": writes, "where": where, "block_attr": block_attr,
+    "evaluate": evaluate, "serial": _loop(S.ForKind.SERIAL),
+    "parallel": _loop(S.ForKind.PARALLEL), "vectorized": _loop(S.ForKind.VECTORIZED),
+    "unroll": _loop(S.ForKind.UNROLLED), "thread_binding": thread_binding, "grid": grid,
+    "Select": select, "Cast": cast, "Ramp": ramp, "Broadcast": broadcast, "let": let,
+    "min_value": _limit("min"), "max_value": _limit("max"), "min": _binary(E.Min),
+    "max": _binary(E.Max), "floordiv": _binary(E.FloorDiv), "floormod": _binary(E.FloorMod),
+    "truncdiv": _binary(E.Div), "truncmod": _binary(E.Mod),
+}))
+_ENTRIES.update(axis=axis, prim_func=_prim_func, handle=_fallback("handle"))
+
+T = Namespace("T", _ENTRIES, _fallback)
+RANGE = _ENTRIES["serial"]
+
+__all__ = ["T", "RANGE", "make_intrinsic", "literal", "DTypeCtor"]
