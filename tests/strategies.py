@@ -132,7 +132,7 @@ def _body(ctx: _Ctx, out: ir.Buffer, depth: int) -> ir.Stmt:
         then = _body(ctx, out, depth - 1)
         other = _body(ctx, out, depth - 1) if draw(st.booleans()) else None
         return ir.IfThenElse(cond, then, other)
-    return ir.SeqStmt((_body(ctx, out, depth - 1), _body(ctx, out, depth - 1)))
+    return ir.seq(_body(ctx, out, depth - 1), _body(ctx, out, depth - 1))
 
 
 def _loop_nest(ctx: _Ctx, out: ir.Buffer, use_block: bool) -> ir.Stmt:

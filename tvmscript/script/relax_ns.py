@@ -140,7 +140,8 @@ class OpCallable:
             expected = ", ".join(op.attrs) or "none"
             raise TypeError(f"R.{op.script_name} has no attribute '{unknown[0]}'; its "
                             f"attributes are: {expected}")
-        call = G.Call(G.Op(op.name), tuple(as_graph(a) for a in args), dict(kwargs))
+        attrs = {**op.attrs, **kwargs}  # every attribute present: one canonical form
+        call = G.Call(G.Op(op.name), tuple(as_graph(a) for a in args), attrs)
         call.struct_info  # noqa: B018 - infer now so shape and dtype errors point here
         return call
 

@@ -115,10 +115,14 @@ def launch_thread(p, thread, extent):
 
 
 def attr(p, node, attr_key, value):
-    return F.AttrSpec(node, attr_key, as_prim(value))
+    return F.AttrSpec(node, attr_key, StringImm(value) if isinstance(value, str) else as_prim(value))
 
 
 # ---------------------------------------------------------------- functions and blocks
+
+
+def let_stmt(p, value, var=None):
+    return F.LetSpec(as_prim(value))
 
 
 def func_attr(p, attrs):
@@ -414,7 +418,7 @@ def _prim_func(*args, **kwargs):
 _ENTRIES = dict(table("T", {
     "Buffer": buffer, "match_buffer": match_buffer, "alloc_buffer": alloc_buffer,
     "decl_buffer": decl_buffer, "allocate": allocate, "launch_thread": launch_thread,
-    "attr": attr, "func_attr": func_attr, "block": block, "sblock": block, "init": init,
+    "attr": attr, "LetStmt": let_stmt, "func_attr": func_attr, "block": block, "sblock": block, "init": init,
     "reads": reads, "writes": writes, "where": where, "block_attr": block_attr,
     "evaluate": evaluate, "serial": _loop(S.ForKind.SERIAL),
     "parallel": _loop(S.ForKind.PARALLEL), "vectorized": _loop(S.ForKind.VECTORIZED),

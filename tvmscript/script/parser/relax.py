@@ -11,6 +11,7 @@ from ...ir.expr import Var
 from ...ir.function import GlobalVar
 from ..relax_ns import DataflowSpec, as_graph
 from .builtin import Binder
+from .tir_frames import PendingVar
 from .core import ParserBase
 from .values import describe
 
@@ -29,11 +30,11 @@ class RelaxParser(ParserBase):
         self.result: G.GraphExpr | None = None
 
     # ------------------------------------------------------------ API for builtins
-    def symbolic(self, name: str) -> Var:
+    def symbolic(self, name: str, dtype: Any = INT64) -> Var:
         var = self.symbols.get(name)
         if var is None:
             local = self.lookup_local(name)
-            var = local if isinstance(local, Var) else Var(name, INT64)
+            var = local if isinstance(local, Var) else Var(name, dtype)
             self.symbols[name] = var
         return var
 
@@ -54,6 +55,8 @@ class RelaxParser(ParserBase):
         return super().call_other(func, args, kwargs)
 
     def index(self, obj: Any, index: Any) -> Any:
+        if isinstance(obj, (tuple, list)) and any(isinstance(v, G.GraphExpr) for v in obj):
+            obj = as_graph(obj)  # `(a, b)[0]` is a TupleGetItem of a Tuple, as written
         if isinstance(obj, G.GraphExpr):
             if not isinstance(index, int) or isinstance(index, bool):
                 raise TypeError(f"a tuple index must be an int, got {describe(index)}")
@@ -121,6 +124,9 @@ class RelaxParser(ParserBase):
         if not isinstance(target, ast.Name):
             raise self.error(target, "a binding assigns one name, e.g. lv = R.add(x, y)")
         value = self.eval(value_node)
+        if isinstance(value, PendingVar):  # `n = T.int64()`: the size variable "n" of the signature
+            self.define(target.id, self.symbolic(target.id, value.dtype))
+            return
         if isinstance(value, Binder):
             value.bind(self, [target.id], node)
             return

@@ -20,7 +20,8 @@ from ..tir_ns import RANGE, DTypeCtor
 from .builtin import Binder, Builtin
 from .core import ParserBase
 from .tir_frames import (
-    AttrSpec, BlockFrame, BlockSpec, BufferDef, FuncFrame, GridSpec, InitSpec, LoopSpec, Wrap,
+    AttrSpec, BlockFrame, BlockSpec, BufferDef, FuncFrame, GridSpec, InitSpec, LetSpec, LoopSpec,
+    Wrap,
 )
 from .values import BufferSlice, as_prim, describe
 
@@ -68,7 +69,9 @@ class TIRParser(ParserBase):
             self.guard(arg, self._param, arg)
         body = self.parse_body(_strip_docstring(fdef.body))
         body = self._root(body)
-        func = PrimFunc(tuple(self.func.params), self.func.buffer_map, body, self.func.attrs)
+        params = tuple(self.func.params)
+        buffer_map = {p: self.func.buffer_map[p] for p in params if p in self.func.buffer_map}
+        func = PrimFunc(params, buffer_map, body, self.func.attrs)
         return func.with_span(self.source.span(fdef))
 
     def _check_signature(self, fdef: ast.FunctionDef) -> None:
@@ -185,7 +188,7 @@ class TIRParser(ParserBase):
             if not isinstance(dt, DTypeCtor):
                 raise self.error(ann, f"expected a dtype annotation such as T.int32, got "
                                       f"{describe(dt)}")
-            if not isinstance(value, PrimExpr):
+            if isinstance(value, (bool, int, float)):
                 expr = E._const_like(value, dt.script_dtype)
             if expr.dtype != dt.script_dtype:
                 raise self.error(ann, f"'{name}' is annotated {dt.script_dtype} but its value is "
@@ -285,15 +288,32 @@ class TIRParser(ParserBase):
         return None
 
     def _with(self, node: ast.With) -> S.Stmt:
-        if len(node.items) != 1 or node.items[0].optional_vars is not None:
-            raise TypeError("`with` takes exactly one of T.block(\"name\"), T.init() or "
-                            "T.attr(...), without `as`")
+        if len(node.items) != 1:
+            raise TypeError("`with` takes exactly one of T.block(\"name\"), T.init(), "
+                            "T.attr(...) or T.LetStmt(value) as x")
         spec = self.eval(node.items[0].context_expr)
+        target = node.items[0].optional_vars
+        if isinstance(spec, LetSpec):
+            return self._let_with(node, target, spec)
+        if target is not None:
+            raise self.error(target, f"`with {describe(spec)}` takes no `as` target")
         handler = _WITH.get(type(spec))
         if handler is None:
             raise self.error(node.items[0].context_expr,
                              f"`with` expects T.block, T.init or T.attr, got {describe(spec)}")
         return handler(self, node, spec)
+
+    def _let_with(self, node: ast.With, target: Any, spec: LetSpec) -> S.Stmt:
+        if not isinstance(target, ast.Name):
+            raise self.error(node, "write `with T.LetStmt(value) as x:`")
+        var = Var(target.id, spec.value.dtype)
+        self.push_scope()
+        try:
+            self.define(target.id, var)
+            body = self.parse_body(node.body)
+        finally:
+            self.pop_scope()
+        return self.span(node, S.LetStmt(var, spec.value, body))
 
     def _block(self, node: ast.With, spec: BlockSpec) -> S.Stmt:
         from ...analysis.access_region import infer_block_access_regions

@@ -69,6 +69,14 @@ class AttrSpec:
 
 
 @dataclass
+class LetSpec:
+    """``with T.LetStmt(value) as x:``: a let binding scoped to the `with` body."""
+
+    value: PrimExpr
+    script_kind = "T.LetStmt"
+
+
+@dataclass
 class LoopSpec:
     kind: S.ForKind
     min: PrimExpr

@@ -1,7 +1,11 @@
 """Loop-level statements, buffers and PrimFuncs in classic TVMScript.
 
 Statements that scope over "the rest" (let, assert, allocate, decl_buffer, launch_thread) print
-flat, at the level of their body, as the parser reads them. Sugar: ``T.grid`` for perfectly
+flat, at the level of their body, as the parser reads them, when they are the last statement of
+their suite; elsewhere (followed by statements outside their scope) they print as a ``with``
+over their body: ``with T.LetStmt(v) as x:``, ``with T.Assert(c, "msg"):``,
+``with T.allocate(...) as x:``, ``with T.decl_buffer(...) as X:``,
+``with T.launch_thread("threadIdx.x", n) as tx:``. Sugar: ``T.grid`` for perfectly
 nested serial loops, ``T.axis.remap`` for iterators bound to enclosing loops, and an implicit
 root block.
 """
@@ -100,16 +104,32 @@ class TirMixin:
     def body(self, s: Any) -> None:
         """An indented suite."""
         self.push()
+        saved, self.tail = self.tail, True
         self.stmt(s)
+        self.tail = saved
         self.pop()
+
+    tail = True  # whether the statement being printed is the last one of its suite
+
+    def scoped(self, s: Any, header: str) -> bool:
+        """Print ``with <header>:`` over ``s.body`` unless ``s`` may print flat (in tail position)."""
+        if self.tail:
+            return False
+        self.emit(f"with {header}:")
+        self.body(s.body)
+        return True
 
     # ------------------------------------------------------------ simple statements
 
     def s_SeqStmt(self, s: S.SeqStmt) -> None:
         if self.locs is not None:
             self.loc(s)
-        for x in s.seq:
+        saved = self.tail
+        self.tail = False
+        for x in s.seq[:-1]:
             self.stmt(x)
+        self.tail = saved
+        self.stmt(s.seq[-1])
 
     def s_BufferStore(self, s: S.BufferStore) -> None:
         if self.locs is not None:
@@ -157,14 +177,17 @@ class TirMixin:
         name = self.names.define(s.var, s.var.name)
         if self.locs is not None:
             self.loc(s.var)
-        self.emit(f"{name}: T.{s.var.dtype} = {value}")
-        self.stmt(s.body)
+        if not self.scoped(s, f"T.LetStmt({value}) as {name}"):
+            self.emit(f"{name}: T.{s.var.dtype} = {value}")
+            self.stmt(s.body)
 
     def s_AssertStmt(self, s: S.AssertStmt) -> None:
         if self.locs is not None:
             self.loc(s)
-        self.emit(f"assert {self.expr(s.condition)}, {self.expr(s.message)}")
-        self.stmt(s.body)
+        cond, message = self.expr(s.condition), self.expr(s.message)
+        if not self.scoped(s, f"T.Assert({cond}, {message})"):
+            self.emit(f"assert {cond}, {message}")
+            self.stmt(s.body)
 
     def s_AttrStmt(self, s: S.AttrStmt) -> None:
         if self.locs is not None:
@@ -175,8 +198,10 @@ class TirMixin:
             name = self.names.define(node.var, node.var.name)
             if self.locs is not None:
                 self.loc(node.var)
-            self.emit(f"{name} = T.launch_thread({str_lit(node.thread_tag)}, {value})")
-            self.stmt(s.body)
+            call = f"T.launch_thread({str_lit(node.thread_tag)}, {value})"
+            if not self.scoped(s, f"{call} as {name}"):
+                self.emit(f"{name} = {call}")
+                self.stmt(s.body)
             return
         target = self.expr(node.var) if isinstance(node, S.IterVar) else self.value(node)
         self.emit(f"with T.attr({target}, {str_lit(s.attr_key)}, {self.expr(s.value)}):")
@@ -194,12 +219,19 @@ class TirMixin:
         name = self.names.define(s.buffer_var, s.buffer_var.name)
         if self.locs is not None:
             self.loc(s.buffer_var)
-        self.emit(f"{name} = T.allocate({args})")
-        self.stmt(s.body)
+        if not self.scoped(s, f"T.allocate({args}) as {name}"):
+            self.emit(f"{name} = T.allocate({args})")
+            self.stmt(s.body)
 
     def s_DeclBuffer(self, s: S.DeclBuffer) -> None:
         if self.locs is not None:
             self.loc(s)
+        if not self.tail:
+            data_name = self.names.names.get(s.buffer.data)
+            name = self.names.define(s.buffer, s.buffer.name)
+            args = self.buffer_args(s.buffer, name, data_name)
+            self.scoped(s, f"T.decl_buffer({args}) as {name}")
+            return
         self.buffer_def(s.buffer, "T.decl_buffer(", decl=True)
         self.stmt(s.body)
 
