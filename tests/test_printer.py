@@ -599,8 +599,6 @@ def test_module_with_graph_function():
     check(graph_module(), GRAPH_MODULE, trip=False)
 
 
-@pytest.mark.xfail(strict=False, reason="parser: `n = T.int64()` in the body makes a new Var "
-                   "instead of the one the signature's \"n\" made (contract: Graph level)")
 def test_module_with_graph_function_round_trip():
     round_trip(graph_module())
 
@@ -623,9 +621,6 @@ def main(x: R.Tensor((4, 4), dtype="float32")) -> R.Tensor((4, 4), dtype="float3
 ''')
 
 
-@pytest.mark.xfail(strict=False, reason="parser: `(a, b)[0]` indexes the Python tuple instead "
-                   "of building TupleGetItem(Tuple) (contract: `(a, b)` -> Tuple, `t[0]` -> "
-                   "TupleGetItem)")
 def test_tuple_literal_get_item_round_trip():
     t = G.TensorStructInfo((4,), "float32")
     xv, out = G.GraphVar("x", t), G.GraphVar("o", t)
@@ -635,9 +630,6 @@ def test_tuple_literal_get_item_round_trip():
     round_trip(fn)
 
 
-@pytest.mark.xfail(strict=False, reason="contract gap: a let/assert/allocate/launch_thread that "
-                   "is not the last statement of a sequence prints flat and parses back "
-                   "scoping over the following statements too")
 def test_let_in_the_middle_of_a_sequence_round_trip():
     A = Buffer("A", "int32", (4,))
     v = Var("v")

@@ -214,7 +214,14 @@ class Call(GraphExpr):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "args", tuple(self.args))
-        object.__setattr__(self, "attrs", FrozenDict(freeze(dict(self.attrs))))
+        attrs = dict(self.attrs)
+        if isinstance(self.op, Op):  # canonical form: every attribute present, defaults filled
+            from .graph_ops import get_op
+
+            opdef = get_op(self.op.name)
+            if opdef is not None:
+                attrs = {**opdef.attrs, **attrs}
+        object.__setattr__(self, "attrs", FrozenDict(freeze(attrs)))
         object.__setattr__(self, "sinfo_args", tuple(self.sinfo_args))
 
 

@@ -125,6 +125,15 @@ def let_stmt(p, value, var=None):
     return F.LetSpec(as_prim(value))
 
 
+def assert_stmt(p, condition, message=""):
+    cond = as_prim(condition)
+    if not cond.dtype.is_bool:
+        raise ArgError(0, f"T.Assert expects a bool condition, got {describe(cond)}")
+    if not isinstance(message, str):
+        raise ArgError(1, f"T.Assert expects a string message, got {describe(message)}")
+    return F.AssertSpec(cond, message)
+
+
 def func_attr(p, attrs):
     if not isinstance(attrs, dict):
         raise ArgError(0, f"T.func_attr expects a dict, got {describe(attrs)}")
@@ -418,7 +427,7 @@ def _prim_func(*args, **kwargs):
 _ENTRIES = dict(table("T", {
     "Buffer": buffer, "match_buffer": match_buffer, "alloc_buffer": alloc_buffer,
     "decl_buffer": decl_buffer, "allocate": allocate, "launch_thread": launch_thread,
-    "attr": attr, "LetStmt": let_stmt, "func_attr": func_attr, "block": block, "sblock": block, "init": init,
+    "attr": attr, "LetStmt": let_stmt, "Assert": assert_stmt, "func_attr": func_attr, "block": block, "sblock": block, "init": init,
     "reads": reads, "writes": writes, "where": where, "block_attr": block_attr,
     "evaluate": evaluate, "serial": _loop(S.ForKind.SERIAL),
     "parallel": _loop(S.ForKind.PARALLEL), "vectorized": _loop(S.ForKind.VECTORIZED),

@@ -20,7 +20,8 @@ from ..tir_ns import RANGE, DTypeCtor
 from .builtin import Binder, Builtin
 from .core import ParserBase
 from .tir_frames import (
-    AttrSpec, BlockFrame, BlockSpec, BufferDef, FuncFrame, GridSpec, InitSpec, LetSpec, LoopSpec,
+    AssertSpec, AttrSpec, BlockFrame, BlockSpec, BufferDef, FuncFrame, GridSpec, InitSpec, LetSpec,
+    LoopSpec,
     Wrap,
 )
 from .values import BufferSlice, as_prim, describe
@@ -295,6 +296,8 @@ class TIRParser(ParserBase):
         target = node.items[0].optional_vars
         if isinstance(spec, LetSpec):
             return self._let_with(node, target, spec)
+        if isinstance(spec, Binder) and target is not None:
+            return self._binder_with(node, target, spec)
         if target is not None:
             raise self.error(target, f"`with {describe(spec)}` takes no `as` target")
         handler = _WITH.get(type(spec))
@@ -302,6 +305,26 @@ class TIRParser(ParserBase):
             raise self.error(node.items[0].context_expr,
                              f"`with` expects T.block, T.init or T.attr, got {describe(spec)}")
         return handler(self, node, spec)
+
+    def _binder_with(self, node: ast.With, target: Any, spec: Binder) -> S.Stmt:
+        """``with T.allocate(...) as x:`` (also decl_buffer, launch_thread): the statement
+        scopes over the `with` body only, where the flat form would scope over the rest."""
+        if not isinstance(target, ast.Name):
+            raise self.error(target, f"`with {spec.script_kind} as ...` takes one name")
+        self.push_scope()
+        try:
+            wrap = spec.bind(self, [target.id], node)
+            if not isinstance(wrap, Wrap):
+                raise self.error(node.items[0].context_expr,
+                                 f"{spec.script_kind} cannot be used in a `with`; assign it instead")
+            body = self.parse_body(node.body)
+        finally:
+            self.pop_scope()
+        return self.span(node, wrap.make(body))
+
+    def _assert_with(self, node: ast.With, spec: AssertSpec) -> S.Stmt:
+        body = self.parse_body(node.body)
+        return self.span(node, S.AssertStmt(spec.condition, E.StringImm(spec.message), body))
 
     def _let_with(self, node: ast.With, target: Any, spec: LetSpec) -> S.Stmt:
         if not isinstance(target, ast.Name):
@@ -410,4 +433,5 @@ _STMT: dict[type, Callable[[TIRParser, Any], Any]] = {
 }
 _WITH: dict[type, Callable[[TIRParser, ast.With, Any], Any]] = {
     BlockSpec: TIRParser._block, InitSpec: TIRParser._init, AttrSpec: TIRParser._attr,
+    AssertSpec: TIRParser._assert_with,
 }

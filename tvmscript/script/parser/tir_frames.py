@@ -77,6 +77,15 @@ class LetSpec:
 
 
 @dataclass
+class AssertSpec:
+    """``with T.Assert(cond, "message"):``: an assertion scoped to the `with` body."""
+
+    condition: PrimExpr
+    message: str
+    script_kind = "T.Assert"
+
+
+@dataclass
 class LoopSpec:
     kind: S.ForKind
     min: PrimExpr
