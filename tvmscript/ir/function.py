@@ -14,6 +14,8 @@ from .stmt import Block, BlockRealize, Stmt
 class BaseFunc(Node):
     __slots__ = ()
     attrs: FrozenDict
+    name: str
+    _struct_skip = frozenset({"name"})
 
 
 @node
@@ -28,6 +30,7 @@ class PrimFunc(BaseFunc):
     buffer_map: FrozenDict = defines(default=EMPTY)
     body: Stmt = None
     attrs: FrozenDict = EMPTY
+    name: str = ""  # what the printer calls it outside a module; not structural
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", tuple(self.params))

@@ -264,6 +264,7 @@ class Function(BaseFunc):
     body: SeqExpr = None
     ret_struct_info: StructInfo = ObjectStructInfo()
     attrs: FrozenDict = EMPTY
+    name: str = ""  # what the printer calls it outside a module; not structural
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", tuple(self.params))

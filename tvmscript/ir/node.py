@@ -48,6 +48,8 @@ class Node:
     _field_names: tuple[str, ...] = ()
     _init_fields: tuple[str, ...] = ()
     _def_fields: frozenset[str] = frozenset()
+    # fields that only name things: structural equality and hashing ignore them
+    _struct_skip: frozenset[str] = frozenset()
 
     @property
     def span(self) -> Span | None:

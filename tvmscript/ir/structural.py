@@ -110,7 +110,7 @@ class _Equal:
 
     def eq_fields(self, a: Node, b: Node, defining: bool, skip: set[str] = frozenset()) -> None:
         for name in a._field_names:
-            if name in skip:
+            if name in skip or name in a._struct_skip:
                 continue
             self.path.append("." + name)
             self.eq(getattr(a, name), getattr(b, name), defining or name in a._def_fields)
@@ -185,7 +185,7 @@ class _Hash:
     def h_fields(self, obj: Node, defining: bool, skip: tuple[str, ...]) -> int:
         parts = [type(obj).__name__]
         for name in obj._field_names:
-            if name not in skip:
+            if name not in skip and name not in obj._struct_skip:
                 parts.append(self.h(getattr(obj, name), defining or name in obj._def_fields))
         return hash(tuple(parts))
 

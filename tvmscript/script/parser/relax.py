@@ -83,7 +83,8 @@ class RelaxParser(ParserBase):
                                    "`return value`")
         body = G.SeqExpr(tuple(self.blocks), self.result)
         ret = ret if ret is not None else self.guard(fdef, lambda: self.result.struct_info)
-        return G.Function(tuple(params), body, ret, self.attrs).with_span(self.source.span(fdef))
+        return G.Function(tuple(params), body, ret, self.attrs, fdef.name).with_span(
+            self.source.span(fdef))
 
     def _param(self, arg: ast.arg) -> G.GraphVar:
         if arg.annotation is None:

@@ -65,7 +65,8 @@ def from_object(obj: Any) -> Source:
             "use tvmscript.from_source(text) for programs that are not in a file"
         ) from None
     indent = _indent(lines)
-    body = "".join(line[indent:] if line[:indent].isspace() else line.lstrip() for line in lines)
+    body = "".join(line[indent:] if not indent or line[:indent].isspace() else line.lstrip()
+                   for line in lines)
     file_lines = linecache.getlines(filename)
     full = "".join(file_lines) if file_lines else "\n" * (start - 1) + "".join(lines)
     source_text = SourceText(full, filename)

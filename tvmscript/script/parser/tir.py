@@ -72,7 +72,7 @@ class TIRParser(ParserBase):
         body = self._root(body)
         params = tuple(self.func.params)
         buffer_map = {p: self.func.buffer_map[p] for p in params if p in self.func.buffer_map}
-        func = PrimFunc(params, buffer_map, body, self.func.attrs)
+        func = PrimFunc(params, buffer_map, body, self.func.attrs, fdef.name)
         return func.with_span(self.source.span(fdef))
 
     def _check_signature(self, fdef: ast.FunctionDef) -> None:

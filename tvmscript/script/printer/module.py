@@ -91,10 +91,10 @@ class ScriptPrinter(GraphMixin, TirMixin, ExprMixin, BasePrinter):
         self.lines.append(f'T.iter_var({self.expr(iv.var)}, {dom}, "{iv.iter_type.value}"{tag})')
 
     def top_PrimFunc(self, f: PrimFunc) -> None:
-        self.prim_func(f, identifier(str(f.attrs.get("global_symbol", "main"))))
+        self.prim_func(f, identifier(_func_name(f)))
 
     def top_Function(self, f: G.Function) -> None:
-        self.graph_func(f, identifier(str(f.attrs.get("global_symbol", "main"))))
+        self.graph_func(f, identifier(_func_name(f)))
 
     def top_StructInfo(self, s: G.StructInfo) -> None:
         self.lines.append(self.sinfo(s))
@@ -141,3 +141,8 @@ class ScriptPrinter(GraphMixin, TirMixin, ExprMixin, BasePrinter):
 
     def func_Function(self, f: G.Function, name: str) -> None:
         self.graph_func(f, name)
+
+
+def _func_name(f: Any) -> str:
+    """A standalone function's name: as written, else its global symbol, else ``main``."""
+    return f.name or str(f.attrs.get("global_symbol", "")) or "main"
