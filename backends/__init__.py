@@ -1,0 +1,1 @@
+"""Backends: code generation (LLVM, CUDA), the reference interpreter and the runtime."""
