@@ -279,7 +279,8 @@ class TirMixin:
                     or _has_var(eo))
 
     def region(self, r: BufferRegion) -> str:
-        return f"{self.buffer_name(r.buffer)}[{', '.join(self.range_text(x) for x in r.region)}]"
+        ranges = ", ".join(self.range_text(x) for x in r.region) or "()"
+        return f"{self.buffer_name(r.buffer)}[{ranges}]"
 
     # ------------------------------------------------------------ loops
 
