@@ -7,3 +7,16 @@ from .infra import (
 
 __all__ = ["Pass", "PassContext", "PassInstrument", "Sequential", "get_pass", "list_passes",
            "module_pass", "prim_func_pass"]
+
+# the lowering passes register themselves when their modules are imported (through the pipeline)
+from .pipeline import default_pipeline, lower  # noqa: E402
+
+__all__ += ["default_pipeline", "lower"]
+
+# instruments for PassContext, and the simplify pass (registered on import)
+from . import simplify as _simplify  # noqa: E402,F401
+from .instruments import (  # noqa: E402
+    PassTimer, PassVerificationError, PrintDiff, PrintIR, VerifyWellFormed,
+)
+
+__all__ += ["PassTimer", "PassVerificationError", "PrintDiff", "PrintIR", "VerifyWellFormed"]

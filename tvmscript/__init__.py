@@ -19,8 +19,23 @@ from .script.tir_ns import T
 
 __version__ = "0.1.0"
 
+
+def build(obj, target="llvm"):
+    """Lower ``obj`` (PrimFunc or IRModule) and compile it; ``rt["main"](*arrays)`` runs it."""
+    from backends.build import build as _build
+
+    return _build(obj, target)
+
+
+def load_module(path):
+    """Load a library written by ``RuntimeModule.export_library`` (no recompilation)."""
+    from backends.build import load_module as _load
+
+    return _load(path)
+
+
 __all__ = [
     "I", "IRModule", "PrimFunc", "R", "ScriptError", "T", "WellFormedError",
-    "assert_structural_equal", "check_well_formed", "from_source", "ir", "structural_equal",
+    "assert_structural_equal", "build", "check_well_formed", "load_module", "from_source", "ir", "structural_equal",
     "structural_hash", "verify",
 ]

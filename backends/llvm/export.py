@@ -1,0 +1,49 @@
+"""Shared libraries: object code from a position-independent target machine, linked by ``cc``.
+
+The JIT's target machine gives text relocations, so export uses its own PIC machine (see
+shared/PLATFORM.md). The runtime metadata (``KernelSpec`` JSON) travels inside the library as
+the NUL-terminated global ``__tvmscript_metadata``; ``load_module`` reads it back with ctypes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+
+import llvmlite.binding as llvm
+from llvmlite import ir
+
+from ..target import Target
+from .jit import init_llvm, target_machine
+
+METADATA_SYMBOL = "__tvmscript_metadata"
+
+
+def add_metadata_global(module: ir.Module, text: str) -> None:
+    """Embed ``text`` as an exported constant byte string."""
+    data = bytearray(text.encode()) + b"\0"
+    ty = ir.ArrayType(ir.IntType(8), len(data))
+    gv = ir.GlobalVariable(module, ty, METADATA_SYMBOL)
+    gv.global_constant = True
+    gv.initializer = ir.Constant(ty, data)
+
+
+def export_library(path: str, llvm_ir: str, target: Target, uses_gomp: bool) -> None:
+    """Compile the (already optimised) LLVM IR to a PIC object and link ``path`` with cc."""
+    init_llvm()
+    mod = llvm.parse_assembly(llvm_ir)
+    obj = target_machine(target, pic=True).emit_object(mod)
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise RuntimeError("export_library needs a C compiler (cc) to link the shared library")
+    with tempfile.TemporaryDirectory() as tmp:
+        obj_path = os.path.join(tmp, "kernels.o")
+        with open(obj_path, "wb") as f:
+            f.write(obj)
+        libs = ["-lm", "-lpthread"] + (["-lgomp"] if uses_gomp else [])
+        cmd = [cc, "-shared", "-o", str(path), obj_path, *libs]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise RuntimeError(f"linking {path} failed ({' '.join(cmd)}):\n{done.stderr}")

@@ -1,0 +1,97 @@
+"""LLVM initialisation, cached target machines, the O3 pipeline and the MCJIT engine.
+
+LLVM is initialised once per process and a target machine is created once per (target, reloc)
+pair: both are expensive compared with compiling a small kernel.
+"""
+
+from __future__ import annotations
+
+import ctypes.util
+from functools import cache
+
+import llvmlite.binding as llvm
+from llvmlite import ir
+
+from ..target import Target
+
+
+@cache
+def init_llvm() -> None:
+    """Initialise the native target (``llvm.initialize()`` raises in llvmlite 0.50)."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    llvm.initialize_native_asmparser()
+    # compiler runtime helpers LLVM may call (__truncdfhf2 for float64 -> float16, ...)
+    gcc_s = ctypes.util.find_library("gcc_s")
+    if gcc_s:
+        llvm.load_library_permanently(gcc_s)
+
+
+@cache
+def load_libgomp() -> None:
+    """Make libgomp's symbols (``GOMP_parallel``, ``omp_get_thread_num``) visible to the JIT."""
+    name = ctypes.util.find_library("gomp") or "libgomp.so.1"
+    llvm.load_library_permanently(name)
+
+
+@cache
+def target_machine(target: Target, pic: bool = False) -> llvm.TargetMachine:
+    """The cached target machine for ``target``: JIT code, or position-independent code for
+    export. Never hand it to an execution engine, which takes ownership and frees it."""
+    return new_target_machine(target, pic)
+
+
+def new_target_machine(target: Target, pic: bool = False) -> llvm.TargetMachine:
+    init_llvm()
+    tgt = llvm.Target.from_triple(llvm.get_process_triple())
+    if pic:
+        return tgt.create_target_machine(cpu=target.cpu, features=target.features, opt=3,
+                                         reloc="pic", codemodel="default")
+    return tgt.create_target_machine(cpu=target.cpu, features=target.features, opt=3, jit=True)
+
+
+def parse(module: ir.Module, target: Target) -> llvm.ModuleRef:
+    """The llvmlite IR as an LLVM module, verified."""
+    init_llvm()
+    mod = llvm.parse_assembly(str(module))
+    mod.verify()
+    tm = target_machine(target)
+    mod.triple = tm.triple
+    mod.data_layout = str(tm.target_data)
+    return mod
+
+
+def optimize(mod: llvm.ModuleRef, target: Target, speed_level: int = 3) -> None:
+    """The new pass manager's O3 pipeline with loop and SLP vectorisation."""
+    tm = target_machine(target)
+    pto = llvm.create_pipeline_tuning_options(speed_level=speed_level)
+    pto.slp_vectorization = True
+    pto.loop_vectorization = True
+    pb = llvm.create_pass_builder(tm, pto)
+    pb.getModulePassManager().run(mod, pb)
+
+
+class JITModule:
+    """Machine code for one LLVM module, kept alive as long as this object is."""
+
+    def __init__(self, mod: llvm.ModuleRef, target: Target, uses_gomp: bool) -> None:
+        if uses_gomp:
+            load_libgomp()
+        # the engine owns (and frees) its target machine, so it gets a fresh one
+        self.engine = llvm.create_mcjit_compiler(mod, new_target_machine(target))
+        self.engine.finalize_object()
+        self.engine.run_static_constructors()
+
+    def address(self, symbol: str) -> int:
+        addr = self.engine.get_function_address(symbol)
+        if not addr:
+            raise LookupError(f"symbol {symbol!r} is not in the compiled module")
+        return addr
+
+
+def compile_module(module: ir.Module, target: Target) -> tuple[llvm.ModuleRef, JITModule]:
+    """Parse, verify, optimise at O3 and JIT ``module``."""
+    mod = parse(module, target)
+    optimize(mod, target)
+    uses_gomp = "GOMP_parallel" in module.globals
+    return mod, JITModule(mod, target, uses_gomp)

@@ -1,0 +1,1 @@
+"""The runtime: compiled kernels called from Python, and the graph-level executor."""

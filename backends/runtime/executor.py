@@ -1,0 +1,416 @@
+"""The graph-level executor: runs ``@R.function``s whose bindings call loop-level kernels.
+
+``Executable(mod, kernels)``; ``ex["main"](x, w)`` checks the arguments against the parameters'
+struct info, then runs the bindings in order and returns numpy arrays (tuples for tuple
+results). ``R.call_tir`` allocates its outputs and calls ``kernels[name](*inputs, *outputs)``.
+
+Why precompiled steps: a graph function is translated once into a flat list of closures over a
+register file (one list slot per variable and per symbolic size), so a call costs one list
+allocation plus one closure call per binding, with no IR walking and no dict lookups.
+Graph-level operators other than ``call_tir`` have no kernels until the ``legalize-ops`` pass
+turns them into ``call_tir``; meeting one is a ``NotImplementedError`` naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+
+from backends.interpreter.arguments import compile_lambda
+from tvmscript.ir import IRModule, PrimFunc, Var
+from tvmscript.ir import graph as G
+from tvmscript.ir.expr import IntImm, PrimExpr
+from tvmscript.ir.function import GlobalVar
+from tvmscript.ir.functor import post_order_visit
+
+Step = Callable[[list], None]
+Getter = Callable[[list], Any]
+
+
+class Executable:
+    """The graph-level functions of ``mod``, runnable with the given loop-level kernels."""
+
+    def __init__(self, mod: IRModule, kernels: Mapping[str, Callable[..., Any]]) -> None:
+        self.mod = mod
+        self.kernels = kernels
+        self._graph: dict[str, GraphFunction] = {}
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        func = self.mod[name]
+        if isinstance(func, PrimFunc):
+            return self.kernels[name]
+        if not isinstance(func, G.Function):
+            raise TypeError(f"{name!r} is a {type(func).__name__}, not a function to run")
+        compiled = self._graph.get(name)
+        if compiled is None:
+            compiled = self._graph[name] = GraphFunction(self, name, func)
+        return compiled
+
+    def function_names(self) -> list[str]:
+        """The graph-level functions (loop-level ones are reached through ``kernels``)."""
+        return [n for n, f in self.mod.functions.items() if isinstance(f, G.Function)]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.mod
+
+    def __repr__(self) -> str:
+        return f"<Executable {self.function_names()}>"
+
+
+class GraphFunction:
+    """One compiled graph-level function: ``f(*args)`` returns its result."""
+
+    def __init__(self, exe: Executable, name: str, func: G.Function) -> None:
+        self.name = name
+        self.exe = exe
+        self.slots = SlotMap()
+        self.checker = ParamChecker(name, func.params, self.slots)
+        self.steps: list[Step] = []
+        for block in func.body.blocks:
+            for binding in block.bindings:
+                self.steps.append(self._binding(binding))
+        self._result = self._value(func.body.body)
+        self._nslots = len(self.slots)
+
+    def __call__(self, *args: Any) -> Any:
+        regs = [None] * self._nslots
+        self.checker(args, regs)
+        for step in self.steps:
+            step(regs)
+        return self._result(regs)
+
+    def __repr__(self) -> str:
+        return f"<GraphFunction {self.name}>"
+
+    # ------------------------------------------------------------ bindings
+
+    def _binding(self, binding: G.VarBinding) -> Step:
+        value = binding.value
+        dst = self.slots.slot(binding.var)
+        if isinstance(value, G.Call) and isinstance(value.op, G.Op) \
+                and value.op.name == "relax.call_tir":
+            return self._call_tir(value, dst)
+        getter = self._value(value)
+
+        def step(regs: list) -> None:
+            regs[dst] = getter(regs)
+
+        return step
+
+    def _call_tir(self, call: G.Call, dst: int) -> Step:
+        gv, args = call.args[0], call.args[1]
+        if not isinstance(gv, GlobalVar):
+            raise NotImplementedError(
+                f"{self.name}: call_tir of {gv!r}; expected a function of the module"
+            )
+        if gv.name_hint not in self.exe.mod or \
+                not isinstance(self.exe.mod[gv.name_hint], PrimFunc):
+            raise KeyError(f"{self.name}: call_tir of {gv.name_hint!r}, which is not a "
+                           "loop-level function of the module")
+        kernel = self.exe.kernels[gv.name_hint]
+        fields = args.fields if isinstance(args, G.Tuple) else (args,)
+        out_sinfo = call.sinfo_args[0]
+        is_tuple = isinstance(out_sinfo, G.TupleStructInfo)
+        outs = [self._allocator(s, gv.name_hint) for s in
+                (out_sinfo.fields if is_tuple else (out_sinfo,))]
+        if all(isinstance(f, G.GraphVar) for f in fields):
+            static = None
+            if not is_tuple and all(isinstance(s, IntImm) for s in out_sinfo.shape):
+                static = (tuple(s.value for s in out_sinfo.shape),
+                          np.dtype(out_sinfo.dtype.numpy_name()))
+            return _call_tir_step([self.slots.get(f, self.name) for f in fields], outs, kernel,
+                                  dst, is_tuple, static)
+        getters = [self._value(f) for f in fields]
+
+        def step(regs: list) -> None:
+            arrays = [make(regs) for make in outs]
+            kernel(*[g(regs) for g in getters], *arrays)
+            regs[dst] = tuple(arrays) if is_tuple else arrays[0]
+
+        return step
+
+    def _allocator(self, sinfo: G.StructInfo, callee: str) -> Getter:
+        """A function that allocates one output of ``call_tir``."""
+        if not isinstance(sinfo, G.TensorStructInfo) or sinfo.shape is None \
+                or sinfo.dtype.is_void:
+            raise NotImplementedError(
+                f"{self.name}: call_tir({callee}) needs outputs with known shape and dtype, "
+                f"got {sinfo}"
+            )
+        dtype = np.dtype(sinfo.dtype.numpy_name())
+        if all(isinstance(s, IntImm) for s in sinfo.shape):
+            shape = tuple(s.value for s in sinfo.shape)
+            return lambda regs: np.empty(shape, dtype)
+        shape_fn = self.slots.shape_function(sinfo.shape, self.name)
+        return lambda regs: np.empty(shape_fn(regs), dtype)
+
+    # ------------------------------------------------------------ values
+
+    def _value(self, expr: G.GraphExpr) -> Getter:
+        method = getattr(self, "_value_" + type(expr).__name__, None)
+        if method is None:
+            raise NotImplementedError(
+                f"{self.name}: the executor cannot evaluate {type(expr).__name__}"
+            )
+        return method(expr)
+
+    def _value_GraphVar(self, var: G.GraphVar) -> Getter:
+        slot = self.slots.get(var, self.name)
+        return lambda regs: regs[slot]
+
+    _value_DataflowVar = _value_GraphVar
+
+    def _value_Constant(self, const: G.Constant) -> Getter:
+        data = const.data
+        return lambda regs: data
+
+    def _value_Tuple(self, tup: G.Tuple) -> Getter:
+        getters = [self._value(f) for f in tup.fields]
+        return lambda regs: tuple(g(regs) for g in getters)
+
+    def _value_TupleGetItem(self, item: G.TupleGetItem) -> Getter:
+        getter, index = self._value(item.tuple_value), item.index
+        return lambda regs: getter(regs)[index]
+
+    def _value_ShapeExpr(self, shape: G.ShapeExpr) -> Getter:
+        return self.slots.shape_function(shape.values, self.name)
+
+    def _value_PrimValue(self, prim: G.PrimValue) -> Getter:
+        fn = self.slots.shape_function((prim.value,), self.name)
+        return lambda regs: fn(regs)[0]
+
+    def _value_StringImm(self, s: G.StringImm) -> Getter:
+        value = s.value
+        return lambda regs: value
+
+    def _value_SeqExpr(self, seq: G.SeqExpr) -> Getter:
+        steps = [self._binding(b) for block in seq.blocks for b in block.bindings]
+        result = self._value(seq.body)
+
+        def run(regs: list) -> Any:
+            for step in steps:
+                step(regs)
+            return result(regs)
+
+        return run
+
+    def _value_Call(self, call: G.Call) -> Getter:
+        if isinstance(call.op, GlobalVar):
+            return self._call_function(call)
+        name = call.op.name if isinstance(call.op, G.Op) else repr(call.op)
+        if name == "relax.call_tir":
+            raise NotImplementedError(f"{self.name}: call_tir must be bound to a variable")
+        raise NotImplementedError(
+            f"{self.name}: operator R.{name.removeprefix('relax.')} has no kernel; the executor "
+            "runs graph functions made of R.call_tir (legalize graph operators into call_tir "
+            "kernels first)"
+        )
+
+    def _call_function(self, call: G.Call) -> Getter:
+        callee_name = call.op.name_hint
+        callee = self.exe.mod[callee_name]
+        if not isinstance(callee, G.Function):
+            raise NotImplementedError(
+                f"{self.name}: {callee_name} is a loop-level function; call it with R.call_tir"
+            )
+        getters = [self._value(a) for a in call.args]
+        exe = self.exe
+
+        def run(regs: list) -> Any:
+            return exe[callee_name](*[g(regs) for g in getters])
+
+        return run
+
+
+def _call_tir_step(in_slots: Sequence[int], outs: list[Getter], kernel: Callable[..., Any],
+                   dst: int, is_tuple: bool, static: tuple | None) -> Step:
+    """The common case, specialised: inputs are variables (and often one static output)."""
+    if static is not None and len(outs) == 1 and not is_tuple:
+        shape, dtype = static
+        empty = np.empty
+        if len(in_slots) == 1:
+            (src,) = in_slots
+
+            def step_one(regs: list) -> None:
+                out = regs[dst] = empty(shape, dtype)
+                kernel(regs[src], out)
+
+            return step_one
+        get = itemgetter(*in_slots) if in_slots else (lambda regs: ())
+
+        def step_static(regs: list) -> None:
+            out = regs[dst] = empty(shape, dtype)
+            kernel(*get(regs), out)
+
+        return step_static
+
+    def step_many(regs: list) -> None:
+        arrays = [make(regs) for make in outs]
+        kernel(*[regs[i] for i in in_slots], *arrays)
+        regs[dst] = tuple(arrays) if is_tuple else arrays[0]
+
+    return step_many
+
+
+# ---------------------------------------------------------------- registers and parameters
+
+
+class SlotMap:
+    """Register numbers of graph variables and symbolic sizes (both live in one list)."""
+
+    def __init__(self) -> None:
+        self._slots: dict[Any, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def slot(self, var: Any) -> int:
+        """The register of ``var`` (made on first use: a binding site)."""
+        if var not in self._slots:
+            self._slots[var] = len(self._slots)
+        return self._slots[var]
+
+    def get(self, var: Any, fname: str) -> int:
+        """The register of a variable that must already be bound."""
+        slot = self._slots.get(var)
+        if slot is None:
+            raise NameError(f"{fname}: {getattr(var, 'name', var)!r} is used before it is bound")
+        return slot
+
+    def shape_function(self, exprs: Sequence[PrimExpr], fname: str) -> Getter:
+        """``regs -> tuple of ints``: symbolic sizes evaluated from their registers."""
+        found: list[Var] = []
+
+        def collect(node: Any) -> None:
+            if isinstance(node, Var) and node not in found:
+                found.append(node)
+
+        for e in exprs:
+            post_order_visit(e, collect)
+        for v in found:
+            if v not in self._slots:
+                raise NotImplementedError(
+                    f"{fname}: symbolic size {v.name!r} is not bound by any parameter's shape"
+                )
+        fn = compile_lambda(list(exprs), found)
+        slots = [self._slots[v] for v in found]
+        return lambda regs: fn(*[regs[s] for s in slots])
+
+
+class ParamChecker:
+    """Checks arguments against the parameters' struct info and binds symbolic sizes."""
+
+    def __init__(self, fname: str, params: Sequence[G.GraphVar], slots: SlotMap) -> None:
+        self.fname = fname
+        self.slots = slots
+        self.names = [p.name for p in params]
+        self.deferred: list[Callable[[Sequence[Any], list], None]] = []
+        self.checks = [self._checker(p.sinfo, p.name, i) for i, p in enumerate(params)]
+        for p in params:
+            slots.slot(p)
+        self.param_slots = [slots.get(p, fname) for p in params]
+
+    def __call__(self, args: Sequence[Any], regs: list) -> None:
+        if len(args) != len(self.checks):
+            raise TypeError(f"{self.fname}() takes {len(self.checks)} arguments "
+                            f"({', '.join(self.names)}) but {len(args)} were given")
+        for check, slot, arg in zip(self.checks, self.param_slots, args):
+            check(arg, regs)
+            regs[slot] = arg
+        for check in self.deferred:
+            check(args, regs)
+
+    def _checker(self, sinfo: G.StructInfo, where: str, index: int) -> Callable[[Any, list], None]:
+        method = getattr(self, "_check_" + type(sinfo).__name__, None)
+        if method is None:
+            return lambda arg, regs: None
+        return method(sinfo, where, index)
+
+    def _check_TupleStructInfo(self, sinfo: G.TupleStructInfo, where: str, index: int):
+        fields = [self._checker(f, f"{where}[{i}]", index) for i, f in enumerate(sinfo.fields)]
+        fname, n = self.fname, len(fields)
+
+        def check(arg: Any, regs: list) -> None:
+            if not isinstance(arg, (tuple, list)) or len(arg) != n:
+                raise TypeError(f"{fname}: argument {where!r} must be a tuple of {n} values")
+            for field, value in zip(fields, arg):
+                field(value, regs)
+
+        return check
+
+    def _check_PrimStructInfo(self, sinfo: G.PrimStructInfo, where: str, index: int):
+        fname, dt = self.fname, sinfo.dtype
+
+        def check(arg: Any, regs: list) -> None:
+            if not isinstance(arg, (int, float, np.number, np.bool_)):
+                raise TypeError(f"{fname}: argument {where!r} must be a {dt} scalar")
+
+        return check
+
+    def _check_TensorStructInfo(self, sinfo: G.TensorStructInfo, where: str, index: int):
+        fname, ndim = self.fname, sinfo.ndim
+        dtype = None if sinfo.dtype.is_void else np.dtype(sinfo.dtype.numpy_name())
+        consts: list[tuple[int, int]] = []
+        binds: list[tuple[int, int, str]] = []
+        for dim, e in enumerate(sinfo.shape or ()):
+            if isinstance(e, IntImm):
+                consts.append((dim, e.value))
+            elif isinstance(e, Var):
+                binds.append((dim, self.slots.slot(e), e.name))
+            else:
+                self.deferred.append(self._deferred_dim(e, where, index, dim))
+
+        def check(arg: Any, regs: list) -> None:
+            if not isinstance(arg, np.ndarray):
+                raise TypeError(f"{fname}: argument {where!r} must be a numpy array, "
+                                f"got {type(arg).__name__}")
+            if ndim >= 0 and arg.ndim != ndim:
+                raise ValueError(f"{fname}: argument {where!r} must have {ndim} dimensions, "
+                                 f"got shape {arg.shape}")
+            if dtype is not None and arg.dtype != dtype:
+                raise TypeError(f"{fname}: argument {where!r} must have dtype {sinfo.dtype}, "
+                                f"got {arg.dtype}")
+            shape = arg.shape
+            for dim, value in consts:
+                if shape[dim] != value:
+                    raise ValueError(f"{fname}: argument {where!r} must have shape[{dim}] == "
+                                     f"{value}, got shape {shape}")
+            for dim, slot, vname in binds:
+                bound = regs[slot]
+                if bound is None:
+                    regs[slot] = shape[dim]
+                elif bound != shape[dim]:
+                    raise ValueError(f"{fname}: argument {where!r} has shape[{dim}] == "
+                                     f"{shape[dim]}, but {vname} is {bound} from an earlier "
+                                     "argument")
+
+        return check
+
+    def _deferred_dim(self, e: PrimExpr, where: str, index: int, dim: int):
+        """A shape entry like ``2 * n``: checked once every parameter has bound its sizes."""
+        holder: list[Getter] = []
+        fname, slots = self.fname, self.slots
+
+        def check(args: Sequence[Any], regs: list) -> None:
+            if not holder:
+                holder.append(slots.shape_function((e,), fname))
+            expected = holder[0](regs)[0]
+            actual = _dig(args[index], where).shape[dim]
+            if actual != expected:
+                raise ValueError(f"{fname}: argument {where!r} must have shape[{dim}] == "
+                                 f"{expected}, got {actual}")
+
+        return check
+
+
+def _dig(arg: Any, where: str) -> Any:
+    """The value at ``where`` (``x[0][1]``) inside a (tuple) argument."""
+    for part in where.split("[")[1:]:
+        arg = arg[int(part.rstrip("]"))]
+    return arg
+
+
+__all__ = ["Executable", "GraphFunction"]

@@ -1,0 +1,31 @@
+"""``load_module(path)``: a shared library from ``export_library`` back as a RuntimeModule.
+
+Nothing is recompiled: the kernels' metadata is read from the library's
+``__tvmscript_metadata`` string and their addresses from its symbol table.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+
+from .module import Kernel, RuntimeModule
+from .spec import loads
+
+METADATA_SYMBOL = "__tvmscript_metadata"
+
+
+def load_module(path: str) -> RuntimeModule:
+    path = os.path.abspath(str(path))
+    lib = ctypes.CDLL(path)
+    try:
+        meta = ctypes.c_char.in_dll(lib, METADATA_SYMBOL)
+    except ValueError:
+        raise ValueError(f"{path} was not written by export_library (no {METADATA_SYMBOL})") from None
+    specs = loads(ctypes.string_at(ctypes.addressof(meta)).decode())
+    kernels = {}
+    for spec in specs:
+        address = ctypes.cast(getattr(lib, spec.symbol), ctypes.c_void_p).value
+        kernels[spec.name] = Kernel(spec, address, lib)
+    return RuntimeModule(kernels, owner=lib, exporter=lambda dst: shutil.copyfile(path, dst))

@@ -1,0 +1,166 @@
+"""The runtime module: compiled kernels called from Python in destination-passing style.
+
+``rt["matmul"](a, b, c)`` checks every argument (rank, shape with size-variable binding, dtype,
+layout, alignment, writability of outputs), calls the machine code through ctypes (which
+releases the GIL) and turns a failed kernel ``assert`` into ``RuntimeError`` with its message.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from .arguments import BufferChecker, as_array, check_deferred, ctype_of, scalar_converter
+from .spec import KernelSpec
+
+
+class Kernel:
+    """One compiled loop-level function; call it with arrays and scalars."""
+
+    def __init__(self, spec: KernelSpec, address: int, owner: Any) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self._owner = owner  # keeps the machine code alive
+        argtypes = [ctypes.c_void_p if p.kind == "buffer" else ctype_of(p.dtype)
+                    for p in spec.params]
+        argtypes += [ctype_of(s.dtype) for s in spec.size_vars]
+        self._cfunc = ctypes.CFUNCTYPE(ctypes.c_int32, *argtypes)(address)
+        self._nargs = len(spec.params)
+        self._buffers = [(i, BufferChecker(spec.name, p)) for i, p in enumerate(spec.params)
+                         if p.kind == "buffer"]
+        self._scalars = [(i, scalar_converter(spec.name, p)) for i, p in enumerate(spec.params)
+                         if p.kind == "scalar"]
+        self._static = not spec.size_vars and all(
+            c.static_shape is not None and c.contiguous_only for _, c in self._buffers)
+        self._size_names = [s.name for s in spec.size_vars]
+        self.__doc__ = f"{spec.name}({', '.join(p.name for p in spec.params)})"
+        if self._static and not self._scalars:
+            self.__call__ = self._make_fast_call()  # type: ignore[method-assign]
+
+    def _make_fast_call(self) -> Callable[..., None]:
+        """The per-call path of a kernel with only static-shape contiguous buffers: a few
+        attribute reads per array; anything unusual falls back to the full check."""
+        from .arguments import _DATA_OFFSET, _address_at
+
+        cfunc, nargs, slow_call = self._cfunc, self._nargs, self._checked_call
+        expected = [(c.dtype, c.static_shape, c.p.writable, c.itemsize) for _, c in self._buffers]
+        ndarray = np.ndarray
+        if _DATA_OFFSET is None:
+            return slow_call
+
+        def call(*args: Any) -> None:
+            if len(args) != nargs:
+                return slow_call(*args)
+            ptrs = []
+            for arg, (dt, shape, writable, itemsize) in zip(args, expected):
+                if (type(arg) is not ndarray or arg.dtype is not dt or arg.shape != shape):
+                    return slow_call(*args)
+                flags = arg.flags
+                if not flags.c_contiguous or (writable and not flags.writeable):
+                    return slow_call(*args)
+                ptr = _address_at(id(arg) + _DATA_OFFSET).value or 0
+                if ptr % itemsize:
+                    return slow_call(*args)
+                ptrs.append(ptr)
+            rc = cfunc(*ptrs)
+            if rc:
+                self._assert_failed(rc)
+        return call
+
+    @property
+    def address(self) -> int:
+        return ctypes.cast(self._cfunc, ctypes.c_void_p).value
+
+    def __call__(self, *args: Any) -> None:
+        return self.__dict__.get("__call__", self._checked_call)(*args)
+
+    def _checked_call(self, *args: Any) -> None:
+        if len(args) != self._nargs:
+            self._arity_error(len(args))
+        cargs = list(args)
+        if self._static:
+            for i, checker in self._buffers:
+                ptr = checker.fast(args[i])
+                cargs[i] = ptr if ptr is not None else self._slow(checker, args[i], {}, [], cargs)
+            extra: list[int] = []
+        else:
+            env: dict[str, int] = {}
+            deferred: list = []
+            for i, checker in self._buffers:
+                cargs[i] = self._slow(checker, args[i], env, deferred, cargs)
+            check_deferred(deferred, env)
+            extra = [env[name] for name in self._size_names]
+        for i, convert in self._scalars:
+            cargs[i] = convert(args[i])
+        rc = self._cfunc(*cargs[: self._nargs], *extra)
+        if rc:
+            self._assert_failed(rc)
+
+    def _slow(self, checker: BufferChecker, arg: Any, env, deferred, keep: list) -> int:
+        arr = as_array(arg, checker.where)
+        if arr is not arg:
+            keep.append(arr)  # the view must outlive the call
+        return checker.check(arr, env, deferred)
+
+    def _arity_error(self, got: int) -> None:
+        names = ", ".join(p.name for p in self.spec.params)
+        raise TypeError(f"{self.name}() takes {self._nargs} arguments ({names}) but {got} "
+                        f"{'was' if got == 1 else 'were'} given")
+
+    def _assert_failed(self, rc: int) -> None:
+        messages = self.spec.assert_messages
+        if 0 < rc <= len(messages):
+            raise RuntimeError(f"{self.name}: assertion failed: {messages[rc - 1]}")
+        raise RuntimeError(f"{self.name}: kernel returned error code {rc}")
+
+    def __repr__(self) -> str:
+        return f"<Kernel {self.__doc__}>"
+
+
+class RuntimeModule:
+    """Compiled functions by name; ``export_library`` writes them to a shared library."""
+
+    def __init__(self, kernels: dict[str, Kernel], owner: Any = None,
+                 exporter: Callable[[str], None] | None = None, source: str = "",
+                 graph: Any = None) -> None:
+        self.kernels = kernels
+        self._owner = owner
+        self._exporter = exporter
+        self._source = source
+        self._graph = graph  # an executor for graph-level functions, when the module has them
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        if name in self.kernels:
+            return self.kernels[name]
+        if self._graph is not None and name in self._graph_names():
+            return self._graph.__getitem__(name)
+        raise KeyError(f"module has no function {name!r}; it has {sorted(self.keys())}")
+
+    def _graph_names(self) -> list[str]:
+        names = getattr(self._graph, "function_names", None)
+        return list(names() if callable(names) else names or [])
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.kernels or (self._graph is not None and name in self._graph_names())
+
+    def keys(self) -> list[str]:
+        return [*self.kernels, *(self._graph_names() if self._graph is not None else [])]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def get_source(self, fmt: str = "ll") -> str:
+        """The LLVM IR (after optimisation) this module was compiled from."""
+        return self._source
+
+    def export_library(self, path: str) -> None:
+        """Write a shared library that ``load_module(path)`` loads without recompiling."""
+        if self._exporter is None:
+            raise NotImplementedError("this module cannot be exported")
+        self._exporter(str(path))
+
+    def __repr__(self) -> str:
+        return f"<RuntimeModule {sorted(self.keys())}>"

@@ -1,0 +1,12 @@
+"""Schedules: TensorIR-style primitives that transform loop-level functions, with a trace."""
+
+from .errors import ScheduleError
+from .handles import BlockRV, IntRV, LoopRV
+from .schedule import Schedule, register_primitive
+from .trace import Instruction, Trace
+
+# primitive modules attach their methods to Schedule when imported
+from . import get  # noqa: E402,F401
+
+__all__ = ["BlockRV", "Instruction", "IntRV", "LoopRV", "Schedule", "ScheduleError", "Trace",
+           "register_primitive"]
