@@ -356,7 +356,7 @@ def _check_same_values(dtype: str, expr, data) -> None:
 
 
 @pytest.mark.parametrize("dtype", sorted(PROPERTY_VARS))
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_simplify_keeps_values(dtype, data):
     expr = data.draw(_expr(dtype, [v for v, _, _ in PROPERTY_VARS[dtype]]))
@@ -364,7 +364,7 @@ def test_simplify_keeps_values(dtype, data):
     _check_same_values(dtype, expr, data)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_bounds_hold(data):
     dtype = data.draw(st.sampled_from(sorted(PROPERTY_VARS)))

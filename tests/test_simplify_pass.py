@@ -257,3 +257,21 @@ def test_random_programs_stay_well_formed_and_compute_the_same(func):
     after = simplify(func)
     tvmscript.verify(after)
     assert _outputs_agree(func, after, np.random.default_rng(0)) in (True, None)
+
+
+def test_a_condition_on_memory_is_not_assumed_after_a_store():
+    check('''
+@T.prim_func
+def f(A: T.Buffer((4,), "int32")):
+    if A[0] > 0:
+        A[0] = -1
+        if A[0] > 0:
+            A[1] = 1
+''', '''
+@T.prim_func
+def f(A: T.Buffer((4,), "int32")):
+    if A[0] > 0:
+        A[0] = -1
+        if A[0] > 0:
+            A[1] = 1
+''')

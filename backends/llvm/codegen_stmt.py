@@ -65,6 +65,12 @@ class StmtCodegen:
         del self.state.vars[op.var]
 
     def visit_AttrStmt(self, op: S.AttrStmt) -> None:
+        if op.attr_key == "thread_extent":
+            from .codegen import CodegenError
+
+            tag = getattr(op.node, "thread_tag", "a GPU thread")
+            raise CodegenError(f"T.launch_thread({tag!r}) launches GPU threads; the llvm target "
+                               "runs on the CPU")
         self.visit(op.body)  # pragmas and hints carry nothing the CPU code needs
 
     def visit_DeclBuffer(self, op: S.DeclBuffer) -> None:

@@ -77,6 +77,7 @@ class JITModule:
     def __init__(self, mod: llvm.ModuleRef, target: Target, uses_gomp: bool) -> None:
         if uses_gomp:
             load_libgomp()
+        _check_externs(mod)
         # the engine owns (and frees) its target machine, so it gets a fresh one
         self.engine = llvm.create_mcjit_compiler(mod, new_target_machine(target))
         self.engine.finalize_object()
@@ -87,6 +88,21 @@ class JITModule:
         if not addr:
             raise LookupError(f"symbol {symbol!r} is not in the compiled module")
         return addr
+
+
+def _check_externs(mod: llvm.ModuleRef) -> None:
+    """Refuse to JIT calls of C functions that no loaded library defines: MCJIT would resolve
+    them to address 0 and the first call would crash the process."""
+    missing = [f.name for f in mod.functions
+               if f.is_declaration and not f.name.startswith("llvm.")
+               and not llvm.address_of_symbol(f.name)]
+    if missing:
+        from .codegen import CodegenError
+
+        raise CodegenError(
+            f"the kernel calls {', '.join(repr(m) for m in missing)}, which no loaded library "
+            "defines; load the library first (llvmlite.binding.load_library_permanently)"
+        )
 
 
 def compile_module(module: ir.Module, target: Target) -> tuple[llvm.ModuleRef, JITModule]:

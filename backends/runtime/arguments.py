@@ -183,4 +183,6 @@ def check_deferred(deferred: list, env: dict[str, int]) -> None:
 
 
 def size_var_values(spec: KernelSpec, env: dict[str, int]) -> list[int]:
-    return [env[s.name] for s in spec.size_vars]
+    """The trailing arguments of the kernel (signature.py): element offsets are always 0, as
+    the pointer passed already points at the first element."""
+    return [0 if s.field == "elem_offset" else env[s.name] for s in spec.size_vars]

@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .arguments import BufferChecker, as_array, check_deferred, ctype_of, scalar_converter
+from .arguments import (
+    BufferChecker, as_array, check_deferred, ctype_of, scalar_converter, size_var_values,
+)
 from .spec import KernelSpec
 
 
@@ -35,7 +37,6 @@ class Kernel:
                          if p.kind == "scalar"]
         self._static = not spec.size_vars and all(
             c.static_shape is not None and c.contiguous_only for _, c in self._buffers)
-        self._size_names = [s.name for s in spec.size_vars]
         self.__doc__ = f"{spec.name}({', '.join(p.name for p in spec.params)})"
         if self._static and not self._scalars:
             self.__call__ = self._make_fast_call()  # type: ignore[method-assign]
@@ -92,7 +93,7 @@ class Kernel:
             for i, checker in self._buffers:
                 cargs[i] = self._slow(checker, args[i], env, deferred, cargs)
             check_deferred(deferred, env)
-            extra = [env[name] for name in self._size_names]
+            extra = size_var_values(self.spec, env)
         for i, convert in self._scalars:
             cargs[i] = convert(args[i])
         rc = self._cfunc(*cargs[: self._nargs], *extra)

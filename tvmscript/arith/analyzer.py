@@ -22,6 +22,7 @@ from ..ir.expr import (
 )
 from .fold import is_const
 from .int_bound import Bound, IntBoundVisitor, dtype_range, is_integral
+from .purity import reads_only_variables
 from .rewrite import Simplifier, is_true
 
 __all__ = ["Analyzer"]
@@ -48,7 +49,11 @@ class Analyzer:
         self._cache.clear()
         if isinstance(value, Range):
             self._values.pop(var, None)
-            self._bounds[var] = self._range_bound(value)
+            if not var.dtype.is_integer:
+                raise TypeError(f"a range binds an integer variable, not {var.name}: {var.dtype}")
+            lo, hi = self._range_bound(value)
+            full = dtype_range(var.dtype)
+            self._bounds[var] = Bound(max(lo, full.min), min(hi, full.max))
             return
         value = convert(value)
         if is_const(value):
@@ -73,12 +78,13 @@ class Analyzer:
         """Assume ``cond`` holds inside the ``with`` block (e.g. the then-branch of an ``if``).
 
         Conjuncts of the form ``var < e``, ``var >= e``, ``e > var``, ... tighten the bound of
-        ``var``; the condition itself (and each conjunct) is also remembered as a true fact.
+        ``var``; each conjunct that reads no memory is also remembered as a true fact.
         """
         saved_bounds, saved_facts = dict(self._bounds), set(self._facts)
         try:
             for part in _conjuncts(self.simplify(cond)):
-                self._facts.add(part)
+                if reads_only_variables(part):  # a load's value may change under a store
+                    self._facts.add(part)
                 self._tighten(part)
             self._cache.clear()
             yield

@@ -23,3 +23,16 @@ def has_side_effect(expr: PrimExpr) -> bool:
     finder = _FindImpure()
     finder.visit(expr)
     return finder.found
+
+
+class _FindMemory(_FindImpure):
+    def visit_BufferLoad(self, load) -> None:
+        self.found = True
+
+
+def reads_only_variables(expr: PrimExpr) -> bool:
+    """Whether ``expr``'s value depends on variables alone (no loads, no impure calls): only
+    such a condition stays true while the statements it guards run and store to memory."""
+    finder = _FindMemory()
+    finder.visit(expr)
+    return not finder.found
