@@ -16,6 +16,7 @@ from .script.module_ns import I
 from .script.parser.entry import from_source
 from .script.relax_ns import R
 from .script.tir_ns import T
+from .schedule import BlockRV, LoopRV, Schedule, ScheduleError, Trace
 
 __version__ = "0.1.0"
 
@@ -35,7 +36,8 @@ def load_module(path):
 
 
 __all__ = [
-    "I", "IRModule", "PrimFunc", "R", "ScriptError", "T", "WellFormedError",
-    "assert_structural_equal", "build", "check_well_formed", "load_module", "from_source", "ir", "structural_equal",
+    "BlockRV", "I", "IRModule", "LoopRV", "PrimFunc", "R", "Schedule", "ScheduleError",
+    "ScriptError", "T", "Trace", "WellFormedError", "assert_structural_equal", "build",
+    "check_well_formed", "from_source", "ir", "load_module", "structural_equal",
     "structural_hash", "verify",
 ]
