@@ -21,8 +21,9 @@ SCALAR_DTYPES = ["float32", "int32", "float64", "int8", "int64", "float16"]
 class _Ctx:
     """What an expression may use at a point: variables in scope and readable buffers."""
 
-    def __init__(self, draw, buffers):
+    def __init__(self, draw, buffers, loop_kinds=tuple(ir.ForKind)[:4]):
         self.draw = draw
+        self.loop_kinds = list(loop_kinds)
         self.buffers = buffers
         self.int_vars: list[ir.Var] = []
         self.vals: dict[str, list[ir.PrimExpr]] = {}
@@ -142,7 +143,7 @@ def _loop_nest(ctx: _Ctx, out: ir.Buffer, use_block: bool) -> ir.Stmt:
     for _ in range(n_loops):
         var = ir.Var(ctx.fresh("i"), "int32")
         extent = draw(st.integers(1, 16))
-        kind = draw(st.sampled_from(list(ir.ForKind)[:4]))
+        kind = draw(st.sampled_from(ctx.loop_kinds))
         loops.append((var, extent, kind))
     if use_block:
         body = _block(ctx, out, loops)
@@ -201,9 +202,17 @@ def _vector_stmt(ctx: _Ctx, out: ir.Buffer) -> ir.Stmt | None:
     return ir.BufferStore(out, value, (ir.Ramp(start, const(1), lanes),))
 
 
+RACE_FREE_KINDS = (ir.ForKind.SERIAL, ir.ForKind.UNROLLED)
+
+
 @st.composite
-def prim_funcs(draw) -> ir.PrimFunc:
-    """A random, well-typed loop-level function."""
+def prim_funcs(draw, loop_kinds=tuple(ir.ForKind)[:4]) -> ir.PrimFunc:
+    """A random, well-typed loop-level function.
+
+    Its loops may be parallel or vectorized even where iterations write the same element (a
+    race): fine for printing and parsing; programs that are run and compared must draw
+    ``loop_kinds=RACE_FREE_KINDS`` (``elementwise_funcs`` covers parallel and vector loops).
+    """
     n_bufs = draw(st.integers(2, 4))
     params, buffer_map, buffers = [], {}, []
     for n in range(n_bufs):
@@ -215,7 +224,7 @@ def prim_funcs(draw) -> ir.PrimFunc:
         params.append(param)
         buffer_map[param] = buf
         buffers.append(buf)
-    ctx = _Ctx(draw, buffers)
+    ctx = _Ctx(draw, buffers, loop_kinds)
     use_blocks = draw(st.booleans())
     stmts = []
     for _ in range(draw(st.integers(1, 3))):
@@ -226,6 +235,26 @@ def prim_funcs(draw) -> ir.PrimFunc:
     if use_blocks:
         body = ir.BlockRealize((), const(True), ir.Block("root", body=body))
     return ir.PrimFunc(tuple(params), buffer_map, body)
+
+
+@st.composite
+def elementwise_funcs(draw) -> ir.PrimFunc:
+    """``Out[i, j] = f(In0[i, j], ...)`` with a parallel outer and a vectorized inner loop:
+    every iteration writes its own element, so any loop kind computes the same."""
+    rows, cols = draw(st.integers(1, 9)), draw(st.sampled_from([1, 4, 8, 16, 17]))
+    dtype = draw(st.sampled_from(["float32", "int32", "float64", "int8"]))
+    ins = [ir.decl_buffer((rows, cols), dtype, f"In{n}") for n in range(draw(st.integers(1, 3)))]
+    out = ir.decl_buffer((rows, cols), dtype, "Out")
+    i, j = ir.Var("i"), ir.Var("j")
+    ctx = _Ctx(draw, [])
+    ctx.vals[dtype] = [ir.BufferLoad(b, (i, j)) for b in ins]
+    value = expr_of(ctx, dtype, 3)
+    outer = draw(st.sampled_from([ir.ForKind.PARALLEL, ir.ForKind.SERIAL]))
+    inner = draw(st.sampled_from([ir.ForKind.VECTORIZED, ir.ForKind.UNROLLED, ir.ForKind.SERIAL]))
+    body = ir.For(i, const(0), const(rows), outer,
+                  ir.For(j, const(0), const(cols), inner, ir.BufferStore(out, value, (i, j))))
+    params = [ir.Var(b.name, "handle") for b in (*ins, out)]
+    return ir.PrimFunc(tuple(params), dict(zip(params, (*ins, out))), body)
 
 
 # ---------------------------------------------------------------- graph level

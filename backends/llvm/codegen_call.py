@@ -7,6 +7,8 @@ Intrinsics are declared with ``ir.Function(module, fnty, name)`` because llvmlit
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from llvmlite import ir
 
 from tvmscript.ir import expr as E

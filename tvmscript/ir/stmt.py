@@ -6,7 +6,6 @@ schedules rely on; lowering turns them into plain loops before code generation.
 
 from __future__ import annotations
 
-from dataclasses import field
 from enum import Enum
 from typing import Any
 

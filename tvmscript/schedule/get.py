@@ -6,7 +6,7 @@ from ..ir import stmt as S
 from ..ir.buffer import Buffer
 from .handles import BlockRV, LoopRV
 from .schedule import Schedule, register_primitive
-from .state import find_block, walk
+from .state import find_block
 
 
 @register_primitive("get_block")

@@ -12,14 +12,14 @@ from typing import Any
 from ..ir import expr as E
 from ..ir import op as intrin
 from ..ir import stmt as S
-from ..ir.buffer import Buffer, BufferRegion
+from ..ir.buffer import BufferRegion
 from ..ir.dtype import DataType, DTypeError, dtype as as_dtype
-from ..ir.expr import IntImm, PrimExpr, Range, StringImm, const
+from ..ir.expr import PrimExpr, Range, StringImm, const
 from .namespace import Namespace
 from .parser import tir_frames as F
 from .parser.builtin import ArgError, Builtin, table
 from .parser.values import (
-    BufferSlice, as_dtype_arg, as_int_expr, as_prim, as_region, describe, range_of,
+    as_dtype_arg, as_int_expr, as_prim, as_region, describe, range_of,
 )
 
 
