@@ -177,6 +177,8 @@ def _llvm(tr: ExprTranslator, call: E.Call) -> Code:
     parts = name.split(".")
     base = parts[1] if len(parts) > 1 and parts[0] == "llvm" else name
     args = _args(tr, call.args[1:])
+    if name.startswith("llvm.x86.avx512.vpdpbusd."):
+        return Code(f"_vpdpbusd({', '.join(a.text for a in args)})")
     if base == "powi":
         return _as_dtype(tr, f"_np.power({args[0].text}, {args[1].text})", call.dtype)
     if base == "ctlz":

@@ -178,6 +178,16 @@ def _fma(a: Any, b: Any, c: Any) -> Any:
     return out[()] if out.ndim == 0 else out
 
 
+def _vpdpbusd(acc: Any, a: Any, b: Any) -> Any:
+    """x86 ``vpdpbusd``: each int32 lane of ``acc`` plus the dot product of four unsigned bytes
+    of ``a`` with four signed bytes of ``b`` (wrapping at 32 bits, no saturation)."""
+    acc = np.asarray(acc, np.int32)
+    ua = np.asarray(a).view(np.uint8).astype(np.int64).reshape(-1, 4)
+    sb = np.asarray(b).view(np.int8).astype(np.int64).reshape(-1, 4)
+    total = acc.astype(np.int64) + (ua * sb).sum(axis=1)
+    return (total & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+
+
 def _erf(x: Any) -> Any:
     a = np.asarray(x)
     out = np.vectorize(math.erf, otypes=[np.float64])(a.astype(np.float64)).astype(a.dtype)

@@ -13,6 +13,7 @@ from llvmlite import ir
 
 from tvmscript.ir import expr as E
 
+from .intrin_features import missing_features
 from .types import I32, llvm_type, mangle
 
 # tir math op -> LLVM intrinsic base name (overloaded on the operand type)
@@ -86,8 +87,24 @@ class CallCodegen:
             rest = rest[1:]
         return name, rest
 
+    def _may_use(self, feature: str) -> bool:
+        """Host targets: what the CPU has. A named ``-mcpu`` (cross-compiling) is trusted to
+        have it unless ``-mattr`` turns it off: LLVM cannot list a CPU model's features here."""
+        t = self.target
+        if t.mcpu in ("", "native"):
+            return t.has_feature(feature)
+        return f"-{feature}" not in t.mattr
+
     def _call_llvm_intrin(self, op: E.Call) -> ir.Value:
         name, args = self._callee_args(op)
+        missing = missing_features(name, self._may_use)
+        if missing:
+            from .codegen import CodegenError
+
+            raise CodegenError(
+                f"{name} needs the CPU feature(s) {', '.join(missing)}, which target "
+                f"'{self.target}' (cpu {self.target.cpu}) does not have"
+            )
         values = [self.visit(a) for a in args]
         ret = llvm_type(op.dtype)
         if name.count(".") == 1:  # "llvm.exp": add the overload suffix of the result type

@@ -292,10 +292,21 @@ def _is_zero(expr: PrimExpr) -> bool:
     return isinstance(expr, IntImm) and expr.value == 0
 
 
+def _declared(block: Block) -> list[Buffer]:
+    from .functor import post_order_visit
+    from .stmt import DeclBuffer
+
+    found: list[Buffer] = []
+    post_order_visit((block.init, block.body),
+                     lambda n: found.append(n.buffer) if isinstance(n, DeclBuffer) else None)
+    return found
+
+
 def uncovered_accesses(block: Block) -> list[tuple["Access", list[BufferRegion]]]:
     """Each direct access (and nested block region) of ``block`` that its regions miss, with
-    the regions of that buffer it has; buffers the block allocates or matches are its own."""
-    own = {*block.alloc_buffers, *(m.buffer for m in block.match_buffers)}
+    the regions of that buffer it has; buffers the block allocates, matches or declares
+    (``T.decl_buffer`` views in its body, e.g. a flat view inside an intrinsic) are its own."""
+    own = {*block.alloc_buffers, *(m.buffer for m in block.match_buffers), *_declared(block)}
     collector = _Accesses()
     iter_doms = {iv.var: _range_interval(iv.dom) for iv in block.iter_vars}
     collector.visit((block.init, block.body))

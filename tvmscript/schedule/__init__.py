@@ -7,6 +7,8 @@ from .trace import Instruction, Trace
 
 # primitive modules attach their methods to Schedule when imported
 from . import get  # noqa: E402,F401
+from . import compute_location  # noqa: E402,F401
+from . import cache  # noqa: E402,F401
 from . import loops  # noqa: E402,F401
 from . import sampling  # noqa: E402,F401
 

@@ -173,11 +173,20 @@ class IndexMap:
             if total is None or (expected is not None and expected < ext):
                 raise ValueError(f"index `{var.name}` is not fully covered by "
                                  f"{self.as_python()}; the map has no inverse")
-            initial.append(total)
+            initial.append(_sum_desc(parts))
         ana = Analyzer()
         for o, size in zip(outs, new_shape):
             ana.bind(o, Range(const(0), const(size)))
         return IndexMap.make(outs, [ana.simplify(e) for e in initial])
+
+
+def _sum_desc(parts: list) -> PrimExpr:
+    """``value_k * a_k + ... + value_0``: the most significant digit first."""
+    total: PrimExpr | None = None
+    for a, _, value in sorted(parts, key=lambda d: -d[0]):
+        term = value * a if a > 1 else value
+        total = term if total is None else total + term
+    return total
 
 
 def _fresh_names(taken: Sequence[Var], n: int) -> list[Var]:

@@ -9,6 +9,7 @@ blocks' own iterators, which do not change.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -188,7 +189,7 @@ def split(sch: Schedule, loop: LoopRV, factors: list, preserve_unit_iters: bool 
             if not preserve_unit_iters and E.is_const_int(ext, 1)}
     value = substitute(fused, unit)
     if not E.is_const_int(node.min, 0):
-        value = node.min + value
+        value = value + node.min
     body = substitute(node.body, {node.loop_var: value})
     for v, ext in zip(new_vars, exprs):
         ana.bind(v, Range(_const(0, dt), ext))
@@ -241,7 +242,7 @@ def fuse(sch: Schedule, *loops: LoopRV, preserve_unit_iters: bool = True) -> Loo
     locs = [_loop_loc(sch, lp) for lp in loops]
     nodes: list[S.For] = [loc.node for loc in locs]
     _check_distinct(nodes, "fuse")
-    for outer, inner in zip(nodes, nodes[1:]):
+    for outer, inner in itertools.pairwise(nodes):
         if outer.body is not inner:
             raise ScheduleError(
                 f"cannot fuse {_name(outer)} and {_name(inner)}: {_name(inner)} is not the only "
@@ -263,7 +264,7 @@ def fuse(sch: Schedule, *loops: LoopRV, preserve_unit_iters: bool = True) -> Loo
         value: PrimExpr = fused_var if E.is_const_int(stride, 1) else E.FloorDiv(fused_var, stride)
         if lp is not kept[0]:
             value = E.FloorMod(value, lp.extent)
-        vmap[lp.loop_var] = value if E.is_const_int(lp.min, 0) else lp.min + value
+        vmap[lp.loop_var] = value if E.is_const_int(lp.min, 0) else value + lp.min
         stride = ana.simplify(stride * lp.extent)
     body = substitute(nodes[-1].body, vmap)
     new = S.For(fused_var, _const(0, dt), stride, S.ForKind.SERIAL, body)
@@ -309,7 +310,7 @@ def reorder(sch: Schedule, *loops: LoopRV) -> None:
                 "one another (reorder takes loops of one chain)")
     top = min(on_path[id(lp)] for lp in nodes)
     chain = list(deepest.path[top:])
-    for stmt, nxt in zip(chain, chain[1:]):
+    for stmt, nxt in itertools.pairwise(chain):
         if not isinstance(stmt, S.For) or stmt.body is not nxt:
             what = _name(stmt) if isinstance(stmt, S.For) else f"a {type(stmt).__name__}"
             raise ScheduleError(
@@ -447,7 +448,7 @@ def _target(sch: Schedule, rv: Any) -> tuple[S.Stmt, str]:
 
 
 @register_primitive("annotate")
-def annotate(sch: Schedule, target: "LoopRV | BlockRV", key: str, value: Any) -> None:
+def annotate(sch: Schedule, target: LoopRV | BlockRV, key: str, value: Any) -> None:
     """Attach ``key: value`` to a loop's or block's annotations (replacing an old value).
 
     Before: ``for i in range(64):``
@@ -464,7 +465,7 @@ def annotate(sch: Schedule, target: "LoopRV | BlockRV", key: str, value: Any) ->
 
 
 @register_primitive("unannotate")
-def unannotate(sch: Schedule, target: "LoopRV | BlockRV", key: str) -> None:
+def unannotate(sch: Schedule, target: LoopRV | BlockRV, key: str) -> None:
     """Remove the annotation ``key`` from a loop or block (it must be there).
 
     Before: ``for i in T.serial(64, annotations={"k": 1}):``
@@ -482,7 +483,7 @@ def unannotate(sch: Schedule, target: "LoopRV | BlockRV", key: str) -> None:
 
 
 @register_primitive("add_unit_loop")
-def add_unit_loop(sch: Schedule, target: "BlockRV | LoopRV") -> LoopRV:
+def add_unit_loop(sch: Schedule, target: BlockRV | LoopRV) -> LoopRV:
     """Wrap a block or loop in a new loop of extent 1 (``u``); returns the new loop.
 
     Before::
@@ -513,5 +514,16 @@ def add_unit_loop(sch: Schedule, target: "BlockRV | LoopRV") -> LoopRV:
     return LoopRV(var)
 
 
-__all__ = ["split", "fuse", "reorder", "parallel", "vectorize", "unroll", "bind", "annotate",
-           "unannotate", "add_unit_loop", "THREAD_TAGS"]
+__all__ = [
+    "THREAD_TAGS",
+    "add_unit_loop",
+    "annotate",
+    "bind",
+    "fuse",
+    "parallel",
+    "reorder",
+    "split",
+    "unannotate",
+    "unroll",
+    "vectorize",
+]

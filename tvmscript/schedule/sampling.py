@@ -8,14 +8,15 @@ program and a changed decision gives the mutated one. An invalid decision is a S
 from __future__ import annotations
 
 import functools
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..ir import stmt as S
 from ..ir.expr import IntImm
 from .errors import ScheduleError
+from .get import get_consumers  # the plain function: calling it records nothing
 from .handles import BlockRV, IntRV, LoopRV
 from .schedule import Schedule, register_primitive
-from .get import get_consumers  # the plain function: calling it records nothing
 
 ROOT = -1
 """The ``sample_compute_location`` decision that leaves the block where it is (TVM's root mark)."""
@@ -181,5 +182,11 @@ def sample_compute_location(sch: Schedule, block: BlockRV, *,
     return LoopRV(consumer.loops()[decision].loop_var), int(decision)
 
 
-__all__ = ["sample_perfect_tile", "sample_categorical", "sample_compute_location",
-           "perfect_tilings", "compute_location_candidates", "ROOT"]
+__all__ = [
+    "ROOT",
+    "compute_location_candidates",
+    "perfect_tilings",
+    "sample_categorical",
+    "sample_compute_location",
+    "sample_perfect_tile",
+]

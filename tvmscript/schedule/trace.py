@@ -59,18 +59,22 @@ class Trace:
         return self.as_python()
 
     # ------------------------------------------------------------ replay
-    def apply_to(self, obj: Any, decisions: dict[int, Any] | None = None, seed: int | None = None) -> "Schedule":
+    def apply_to(self, obj: Any, decisions: dict[int, Any] | None = None, seed: int | None = None,
+                 func_name: str | None = None) -> Schedule:
         """A new schedule of ``obj`` with these instructions replayed.
 
-        ``decisions`` maps an instruction's index to a replacement decision (mutation).
+        ``decisions`` maps an instruction's index to a replacement decision (mutation); an
+        invalid decision raises the primitive's ScheduleError.
         """
         from .schedule import Schedule
 
-        sch = Schedule(obj, seed=seed)
+        sch = Schedule(obj, seed=seed, func_name=func_name)
         self.replay(sch, decisions)
         return sch
 
-    def replay(self, sch: "Schedule", decisions: dict[int, Any] | None = None) -> None:
+    def replay(self, sch: Schedule, decisions: dict[int, Any] | None = None) -> None:
+        for index in decisions or {}:
+            self._check_sampling(index)
         mapping: dict[int, Any] = {}
         for index, inst in enumerate(self.instructions):
             args = [_remap(v, mapping) for v in inst.inputs]
@@ -81,10 +85,18 @@ class Trace:
             result = getattr(sch, inst.kind)(*args, **kwargs)
             _bind_outputs(inst.outputs, result, mapping)
 
-    def with_decision(self, index: int, decision: Any) -> "Trace":
+    def with_decision(self, index: int, decision: Any) -> Trace:
+        """A copy of this trace with instruction ``index`` (a sampling one) deciding ``decision``."""
+        self._check_sampling(index)
         insts = list(self.instructions)
         insts[index] = replace(insts[index], decision=decision)
         return Trace(insts)
+
+    def _check_sampling(self, index: int) -> None:
+        if not 0 <= index < len(self.instructions) or self.instructions[index].decision is None:
+            kind = self.instructions[index].kind if 0 <= index < len(self.instructions) else None
+            raise ValueError(f"instruction {index} ({kind or 'out of range'}) is not a sampling "
+                             f"instruction; sampling ones are {self.sampling_indices()}")
 
     def sampling_indices(self) -> list[int]:
         return [i for i, inst in enumerate(self.instructions) if inst.decision is not None]
@@ -104,7 +116,7 @@ class Trace:
         return json.dumps({"format": "tvmscript-trace", "version": 1, "instructions": records}, indent=1)
 
     @staticmethod
-    def from_json(text: str) -> "Trace":
+    def from_json(text: str) -> Trace:
         data = json.loads(text)
         if data.get("format") != "tvmscript-trace":
             raise ValueError("not a tvmscript trace (missing format tag)")
@@ -123,10 +135,11 @@ class Trace:
 
 def _remap(value: Any, mapping: dict[int, Any]) -> Any:
     if isinstance(value, (BlockRV, LoopRV, IntRV)):
-        try:
+        if value.rv_id in mapping:
             return mapping[value.rv_id]
-        except KeyError:
-            raise ValueError(f"trace refers to {value!r} before any instruction produced it") from None
+        # a handle no instruction produced (made by hand): blocks are found by name and loops by
+        # variable, so it still works on the same function; a hand-made IntRV is its value
+        return int(value) if isinstance(value, IntRV) else value
     if isinstance(value, (list, tuple)):
         return type(value)(_remap(v, mapping) for v in value)
     return value
@@ -161,6 +174,8 @@ class _Names:
         return self._new(outputs)
 
     def value(self, v: Any) -> str:
+        if isinstance(v, IntRV) and v.rv_id not in self.names:
+            return repr(int(v))  # an IntRV no instruction produced is just its value
         if isinstance(v, (BlockRV, LoopRV, IntRV)):
             return self.names.get(v.rv_id, repr(v))
         if isinstance(v, list):
@@ -172,7 +187,12 @@ class _Names:
         return repr(v)
 
     def encode(self, v: Any) -> Any:
+        if isinstance(v, IntRV) and v.rv_id not in self.names:
+            return int(v)
         if isinstance(v, (BlockRV, LoopRV, IntRV)):
+            if v.rv_id not in self.names:
+                raise ValueError(f"cannot save {v!r} to JSON: no instruction of the trace produced it "
+                                 "(get handles with sch.get_block / sch.get_loops)")
             return {"rv": self.names[v.rv_id]}
         if isinstance(v, (list, tuple)):
             return {"tuple": [self.encode(x) for x in v]} if isinstance(v, tuple) else [self.encode(x) for x in v]
