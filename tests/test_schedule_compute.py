@@ -55,10 +55,11 @@ def check(before_text: str, apply, expected_text: str | None) -> Schedule:
     return sch
 
 
-def expect_error(sch: Schedule, call, *fragments: str) -> ScheduleError:
+def expect_error(sch: Schedule, primitive: str, args: list, *fragments: str) -> ScheduleError:
+    """``sch.<primitive>(*args)`` raises a ScheduleError naming ``fragments``; nothing changes."""
     mod, n = sch.mod, len(sch.trace)
     with pytest.raises(ScheduleError) as info:
-        call()
+        getattr(sch, primitive)(*args)
     for fragment in fragments:
         assert fragment in str(info.value), str(info.value)
     assert sch.mod is mod and len(sch.trace) == n
@@ -123,14 +124,7 @@ def f(A: T.Buffer((128, 128), "float32"), C: T.Buffer((128, 128), "float32")):
     def apply(s):
         s.compute_at(s.get_block("B"), block_loops(s, "C")[1], preserve_unit_loops=True)
 
-    sch = Schedule(parse(ELEMENTWISE))
-    apply(sch)
-    # the printer writes remap for `i + ax0` with ax0 in range(1) only after simplification;
-    # compare numbers and the shape of the nest
-    text = sch.func.script()
-    assert "for ax0, ax1 in T.grid(1, 1):" in text
-    check(ELEMENTWISE, apply, None)
-    del expected
+    check(ELEMENTWISE, apply, expected)
 
 
 def test_compute_at_conv_pad_rows():
@@ -249,13 +243,14 @@ def test_compute_at_errors():
     sch = Schedule(parse(ELEMENTWISE))
     c_loops = block_loops(sch, "C")
     # an output block
-    expect_error(sch, lambda: sch.compute_at(sch.get_block("C"), block_loops(sch, "B")[0]),
+    expect_error(sch, "compute_at", [sch.get_block("C"), block_loops(sch, "B")[0]],
                  "block `C` is an output block", "loop `i`")
     # loop already an ancestor
-    expect_error(sch, lambda: sch.compute_at(sch.get_block("B"), block_loops(sch, "B")[0]),
+    expect_error(sch, "compute_at", [sch.get_block("B"), block_loops(sch, "B")[0]],
                  "already an ancestor of block `B`")
     sch.compute_at(sch.get_block("B"), c_loops[0])
-    assert len(sch.trace) == 3 + 1 or True
+    # the handle of loop `i` of C stays valid
+    assert sch.get(c_loops[0]).loop_var is c_loops[0].var
 
 
 def test_compute_at_consumers_not_under_loop():
@@ -277,7 +272,7 @@ def f(A: T.Buffer((16,), "float32"), C: T.Buffer((16,), "float32"), D: T.Buffer(
             D[vi] = B[vi]
 '''
     sch = Schedule(parse(text))
-    expect_error(sch, lambda: sch.compute_at(sch.get_block("B"), block_loops(sch, "C")[0]),
+    expect_error(sch, "compute_at", [sch.get_block("B"), block_loops(sch, "C")[0]],
                  "all consumers of block `B` must be under loop `i`", "D")
 
 
@@ -296,7 +291,7 @@ def f(A: T.Buffer((16,), "float32"), C: T.Buffer((16,), "float32")):
             C[vi] = B[vi]
 '''
     sch = Schedule(parse(text))
-    expect_error(sch, lambda: sch.compute_at(sch.get_block("B"), block_loops(sch, "C")[0]),
+    expect_error(sch, "compute_at", [sch.get_block("B"), block_loops(sch, "C")[0]],
                  "block `B` is not a complete block")
 
 
@@ -305,7 +300,7 @@ def test_compute_at_under_vectorized_loop_is_refused():
                                "    for i in range(128):\n      for j in T.vectorized(128):\n"
                                "        with T.block(\"C\")")
     sch = Schedule(parse(text))
-    expect_error(sch, lambda: sch.compute_at(sch.get_block("B"), block_loops(sch, "C")[1]),
+    expect_error(sch, "compute_at", [sch.get_block("B"), block_loops(sch, "C")[1]],
                  "loop `j` is vectorized")
 
 
@@ -315,7 +310,7 @@ def test_compute_at_parallel_overlap_is_refused():
         "for n, k in T.grid(1, 16):\n      for h in T.parallel(14):\n"
         "       for w, c, r, s in T.grid(14, 8, 3, 3):")
     sch = Schedule(parse(text))
-    expect_error(sch, lambda: sch.compute_at(sch.get_block("pad"), block_loops(sch, "conv")[2]),
+    expect_error(sch, "compute_at", [sch.get_block("pad"), block_loops(sch, "conv")[2]],
                  "parallel loop `h`", "`Xp`")
     ok = Schedule(parse(ELEMENTWISE.replace(
         "    for i, j in T.grid(128, 128):\n        with T.block(\"C\")",
@@ -340,7 +335,7 @@ def f(A: T.Buffer((16,), "float32"), C: T.Buffer((16,), "float32")):
                 C[vi] = B[vi]
 '''
     sch = Schedule(parse(text))
-    expect_error(sch, lambda: sch.compute_at(sch.get_block("B"), block_loops(sch, "C")[0]),
+    expect_error(sch, "compute_at", [sch.get_block("B"), block_loops(sch, "C")[0]],
                  "not in the same scope")
 
 
@@ -450,10 +445,12 @@ def f(A: T.Buffer((64,), "float32"), C: T.Buffer((62,), "float32")):
     for i in range(62):
         with T.block("C"):
             vi = T.axis.remap("S", [i])
+            T.reads(B[vi:vi + 3])
+            T.writes(C[vi])
             C[vi] = B[vi] + B[vi + 1] + B[vi + 2]
 '''
     sch = Schedule(parse(text))
-    expect_error(sch, lambda: sch.reverse_compute_at(sch.get_block("C"), block_loops(sch, "B")[0]),
+    expect_error(sch, "reverse_compute_at", [sch.get_block("C"), block_loops(sch, "B")[0]],
                  "block `C` cannot be reverse-computed at loop `i0`", "uncomputed")
 
 
@@ -477,7 +474,7 @@ def f(A: T.Buffer((16,), "float32"), C: T.Buffer((16,), "float32")):
             C[vi] = B[vi] + D[vi]
 '''
     sch = Schedule(parse(text))
-    expect_error(sch, lambda: sch.reverse_compute_at(sch.get_block("C"), block_loops(sch, "B")[0]),
+    expect_error(sch, "reverse_compute_at", [sch.get_block("C"), block_loops(sch, "B")[0]],
                  "all producers of block `C` must be under loop `i`", "D")
 
 
@@ -486,7 +483,7 @@ def test_reverse_compute_at_not_complete():
                          'vi = T.axis.opaque(128, i)\n            vj = T.axis.spatial(128, j)\n'
                          '            C[vi, vj]')
     sch = Schedule(parse(text))
-    expect_error(sch, lambda: sch.reverse_compute_at(sch.get_block("C"), block_loops(sch, "B")[1]),
+    expect_error(sch, "reverse_compute_at", [sch.get_block("C"), block_loops(sch, "B")[1]],
                  "block `C` is not a complete block")
 
 
@@ -534,10 +531,10 @@ def test_compute_inline_then_compute_at_chain():
 
 def test_compute_inline_errors():
     sch = Schedule(parse(MATMUL_RELU))
-    expect_error(sch, lambda: sch.compute_inline(sch.get_block("C")),
+    expect_error(sch, "compute_inline", [sch.get_block("C")],
                  "block `C` is not a complete block", "cannot be inlined")
     sch = Schedule(parse(ELEMENTWISE))
-    expect_error(sch, lambda: sch.compute_inline(sch.get_block("C")),
+    expect_error(sch, "compute_inline", [sch.get_block("C")],
                  "block `C` writes `C`, an output of the function")
     two = '''
 @T.prim_func
@@ -554,7 +551,7 @@ def f(A: T.Buffer((16,), "float32"), C: T.Buffer((16,), "float32")):
             C[vi] = B[vi]
 '''
     sch = Schedule(parse(two))
-    expect_error(sch, lambda: sch.compute_inline(sch.get_block("B")), "block `B`")
+    expect_error(sch, "compute_inline", [sch.get_block("B")], "block `B`")
     between = '''
 @T.prim_func
 def f(A: T.Buffer((16,), "float32"), C: T.Buffer((16,), "float32")):
@@ -578,12 +575,12 @@ def f(A: T.Buffer((16,), "float32"), C: T.Buffer((16,), "float32")):
             C[vi] = B[vi] + T0[vi]
 '''
     sch = Schedule(parse(between))
-    expect_error(sch, lambda: sch.compute_inline(sch.get_block("B")),
+    expect_error(sch, "compute_inline", [sch.get_block("B")],
                  "block `W` writes `T0`, which block `B` reads")
     strided = ELEMENTWISE.replace("B[vi, vj] = A[vi, vj] * T.float32(2)",
                                   "B[vi, 127 - vj] = A[vi, vj] * T.float32(2)")
     sch = Schedule(parse(strided))
-    expect_error(sch, lambda: sch.compute_inline(sch.get_block("B")),
+    expect_error(sch, "compute_inline", [sch.get_block("B")],
                  "not distinct block iterators")
 
 
@@ -658,12 +655,12 @@ def f(X: T.Buffer((8, 64), "float32"), Y: T.Buffer((8, 64), "float32")):
 
 def test_reverse_compute_inline_errors():
     sch = Schedule(parse(MATMUL_RELU))
-    expect_error(sch, lambda: sch.reverse_compute_inline(sch.get_block("D")),
+    expect_error(sch, "reverse_compute_inline", [sch.get_block("D")],
                  "producer block `C` of block `D`")
     sch = Schedule(parse(PROGRAMS["softmax"]))
-    expect_error(sch, lambda: sch.reverse_compute_inline(sch.get_block("norm")),
+    expect_error(sch, "reverse_compute_inline", [sch.get_block("norm")],
                  "block `norm` must have exactly one producer", "exp", "sum")
-    expect_error(sch, lambda: sch.reverse_compute_inline(sch.get_block("sum")),
+    expect_error(sch, "reverse_compute_inline", [sch.get_block("sum")],
                  "block `sum` is not a complete block")
     broadcast = '''
 @T.prim_func
@@ -679,7 +676,7 @@ def f(A: T.Buffer((16,), "float32"), C: T.Buffer((16, 16), "float32")):
             C[vi, vj] = B[vi]
 '''
     sch = Schedule(parse(broadcast))
-    expect_error(sch, lambda: sch.reverse_compute_inline(sch.get_block("C")),
+    expect_error(sch, "reverse_compute_inline", [sch.get_block("C")],
                  "block `C` must read `B` at one point")
     two_readers = ELEMENTWISE.replace(
         "C: T.Buffer((128, 128), \"float32\")):",
@@ -690,5 +687,5 @@ def f(A: T.Buffer((16,), "float32"), C: T.Buffer((16, 16), "float32")):
             D[vi, vj] = B[vi, vj]
 '''
     sch = Schedule(parse(two_readers))
-    expect_error(sch, lambda: sch.reverse_compute_inline(sch.get_block("C")),
+    expect_error(sch, "reverse_compute_inline", [sch.get_block("C")],
                  "also read by ['D']")

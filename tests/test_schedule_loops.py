@@ -635,3 +635,17 @@ def test_tile_and_parallelize_conv2d() -> None:
     sch.vectorize(w1)
     tvmscript.verify(sch.func)
     check_numbers(before, sch)
+
+
+def test_loops_under_different_blocks() -> None:
+    before = corpus("nested_blocks")
+    sch = Schedule(before)
+    (io,) = loops_of(sch, "outer")
+    ii, j = loops_of(sch, "inner")
+    expect_error(sch, lambda: sch.reorder(ii, io),
+                 "cannot reorder loop `io` and loop `ii`: they are under different blocks (block `outer`")
+    expect_error(sch, lambda: sch.fuse(io, ii), "is not the only statement in the body of loop `io`")
+    sch.reorder(j, ii)  # inside the inner scope: fine
+    sch.parallel(io)
+    sch.split(ii, factors=[None, 4])  # the predicate-free split keeps the inner bindings affine
+    check_numbers(before, sch)

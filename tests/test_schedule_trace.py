@@ -243,3 +243,16 @@ def _loops(stmt):
     from tvmscript.schedule.state import walk
 
     return [loc.node for loc in walk(stmt) if isinstance(loc.node, S.For)]
+
+
+def test_sampled_compute_location_feeds_compute_at_and_mutates() -> None:
+    if not hasattr(Schedule, "compute_at"):
+        pytest.skip("compute_at is not registered")
+    sch = Schedule(RELU)
+    add = sch.get_block("add")
+    sch.compute_at(add, sch.sample_compute_location(add, decision=1))
+    again = run_text(str(sch.trace), RELU)
+    tvmscript.assert_structural_equal(again.mod, sch.mod)
+    outer = sch.trace.apply_to(RELU, decisions={1: 0})  # under the i loop instead of j
+    assert not tvmscript.structural_equal(outer.mod, sch.mod)
+    tvmscript.assert_structural_equal(Trace.from_json(outer.trace.to_json()).apply_to(RELU).mod, outer.mod)

@@ -11,6 +11,10 @@ from . import compute_location  # noqa: E402,F401
 from . import cache  # noqa: E402,F401
 from . import loops  # noqa: E402,F401
 from . import sampling  # noqa: E402,F401
+from . import reduction  # noqa: E402,F401
+from . import blockize  # noqa: E402,F401
+from . import layout  # noqa: E402,F401
+from .index_map import IndexMap  # noqa: E402
 
-__all__ = ["BlockRV", "Instruction", "IntRV", "LoopRV", "Schedule", "ScheduleError", "Trace",
-           "register_primitive"]
+__all__ = ["BlockRV", "IndexMap", "Instruction", "IntRV", "LoopRV", "Schedule", "ScheduleError",
+           "Trace", "register_primitive"]

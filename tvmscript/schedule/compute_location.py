@@ -287,8 +287,8 @@ def build_nest(realize: S.BlockRealize, domain: dict[Var, Interval], ana: Analyz
         else:
             var = Var(f"ax{len(loops)}", iv.var.dtype)
             loops.append((var, cap))
+            value = ana.simplify(lo + var)  # before binding: a unit loop stays visible (TVM)
             ana.bind(var, Range(const(0, cap.dtype), cap))
-            value = ana.simplify(lo + var)
             bindings.append(value)
             if cap is not extent:
                 preds.append(var < extent)

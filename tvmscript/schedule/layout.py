@@ -279,6 +279,208 @@ def _add_fill(sch, func, new_buf, pad_value):
     return func
 
 
+@register_primitive("pad_einsum")
+def pad_einsum(sch: Schedule, block: BlockRV, padding: list) -> None:
+    """Pad an einsum block's iteration space up to multiples of ``padding`` (one per iterator).
+
+    The block must be bound trivially (each iterator to its own loop, a perfect nest starting at
+    0), index every buffer by plain iterators, and be a sum of products (init 0) or a spatial
+    store. Inputs whose padded dimensions grow are copied to ``<X>_pad`` (zeros outside) by a
+    block ``<X>_pad`` before the nest; the output is computed into ``<Y>_pad`` and copied back
+    by a block ``<Y>_unpad`` after it. Afterwards the loops split evenly by the factors.
+
+    Before (``pad_einsum(C, [32, 32, 1])`` on a 127 x 127 x 128 matmul)::
+
+        for i, j, k in T.grid(127, 127, 128):
+            with T.block("C"): ... C[vi, vj] = C[vi, vj] + A[vi, vk] * B[vk, vj]
+
+    After::
+
+        for i0, i1 in T.grid(128, 128):
+            with T.block("A_pad"): ...
+                A_pad[v0, v1] = T.if_then_else(v0 < 127 and v1 < 128, A[v0, v1], T.float32(0))
+        for i, j, k in T.grid(128, 128, 128):
+            with T.block("C"): ... C_pad[vi, vj] = C_pad[vi, vj] + A_pad[vi, vk] * B_pad[vk, vj]
+        for i0, i1 in T.grid(127, 127):
+            with T.block("C_unpad"): ... C[v0, v1] = C_pad[v0, v1]
+    """
+    what = "pad_einsum"
+    loc = sch.loc(block)
+    blk: S.Block = loc.node
+    realize: S.BlockRealize = loc.path[-2]
+    name = blk.name_hint
+    loops = loc.loops()
+    padding = [int(p) for p in padding]
+    if len(padding) != len(blk.iter_vars):
+        raise ScheduleError(f"{what}: block `{name}` has {len(blk.iter_vars)} iterators but "
+                            f"{len(padding)} padding factors were given")
+    if any(p <= 0 for p in padding):
+        raise ScheduleError(f"{what}: padding factors must be positive, got {padding}")
+    loop_of = _trivial_nest(blk, realize, loops, what)
+    extents = {iv.var: iv.dom.extent.value for iv in blk.iter_vars}
+    padded = {iv.var: -(-extents[iv.var] // p) * p for iv, p in zip(blk.iter_vars, padding)}
+    if all(padded[v] == extents[v] for v in extents):
+        raise ScheduleError(f"{what}: the iterators of block `{name}` already are multiples of "
+                            f"{padding}; nothing to pad")
+    stores, loads = _einsum_accesses(blk, what)
+    if blk.init is not None or any(iv.iter_type == S.IterType.REDUCE for iv in blk.iter_vars):
+        info = reduction_info(blk, what)
+        if info.reducer.name != "add" or not _is_zero_const(blk.init.value):
+            raise ScheduleError(f"{what}: block `{name}` is not a sum (init 0, +): padding "
+                                "with zeros would change its result")
+        factors = _product_factors(info.rhs)
+        if factors is None:
+            raise ScheduleError(f"{what}: the summand of block `{name}` is not a product of "
+                                "buffer loads")
+        for iv in blk.iter_vars:
+            v = iv.var
+            if iv.iter_type == S.IterType.REDUCE and padded[v] != extents[v] and not any(
+                    any(i is v and _dim(f.buffer, d) == extents[v] for d, i in enumerate(f.indices))
+                    for f in factors):
+                raise ScheduleError(f"{what}: reduction iterator `{v.name}` of block `{name}` "
+                                    "indexes no factor that padding would fill with zeros")
+    new_bufs: dict = {}
+    for acc in stores + loads:
+        b = acc.buffer
+        if b in new_bufs:
+            continue
+        shape = [_dim(b, d) for d in range(len(b.shape))]
+        new_shape = list(shape)
+        for d, i in enumerate(acc.indices):
+            new_shape[d] = max(new_shape[d], padded[i])
+        if new_shape != shape:
+            new_bufs[b] = Buffer(f"{b.name}_pad", b.dtype, new_shape, scope=b.scope)
+    written = {st.buffer for st in stores}
+    for b in written:
+        if b in new_bufs and blk.init is None and any(l.buffer is b for l in loads):
+            raise ScheduleError(f"{what}: block `{name}` accumulates into `{b.name}` without "
+                                "T.init(); its padded copy would start undefined")
+    func = sch.func
+    before, after = [], []
+    for b, nb in new_bufs.items():
+        shape = [_dim(b, d) for d in range(len(b.shape))]
+        if any(l.buffer is b for l in loads) and b not in written:
+            before.append(copy_nest(fresh_block_name(func, f"{b.name}_pad"),
+                                    [s.value for s in nb.shape], _pad_copy(b, nb, shape)))
+        if b in written:
+            after.append(copy_nest(fresh_block_name(func, f"{b.name}_unpad"), shape,
+                                   lambda v, b=b, nb=nb: S.BufferStore(b, BufferLoad(nb, tuple(v)),
+                                                                       tuple(v))))
+    new_ivs = tuple(iv.with_(dom=Range(iv.dom.min, const(padded[iv.var], iv.dom.extent.dtype)))
+                    for iv in blk.iter_vars)
+    swap = _Swap(new_bufs)
+    new_blk = blk.with_(iter_vars=new_ivs, init=swap.visit(blk.init) if blk.init else None,
+                        body=swap.visit(blk.body))
+    new_blk = with_regions(new_blk)
+    stmt: S.Stmt = realize.with_(block=new_blk)
+    for l in reversed(loops):
+        v = next(iv.var for iv, val in zip(blk.iter_vars, realize.iter_values)
+                 if val is l.loop_var)
+        stmt = l.with_(extent=const(padded[v], l.extent.dtype), body=stmt)
+    top = loops[0]
+    scope = loc.enclosing_block()
+    nest = S.seq(*before, stmt, *after)
+    func = replace(func, top, nest)
+    scope_loc = find_block(func, scope.name_hint)
+    func = replace(func, scope_loc.node, scope_loc.node.with_(
+        alloc_buffers=scope_loc.node.alloc_buffers + tuple(new_bufs.values())))
+    from .reduction import _flatten_seqs
+
+    sch.commit(_flatten_seqs(func))
+
+
+def _dim(b: Buffer, d: int) -> int:
+    s = b.shape[d]
+    if not isinstance(s, IntImm):
+        raise ScheduleError(f"pad_einsum: buffer `{b.name}` has a symbolic shape")
+    return s.value
+
+
+def _is_zero_const(e: PrimExpr) -> bool:
+    return isinstance(e, (IntImm, E.FloatImm)) and e.value == 0
+
+
+def _trivial_nest(blk: S.Block, realize: S.BlockRealize, loops: list[S.For], what: str) -> dict:
+    name = blk.name_hint
+    vals = list(realize.iter_values)
+    loop_vars = [l.loop_var for l in loops]
+    if (sorted(map(id, vals)) != sorted(map(id, loop_vars))
+            or any(not isinstance(l.min, IntImm) or l.min.value != 0 for l in loops)
+            or any(not (isinstance(iv.dom.min, IntImm) and iv.dom.min.value == 0
+                        and isinstance(iv.dom.extent, IntImm)) for iv in blk.iter_vars)):
+        raise ScheduleError(f"{what}: block `{name}` must be bound trivially: each iterator to "
+                            "its own loop starting at 0, and every enclosing loop to an iterator")
+    for outer, inner in zip(loops, loops[1:] + [realize]):
+        if outer.body is not inner:
+            raise ScheduleError(f"{what}: the loops around block `{name}` must form a perfect "
+                                "nest with the block alone inside")
+    if not (isinstance(realize.predicate, IntImm) and realize.predicate.value == 1):
+        raise ScheduleError(f"{what}: block `{name}` has a T.where predicate")
+    return {l.loop_var: l for l in loops}
+
+
+def _einsum_accesses(blk: S.Block, what: str):
+    stores: list = []
+    loads: list = []
+    ivars = {iv.var for iv in blk.iter_vars}
+
+    def visit(n: Any) -> None:
+        if isinstance(n, S.BufferStore):
+            stores.append(n)
+        elif isinstance(n, BufferLoad):
+            loads.append(n)
+
+    for part in (blk.init, blk.body):
+        if part is not None:
+            post_order_visit(part, visit)
+    for acc in stores + loads:
+        if any(i not in ivars for i in acc.indices) or len(set(map(id, acc.indices))) != \
+                len(acc.indices):
+            raise ScheduleError(f"pad_einsum: block `{blk.name_hint}` indexes "
+                                f"`{acc.buffer.name}` by something other than distinct "
+                                "iterators; it is not an einsum")
+    if blk.alloc_buffers or blk.match_buffers:
+        raise ScheduleError(f"pad_einsum: block `{blk.name_hint}` allocates or matches buffers")
+    return stores, loads
+
+
+def _product_factors(e: PrimExpr) -> list | None:
+    if isinstance(e, E.Mul):
+        a, b = _product_factors(e.a), _product_factors(e.b)
+        return None if a is None or b is None else a + b
+    if isinstance(e, E.Cast):
+        return _product_factors(e.value)
+    if isinstance(e, BufferLoad):
+        return [e]
+    return None
+
+
+def _pad_copy(b: Buffer, nb: Buffer, shape: list[int]):
+    def make(v: list[Var]) -> S.Stmt:
+        inside = all_of([E.LT(x, const(n)) for x, n, m in zip(v, shape, nb.shape)
+                         if n != m.value])
+        value = E.Call(b.dtype, "tir.if_then_else",
+                       (inside, BufferLoad(b, tuple(v)), const(0, b.dtype)))
+        return S.BufferStore(nb, value, tuple(v))
+
+    return make
+
+
+class _Swap(Mutator):
+    def __init__(self, mapping: dict) -> None:
+        self.mapping = mapping
+
+    def visit_BufferLoad(self, load: BufferLoad) -> PrimExpr:
+        load = self.generic_visit(load)
+        nb = self.mapping.get(load.buffer)
+        return BufferLoad(nb, load.indices) if nb is not None else load
+
+    def visit_BufferStore(self, store: S.BufferStore) -> S.Stmt:
+        store = self.generic_visit(store)
+        nb = self.mapping.get(store.buffer)
+        return S.BufferStore(nb, store.value, store.indices) if nb is not None else store
+
+
 def _transform_layout_method(self: Schedule, block: BlockRV, buffer: Any, index_map: Any,
                              pad_value: "int | float | None" = None) -> None:
     if not isinstance(index_map, IndexMap) and callable(index_map):
@@ -292,4 +494,4 @@ _transform_layout_method.__doc__ = transform_layout.__doc__
 Schedule.transform_layout = _transform_layout_method  # lambdas become IndexMaps before tracing
 
 
-__all__ = ["transform_layout", "IndexMap", "copy_nest"]
+__all__ = ["transform_layout", "pad_einsum", "IndexMap", "copy_nest"]

@@ -311,6 +311,11 @@ def reorder(sch: Schedule, *loops: LoopRV) -> None:
     top = min(on_path[id(lp)] for lp in nodes)
     chain = list(deepest.path[top:])
     for stmt, nxt in itertools.pairwise(chain):
+        if isinstance(stmt, (S.Block, S.BlockRealize)):
+            block = stmt.block if isinstance(stmt, S.BlockRealize) else stmt
+            raise ScheduleError(
+                f"cannot reorder {_name(chain[0])} and {_name(deepest.node)}: they are under "
+                f"different blocks (block `{block.name_hint}` lies between them)")
         if not isinstance(stmt, S.For) or stmt.body is not nxt:
             what = _name(stmt) if isinstance(stmt, S.For) else f"a {type(stmt).__name__}"
             raise ScheduleError(
