@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tvmscript
 from tests.corpus.tir_programs import PROGRAMS
-from tests.test_schedule_compute import ELEMENTWISE, block_loops, check, expect_error, parse
+from tests.test_schedule_compute import ELEMENTWISE, check, expect_error, parse
 from tvmscript import Schedule
 
 MATMUL = '''
@@ -45,7 +45,7 @@ def mm(A: T.Buffer((64, 64), "float32"), B: T.Buffer((64, 64), "float32"), C: T.
 def test_cache_read_then_compute_at_tile():
     def apply(s):
         c = s.get_block("C")
-        i, j, k = s.get_loops(c)
+        i, j, _ = s.get_loops(c)
         i0, i1 = s.split(i, [None, 16])
         s.reorder(i0, j, i1)
         a = s.cache_read(c, 1, "local")
@@ -121,13 +121,13 @@ def test_cache_write_twice_gets_fresh_names():
 
     sch = check(MATMUL, apply, None)
     names = [b.name for b in sch.get_child_blocks(sch.get_block("root"))]
-    assert names == ["C", "C_local_local", "C_local"]
+    assert names == ["C", "C_local", "C_local_1"]
 
 
 def test_matmul_cpu_schedule_with_cache_read():
     def apply(s):
         c = s.get_block("C")
-        i, j, k = s.get_loops(c)
+        i, j, _ = s.get_loops(c)
         i0, i1 = s.split(i, [None, 32])
         j0, j1 = s.split(j, [None, 32])
         s.reorder(i0, j0, i1, j1)
@@ -201,4 +201,3 @@ def test_trace_replays_cache_and_compute():
     _matmul_cpu_schedule(sch)
     again = sch.trace.apply_to(parse(PROGRAMS["matmul"]))
     tvmscript.assert_structural_equal(again.func, sch.func)
-    del block_loops

@@ -27,8 +27,7 @@ def outputs(func: tvmscript.PrimFunc, args: list, target: str) -> list:
         interpreter.run(func, *arrays)
     else:
         rt = tvmscript.build(func, target=target)
-        rt[func.name or "main"](*arrays) if (func.name or "main") in rt.keys() else \
-            rt[list(rt.keys())[0]](*arrays)
+        rt[next(iter(rt.keys()))](*arrays)
     return arrays
 
 
@@ -381,7 +380,7 @@ def f(A: T.Buffer((128, 128), "float32"), C: T.Buffer((128, 128), "float32")):
 def _matmul_cpu_schedule(sch: Schedule) -> None:
     """The typical CPU matmul schedule: tile i and j, cache C locally, write back per tile."""
     c = sch.get_block("C")
-    i, j, k = sch.get_loops(c)
+    i, j, _ = sch.get_loops(c)
     i0, i1 = sch.split(i, [None, 32])
     j0, j1 = sch.split(j, [None, 32])
     sch.reorder(i0, j0, i1, j1)
@@ -689,3 +688,18 @@ def f(A: T.Buffer((16,), "float32"), C: T.Buffer((16, 16), "float32")):
     sch = Schedule(parse(two_readers))
     expect_error(sch, "reverse_compute_inline", [sch.get_block("C")],
                  "also read by ['D']")
+
+
+def test_reverse_compute_at_under_parallel_tile_loop():
+    def apply(s):
+        c = s.get_block("C")
+        i, j, _ = s.get_loops(c)
+        i0, i1 = s.split(i, [None, 32])
+        j0, j1 = s.split(j, [None, 32])
+        s.reorder(i0, j0, i1, j1)
+        s.parallel(i0)
+        cl = s.cache_write(c, 0, "local")
+        s.reverse_compute_at(cl, j0)
+
+    sch = check(PROGRAMS["matmul"], apply, None)
+    assert "T.parallel(4)" in sch.func.script()

@@ -268,7 +268,7 @@ def test_rfactor_then_parallel_rf_loop():
 def test_rfactor_errors():
     sch = Schedule(corpus("matmul"))
     b = sch.get_block("C")
-    i, j, k = sch.get_loops(b)
+    i, _, k = sch.get_loops(b)
     expect_error(sch, lambda: sch.rfactor(i, 0), "loop `i` is bound to a spatial iterator",
                  "block `C`")
     expect_error(sch, lambda: sch.rfactor(k, 3), "factor_axis 3 is out of range")

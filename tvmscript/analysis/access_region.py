@@ -258,6 +258,11 @@ def _split(e: PrimExpr) -> tuple[PrimExpr | None, int]:
     return e, 0
 
 
+def _base_of(e: PrimExpr) -> PrimExpr | None:
+    """The non-constant part of ``base + c`` (None for a constant)."""
+    return _split(e)[0]
+
+
 def _hull(a: Interval, b: Interval) -> Interval:
     return (a[0], b[1])
 
@@ -274,6 +279,7 @@ def _union(a: Interval | None, b: Interval | None) -> Interval | None:
     if base_a is not None and base_b is not None and structural_equal(base_a, base_b):
         lo = a[0] if _split(a[0])[1] <= _split(b[0])[1] else b[0]
         hi = a[1] if _split(a[1])[1] >= _split(b[1])[1] else b[1]
-        if structural_equal(_split(a[1])[0] or a[1], base_a) and structural_equal(_split(b[1])[0] or b[1], base_b):
+        if _base_of(a[1]) is not None and structural_equal(_base_of(a[1]), base_a) \
+                and _base_of(b[1]) is not None and structural_equal(_base_of(b[1]), base_b):
             return (lo, hi)
     return None

@@ -14,6 +14,7 @@ from . import sampling  # noqa: E402,F401
 from . import reduction  # noqa: E402,F401
 from . import blockize  # noqa: E402,F401
 from . import layout  # noqa: E402,F401
+from . import tensorize  # noqa: E402,F401
 from .index_map import IndexMap  # noqa: E402
 
 __all__ = ["BlockRV", "IndexMap", "Instruction", "IntRV", "LoopRV", "Schedule", "ScheduleError",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from ..arith import Analyzer
 from ..arith.linear import to_linear
-from ..ir import expr as E
 from ..ir import stmt as S
 from ..ir.expr import IntImm, PrimExpr, Range, Var, const
 from ..ir.functor import substitute
@@ -103,7 +102,7 @@ def blockize(sch: Schedule, loop: LoopRV, preserve_unit_iters: bool = True) -> B
         if leaking:
             raise ScheduleError(
                 f"{what}: the T.where of block `{blk.name_hint}` uses loop "
-                f"`{sorted(v.name for v in leaking)[0]}` outside loop `{name}` together with "
+                f"`{min(v.name for v in leaking)}` outside loop `{name}` together with "
                 "loops inside it, and it is not bound to an outer iterator")
         inner_pred.append(c)
     inner_block = blk.with_(iter_vars=tuple(inner_ivs), init=None,

@@ -13,7 +13,12 @@ from ..ir.expr import BufferLoad, Range, Var, const
 from ..ir.function import PrimFunc
 from ..ir.functor import Mutator
 from .compute_location import (
-    Leaf, Scope, allocated_in, body_items, get_scope, subtree_index,
+    Leaf,
+    Scope,
+    allocated_in,
+    body_items,
+    get_scope,
+    subtree_index,
 )
 from .errors import ScheduleError
 from .handles import BlockRV
@@ -100,7 +105,7 @@ def _replace_in(stmt: S.Stmt, mapping: dict) -> S.Stmt:
 
 @register_primitive("cache_read")
 def cache_read(sch: Schedule, block: BlockRV, read_buffer_index: int, storage_scope: str,
-               consumer_blocks: "list[BlockRV] | None" = None) -> BlockRV:
+               consumer_blocks: list[BlockRV] | None = None) -> BlockRV:
     """Copy a buffer a block reads into a new buffer in ``storage_scope``; readers use the copy.
 
     Before::

@@ -16,7 +16,7 @@ from ..arith import Analyzer, to_linear
 from ..ir import expr as E
 from ..ir import stmt as S
 from ..ir.buffer import Buffer, BufferRegion
-from ..ir.expr import IntImm, PrimExpr, Range, Var, binary, const
+from ..ir.expr import IntImm, PrimExpr, Range, Var, const
 from ..ir.function import PrimFunc
 from ..ir.functor import Mutator, Visitor, substitute
 from ..ir.structural import structural_equal
@@ -67,7 +67,11 @@ class Scope:
     leaves: list[Leaf]
 
     def leaf(self, block: S.Block) -> Leaf:
-        return next(leaf for leaf in self.leaves if leaf.block is block)
+        for leaf in self.leaves:
+            if leaf.block is block:
+                return leaf
+        raise ScheduleError(f"block `{block.name_hint}` is not a child block of block "
+                            f"`{self.block.name_hint}`")
 
     def writers(self, buffer: Buffer) -> list[Leaf]:
         return [leaf for leaf in self.leaves if buffer in leaf.writes()]
@@ -90,6 +94,11 @@ def get_scope(sch: Schedule, loc: Location) -> Scope:
             break
     else:
         raise ScheduleError(f"{describe(loc.node)} is not inside any block")
+    init = scope_block.init
+    if init is not None and i + 1 < len(loc.path) and loc.path[i + 1] is init:
+        raise ScheduleError(f"{describe(loc.node)} is inside the init of block "
+                            f"`{scope_block.name_hint}`; this primitive works on the blocks and "
+                            f"loops of a block's body only")
     leaves: list[Leaf] = []
 
     def visit(stmt: S.Stmt, path: tuple[S.Stmt, ...]) -> None:
@@ -359,7 +368,7 @@ def compute_at(sch: Schedule, block: BlockRV, loop: LoopRV, preserve_unit_loops:
             for j in range(128):
                 with T.block("C"): ...
     """
-    bloc, lloc, scope, leaf = _prepare_move(sch, block, loop, "compute_at")
+    _, lloc, scope, leaf = _prepare_move(sch, block, loop, "compute_at")
     name, lname = leaf.name, lloc.node.loop_var.name
     why = reduction_problem(scope, leaf)
     if why:
@@ -380,10 +389,10 @@ def compute_at(sch: Schedule, block: BlockRV, loop: LoopRV, preserve_unit_loops:
     items = body_items(lloc.node.body)
     pos = min(subtree_index(items, c) for c in consumers)
     for p in scope.leaves:
-        if p is not leaf and p.writes() & leaf.reads() and p.under(lloc.node):
-            if subtree_index(items, p) >= pos:
-                raise ScheduleError(f"block `{p.name}` produces input of block `{name}` but comes "
-                                    f"after its consumers under loop `{lname}`")
+        if (p is not leaf and p.writes() & leaf.reads() and p.under(lloc.node)
+                and subtree_index(items, p) >= pos):
+            raise ScheduleError(f"block `{p.name}` produces input of block `{name}` but comes "
+                                f"after its consumers under loop `{lname}`")
     check_loop_kinds(scope, lloc, f"computing block `{name}`")
     ana = bound_loops(Analyzer(), scope.loops_to(lloc.node, lloc.path))
     need: dict[Buffer, list[Interval]] = {}
@@ -424,7 +433,7 @@ def reverse_compute_at(sch: Schedule, block: BlockRV, loop: LoopRV,
                 with T.block("C"):
                     vi = T.axis.spatial(128, i0 * 32 + ax0); vj = ... ; C[vi, vj] = B[vi, vj] + 1
     """
-    bloc, lloc, scope, leaf = _prepare_move(sch, block, loop, "reverse_compute_at")
+    _, lloc, scope, leaf = _prepare_move(sch, block, loop, "reverse_compute_at")
     name, lname = leaf.name, lloc.node.loop_var.name
     why = reduction_problem(scope, leaf)
     if why:
@@ -440,10 +449,10 @@ def reverse_compute_at(sch: Schedule, block: BlockRV, loop: LoopRV,
     items = body_items(lloc.node.body)
     pos = max(subtree_index(items, p) for p in producers) + 1
     for c in scope.leaves:
-        if c is not leaf and c.reads() & leaf.writes() and c.under(lloc.node):
-            if subtree_index(items, c) < pos:
-                raise ScheduleError(f"block `{c.name}` consumes the output of block `{name}` but "
-                                    f"comes before its producers' end under loop `{lname}`")
+        if (c is not leaf and c.reads() & leaf.writes() and c.under(lloc.node)
+                and subtree_index(items, c) < pos):
+            raise ScheduleError(f"block `{c.name}` consumes the output of block `{name}` but "
+                                f"comes before its producers' end under loop `{lname}`")
     check_loop_kinds(scope, lloc, f"computing block `{name}`")
     outer = scope.loops_to(lloc.node, lloc.path)
     ana = bound_loops(Analyzer(), outer)
@@ -550,7 +559,7 @@ def _check_no_writes_between(scope: Scope, first: Leaf, last: Leaf, reads: set[B
     for w in scope.leaves[first.order + 1:last.order]:
         clash = w.writes() & reads
         if clash:
-            b = sorted(x.name for x in clash)[0]
+            b = min(x.name for x in clash)
             raise ScheduleError(f"block `{w.name}` writes `{b}`, which block `{name}` reads, "
                                 f"between `{name}` and block `{last.name}`; inlining would "
                                 f"read the new values")

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import ast
 import inspect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ..arith import Analyzer
 from ..ir import expr as E
@@ -32,19 +33,23 @@ class IndexMap:
 
     # ------------------------------------------------------------ construction
     @staticmethod
-    def from_func(func: Callable[..., Any], ndim: int | None = None) -> "IndexMap":
+    def from_func(func: Callable[..., Any], ndim: int | None = None) -> IndexMap:
         """Call ``func`` with fresh index variables (named after its parameters)."""
         if isinstance(func, IndexMap):
             return func
         names = _param_names(func, ndim)
         args = [Var(n, "int32") for n in names]
-        out = func(*args)
+        try:
+            out = func(*args)
+        except TypeError as err:
+            raise ValueError(f"an index map uses only + - * // % of indices and integers: {err}") \
+                from err
         if not isinstance(out, (tuple, list)):
             out = (out,)
         return IndexMap.make(args, [convert(e) for e in out])
 
     @staticmethod
-    def make(initial: Sequence[Var], final: Sequence[PrimExpr]) -> "IndexMap":
+    def make(initial: Sequence[Var], final: Sequence[PrimExpr]) -> IndexMap:
         final = tuple(convert(e) for e in final)
         names = [v.name for v in initial]
         if len(set(names)) != len(names):
@@ -86,11 +91,11 @@ class IndexMap:
         return {"index_map": self.as_python()}
 
     @staticmethod
-    def from_json_value(value: dict) -> "IndexMap":
+    def from_json_value(value: dict) -> IndexMap:
         return IndexMap.parse(value["index_map"])
 
     @staticmethod
-    def parse(text: str) -> "IndexMap":
+    def parse(text: str) -> IndexMap:
         """Parse ``lambda i, j: (...)`` without evaluating it (only index arithmetic allowed)."""
         try:
             tree = ast.parse(text.strip(), mode="eval").body
@@ -124,8 +129,9 @@ class IndexMap:
         for e in self.final_indices:
             b = ana.const_int_bound(e)
             if b.min < 0 or b.max >= (1 << 31) - 1:
+                dims = tuple(_py(convert(s)) for s in shape)
                 raise ValueError(f"index `{_py(e)}` of {self.as_python()} is not bounded below "
-                                 f"by 0 and above for shape {tuple(_py(convert(s)) for s in shape)}")
+                                 f"by 0 and above for shape {dims}")
             out.append(b.max + 1)
         return tuple(out)
 
@@ -136,7 +142,7 @@ class IndexMap:
             return False
         return _prod(self.map_shape(shape)) == _prod(int(convert(s).value) for s in shape)
 
-    def inverse(self, shape: Sequence[Any]) -> "IndexMap":
+    def inverse(self, shape: Sequence[Any]) -> IndexMap:
         """The map from new indices back to the old ones (for a buffer of ``shape``).
 
         Works for maps whose every new index is a mixed-radix sum of *digits* ``(x // a) % b``

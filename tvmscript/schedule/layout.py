@@ -12,7 +12,8 @@ runs once, the matmul streams ``B_packed`` contiguously.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..analysis import infer_block_access_regions
 from ..arith import Analyzer
@@ -25,7 +26,7 @@ from ..ir.functor import Mutator, post_order_visit
 from .errors import ScheduleError
 from .handles import BlockRV
 from .index_map import IndexMap
-from .reduction import all_of, reduction_info, vars_of, with_regions
+from .reduction import all_of, reduction_info, with_regions
 from .schedule import Schedule, register_primitive
 from .state import find_block, fresh_block_name, replace, walk
 
@@ -60,7 +61,7 @@ def _const_shape(buf: Buffer) -> list[int]:
 
 @register_primitive("transform_layout")
 def transform_layout(sch: Schedule, block: BlockRV, buffer: Any, index_map: IndexMap,
-                     pad_value: "int | float | None" = None) -> None:
+                     pad_value: float | None = None) -> None:
     """Re-index a buffer everywhere in the function by ``index_map`` (new shape, accesses, regions).
 
     ``buffer`` is ``("read", k)`` / ``("write", k)`` (the k-th region of ``block``), a bare ``k``
@@ -130,9 +131,9 @@ def _check_uses(func: PrimFunc, buf: Buffer) -> None:
                 if m.source.buffer is buf:
                     problems.append(f"block `{n.name_hint}` matches a region of it with "
                                     "T.match_buffer")
-        if isinstance(n, (BufferLoad, S.BufferStore)) and n.buffer is buf:
-            if any(i.dtype.lanes != 1 for i in n.indices):
-                problems.append("it has vector accesses")
+        if isinstance(n, (BufferLoad, S.BufferStore)) and n.buffer is buf \
+                and any(i.dtype.lanes != 1 for i in n.indices):
+            problems.append("it has vector accesses")
         if isinstance(n, (S.DeclBuffer,)) and n.buffer is buf:
             problems.append("it is declared with T.decl_buffer")
 
@@ -316,7 +317,7 @@ def pad_einsum(sch: Schedule, block: BlockRV, padding: list) -> None:
                             f"{len(padding)} padding factors were given")
     if any(p <= 0 for p in padding):
         raise ScheduleError(f"{what}: padding factors must be positive, got {padding}")
-    loop_of = _trivial_nest(blk, realize, loops, what)
+    _trivial_nest(blk, realize, loops, what)
     extents = {iv.var: iv.dom.extent.value for iv in blk.iter_vars}
     padded = {iv.var: -(-extents[iv.var] // p) * p for iv, p in zip(blk.iter_vars, padding)}
     if all(padded[v] == extents[v] for v in extents):
@@ -482,7 +483,7 @@ class _Swap(Mutator):
 
 
 def _transform_layout_method(self: Schedule, block: BlockRV, buffer: Any, index_map: Any,
-                             pad_value: "int | float | None" = None) -> None:
+                             pad_value: float | None = None) -> None:
     if not isinstance(index_map, IndexMap) and callable(index_map):
         index_map = IndexMap.from_func(index_map)
     return _registered(self, block, buffer, index_map, pad_value=pad_value) \
@@ -494,4 +495,4 @@ _transform_layout_method.__doc__ = transform_layout.__doc__
 Schedule.transform_layout = _transform_layout_method  # lambdas become IndexMaps before tracing
 
 
-__all__ = ["transform_layout", "pad_einsum", "IndexMap", "copy_nest"]
+__all__ = ["IndexMap", "copy_nest", "pad_einsum", "transform_layout"]

@@ -8,13 +8,13 @@ reduction ones and whose body is one store ``X[idx] = X[idx] op rhs`` (``op`` on
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..analysis import infer_block_access_regions
 from ..ir import expr as E
 from ..ir import stmt as S
-from ..ir.buffer import Buffer, BufferRegion
+from ..ir.buffer import Buffer
 from ..ir.expr import BufferLoad, PrimExpr, Range, Var, const
 from ..ir.functor import post_order_visit, substitute
 from ..ir.structural import structural_equal
@@ -143,7 +143,8 @@ def reduction_info(block: S.Block, what: str) -> ReductionInfo:
     """The reduction ``X[idx] = X[idx] op rhs`` of ``block`` (init checked), or ScheduleError."""
     name = block.name_hint
     if block.init is None:
-        raise ScheduleError(f"{what}: block `{name}` has no T.init(), so it is not a reduction block")
+        raise ScheduleError(f"{what}: block `{name}` has no T.init(), so it is not a "
+                            "reduction block")
     bad = [iv.var.name for iv in block.iter_vars if iv.iter_type not in (SPATIAL, REDUCE)]
     if bad:
         raise ScheduleError(f"{what}: block `{name}` has iterators {bad} that are neither "
@@ -311,7 +312,7 @@ def rfactor(sch: Schedule, loop: LoopRV, factor_axis: int = 0) -> BlockRV:
     if len(blocks) != 1:
         raise ScheduleError(f"{what}: loop `{name}` must contain exactly one block, it contains "
                             f"{len(blocks)}")
-    loc, realize, loops, index = block_and_loops(sch, BlockRV(blocks[0].name_hint), loop, what)
+    loc, realize, loops, _ = block_and_loops(sch, BlockRV(blocks[0].name_hint), loop, what)
     blk: S.Block = loc.node
     info = reduction_info(blk, what)
     pairs = list(zip(blk.iter_vars, realize.iter_values))
@@ -453,4 +454,4 @@ def _flatten_seqs(func):
     return _Flat().visit(func)
 
 
-__all__ = ["decompose_reduction", "rfactor", "reduction_info", "Reducer", "ReductionInfo"]
+__all__ = ["Reducer", "ReductionInfo", "decompose_reduction", "reduction_info", "rfactor"]

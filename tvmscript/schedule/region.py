@@ -22,8 +22,8 @@ other term that depends on a relaxed variable falls back to its constant bound.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
-from typing import Iterable, Sequence
 
 from ..arith import Analyzer, from_linear, to_linear
 from ..ir import expr as E
@@ -44,7 +44,7 @@ __all__ = [
 # ---------------------------------------------------------------- expressions
 
 
-def uses_vars(expr: PrimExpr, variables: "set[Var] | dict") -> bool:
+def uses_vars(expr: PrimExpr, variables: set[Var] | dict) -> bool:
     """Whether ``expr`` mentions any of ``variables``."""
     if not variables:
         return False
@@ -165,6 +165,11 @@ def union_interval(a: Interval | None, b: Interval | None, ana: Analyzer | None 
 def _pick(x: PrimExpr, y: PrimExpr, cls: type, ana: Analyzer) -> PrimExpr:
     if structural_equal(x, y):
         return x
+    if x.dtype.is_integer and x.dtype == y.dtype:
+        diff = to_linear(x).minus(to_linear(y))  # index arithmetic: offsets do not wrap
+        if diff.is_const:
+            smaller = x if diff.constant <= 0 else y
+            return smaller if cls is E.Min else (y if smaller is x else x)
     first_smaller = ana.can_prove(x <= y)
     if cls is E.Min:
         if first_smaller or ana.can_prove(y >= x):
@@ -230,7 +235,7 @@ def bound_loops(ana: Analyzer, loops: Iterable[S.For]) -> Analyzer:
 
 def block_regions(realize: S.BlockRealize, relax: Sequence[S.For] = (), *, reads: bool = True,
                   ana: Analyzer | None = None, clamp: bool = True,
-                  buffers: "set[Buffer] | None" = None) -> dict[Buffer, BufferRegion]:
+                  buffers: set[Buffer] | None = None) -> dict[Buffer, BufferRegion]:
     """The regions of each buffer a block reads (``reads=True``) or writes, relaxed over ``relax``.
 
     ``relax`` are the loops whose iterations the result covers (typically the loops between a
