@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import tvmscript  # noqa: E402
+import tvmscript
 
 N = 1024
 TARGET = "llvm -mcpu=native"

@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import tvmscript  # noqa: E402
-from tvmscript.schedule import BlockRV, IntRV, LoopRV  # noqa: E402
+import tvmscript
+from tvmscript.schedule import BlockRV, IntRV, LoopRV
 
 
 def load_tutorial():
@@ -76,7 +76,7 @@ def trace_rows(func, trace, repeat: int) -> list[tuple[str, float]]:
         if inst.decision is not None:
             kwargs["decision"] = inst.decision
         method = getattr(tvmscript.Schedule, inst.kind)
-        ms = median_ms(sch.copy, lambda s: method(s, *args, **kwargs), repeat)
+        ms = median_ms(sch.copy, lambda s, m=method, a=args, k=kwargs: m(s, *a, **k), repeat)
         result = method(sch, *args, **kwargs)
         _bind(inst.outputs, result, mapping)
         rows.append((inst.kind, ms))
@@ -126,7 +126,7 @@ def extra_rows(tutorial, repeat: int) -> list[tuple[str, float]]:
     for name, measure in cases.items():
         try:
             rows.append((name, measure()))
-        except Exception as err:  # a primitive missing or refusing: say so, keep going
+        except Exception as err:  # noqa: BLE001 (a primitive missing or refusing: say so)
             rows.append((f"{name} -- {type(err).__name__}: {err}"[:100], float("nan")))
     return rows
 

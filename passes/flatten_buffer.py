@@ -39,7 +39,7 @@ from tvmscript.ir import (
 )
 
 from .infra import PassContext, prim_func_pass
-from .lowering_utils import add, is_int, mul, product, strides_of
+from tvmscript.ir.rewrite import add, is_int, mul, product, strides_of
 
 
 def is_flat(buffer: Buffer) -> bool:

@@ -35,7 +35,7 @@ from tvmscript.ir import (
 
 from .infra import PassContext, prim_func_pass
 from .lower_init_block import init_then_body
-from .lowering_utils import Rewriter, add, copy_buffer, mul, product, strides_of
+from tvmscript.ir.rewrite import Rewriter, add, copy_buffer, mul, product, strides_of
 
 
 def is_true(expr) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from tvmscript.ir import EQ, Block, IfThenElse, IterType, Mutator, PrimFunc, Stmt, seq
 
 from .infra import PassContext, prim_func_pass
-from .lowering_utils import all_of
+from tvmscript.ir.rewrite import all_of
 
 
 def init_condition(block: Block):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from tvmscript.ir import For, ForKind, IntImm, Mutator, PrimFunc, Stmt, seq
 
 from .infra import PassContext, prim_func_pass
-from .lowering_utils import add, renew
+from tvmscript.ir.rewrite import add, renew
 
 DEFAULT_UNROLL_MAX = 256
 

@@ -44,7 +44,7 @@ from tvmscript.ir.expr import Add, Mul, Sub
 
 from .infra import PassContext, prim_func_pass
 from .lower_intrinsics import VECTOR_OPS
-from .lowering_utils import rewrite
+from tvmscript.ir.rewrite import rewrite
 
 
 class NotVectorizable(Exception):

@@ -46,9 +46,14 @@ def mm(A: T.Buffer((32, 64), "uint8"), B: T.Buffer((3, 16, 16, 4), "int8"), C: T
 def vnni_registered():
     """The VNNI intrinsic, registered from its script even where this CPU lacks the instruction
     (the interpreter knows what it computes; native runs are skipped below)."""
+    TensorIntrin.list()  # load the built-ins this CPU has first
+    saved = dict(TensorIntrin._registry)
     if VNNI not in TensorIntrin._registry:
         TensorIntrin.register(VNNI, *build_intrinsic(VNNI))
     yield
+    # leave the registry as other tests expect it (unavailable intrinsics are not registered)
+    TensorIntrin._registry.clear()
+    TensorIntrin._registry.update(saved)
 
 
 def prim(src: str):

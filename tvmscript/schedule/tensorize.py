@@ -35,6 +35,7 @@ from ..ir import stmt as S
 from ..ir.buffer import Buffer, BufferRegion, MatchBufferRegion
 from ..ir.expr import IntImm, PrimExpr, Range, Var, const
 from ..ir.functor import Mutator, substitute
+from ..ir.rewrite import Renew, copy_buffer
 from .blockize import blockize as _blockize
 from .errors import ScheduleError
 from .handles import BlockRV, LoopRV
@@ -501,8 +502,6 @@ def _shape(shape) -> str:
 
 def implementation_body(intrin: TensorIntrin, regions: list[BufferRegion], block: S.Block):
     """The implementation's body over fresh view buffers, and the ``T.match_buffer`` views."""
-    from passes.lowering_utils import Renew, copy_buffer
-
     body = intrin.impl.body
     if isinstance(body, S.BlockRealize) and body.block.name_hint == "root":
         if body.block.alloc_buffers or body.block.match_buffers:

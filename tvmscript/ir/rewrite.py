@@ -1,4 +1,4 @@
-"""Small helpers the lowering passes share: substitution that reaches into buffers, index
+"""IR rewriting helpers that passes and schedules share: substitution that reaches into buffers, index
 arithmetic that folds the obvious constants, and fresh copies of statements.
 
 The folding here is deliberately tiny (``x + 0``, ``x * 1``, constant with constant): it keeps
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from tvmscript.ir import (
+from . import (
     And,
     Buffer,
     DeclBuffer,
@@ -23,7 +23,7 @@ from tvmscript.ir import (
     Var,
     const,
 )
-from tvmscript.ir.expr import Add, Mul, Sub, binary
+from .expr import Add, Mul, Sub, binary
 
 
 class Rewriter(Mutator):
