@@ -17,6 +17,7 @@ Run: ``python benchmarks/conv2d_cpu.py [--rounds 50]`` (a few seconds).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--pause", type=float, default=0.02)
     args = parser.parse_args(argv)
 
+    load = os.getloadavg()[0]
     rt = tvmscript.build(schedule().mod, target=TARGET)
     kernel = rt["conv2d"]
     name, ref_fn = reference()
@@ -137,6 +139,7 @@ def main(argv: list[str] | None = None) -> float:
     ours, ref = interleaved(lambda: kernel(x, w, y), lambda: ref_fn(x, w), args.rounds, args.pause)
     g, r = FLOPS / ours / 1e9, FLOPS / ref / 1e9
     print(f"reference: {name}")
+    print(f"load average before the run: {load:.2f} (with another job on a core, both sides drop and the ratio is unreliable)")
     print(f"| conv2d 1x64x56x56, 64 3x3 filters, pad 1, hand-scheduled | {ours * 1e3:.2f} ms "
           f"({g:.1f} GFLOPS) | {ref * 1e3:.2f} ms ({r:.1f} GFLOPS) | {g / r:.2f}x |")
     print(f"conv2d 1x64x56x56 k64 3x3 pad1 float32: {g:.1f} GFLOPS, {name.split(' (')[0]} "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 import time
 from pathlib import Path
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--pause", type=float, default=0.15)
     args = parser.parse_args(argv)
 
+    load = os.getloadavg()[0]
     tutorial = load_tutorial()
     sch = tutorial.schedule()
     start = time.perf_counter()
@@ -79,6 +81,7 @@ def main(argv: list[str] | None = None) -> float:
                             args.rounds, args.pause)
     g, n = 2 * N**3 / ours / 1e9, 2 * N**3 / ref / 1e9
     print(f"build (lowering + LLVM + JIT): {build_s * 1e3:.0f} ms")
+    print(f"load average before the run: {load:.2f} (with another job on a core, both sides drop and the ratio is unreliable)")
     print(f"best of {args.rounds} interleaved calls: ours {ours * 1e3:.2f} ms, "
           f"numpy {ref * 1e3:.2f} ms")
     print(f"| 1024^3 float32 matmul, tutorial schedule | {g:.1f} GFLOPS | numpy {n:.1f} GFLOPS "

@@ -201,3 +201,16 @@ def f(A: T.Buffer((64,), "float32"), B: T.Buffer((64,), "float32")):
     _, i1 = sch.get_loops(sch.get_block("B"))
     expect_error(sch, lambda: sch.blockize(i1), "iterator `vi` of block `B`",
                  "cannot be divided")
+
+
+def test_blockize_reduction_with_uneven_split_guards_the_moved_init():
+    before = corpus("layer_norm")
+    sch = Schedule(before)
+    b = sch.get_block("stats")
+    i, _ = sch.get_loops(b)
+    _, i1 = sch.split(i, [None, 3])
+    sch.blockize(i1)
+    init = sch.get(sch.get_block("stats_init"))
+    assert init is not None
+    check_numbers(before, sch)
+    check_replay(before, sch)

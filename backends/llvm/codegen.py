@@ -123,6 +123,10 @@ class CodeGenLLVM(ExprCodegen, CallCodegen, StmtCodegen, ParallelCodegen, Visito
         fn = ir.Function(self.module, ir.FunctionType(I32, argtys), name)
         self.apply_attributes(fn)
         noalias = bool(func.attrs.get("tir.noalias", False))
+        # pointers no other pointer of the function aliases: allocations, and the buffers of a
+        # `tir.noalias` function (parallel bodies mark them `noalias`)
+        self.distinct_pointers = {p.buffer.data for p in sig.params
+                                  if isinstance(p, BufferParam) and noalias}
         for p in sig.params:
             arg = fn.args[p.index]
             arg.name = p.name

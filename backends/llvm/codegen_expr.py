@@ -19,6 +19,8 @@ FLOAT32 = as_dtype("float32")
 
 _INT_CMP = {"EQ": "==", "NE": "!=", "LT": "<", "LE": "<=", "GT": ">", "GE": ">="}
 
+_CONTRACTIBLE = frozenset({"fadd", "fsub", "fmul"})
+
 
 class ExprCodegen:
     """``visit_<Expr>`` methods; mixed into ``CodeGenLLVM``."""
@@ -52,6 +54,10 @@ class ExprCodegen:
             return self._via_float32(op, lambda a, b: getattr(self.b, flt)(a, b))
         a, b = self.visit(op.a), self.visit(op.b)
         name = flt if dt.is_float else unsigned if (dt.is_uint or dt.is_bool) else signed
+        if dt.is_float and flt in _CONTRACTIBLE and self.target.option("fp-contract", "fast") == "fast":
+            # let LLVM fuse a * b + c into one FMA, as TVM does (``-fp-contract=off`` keeps the
+            # separate roundings)
+            return getattr(self.b, name)(a, b, flags=("contract",))
         return getattr(self.b, name)(a, b)
 
     def _via_float32(self, op: E.BinaryOp, fn) -> ir.Value:

@@ -145,6 +145,7 @@ class StmtCodegen:
         for extent in op.extents:
             count = count * extent.value if isinstance(extent, IntImm) and count else None
         nbytes = count * op.dtype.itemsize if count is not None else None
+        self.distinct_pointers.add(op.buffer_var)
         if nbytes is not None and nbytes <= STACK_LIMIT_BYTES:
             ptr = self.state.alloca_builder.alloca(elem, size=ir.Constant(I64, max(count, 1)))
             ptr.align = ALIGNMENT

@@ -77,19 +77,40 @@ class ParallelCodegen:
         self.apply_attributes(fn)
         closure, tid, nthreads = fn.args
         entry = fn.append_basic_block("entry")
-        body = fn.append_basic_block("body")
         builder = ir.IRBuilder(entry)
         alloca_builder = ir.IRBuilder(entry)
         saved = self.state
         self.state = FunctionState(fn, builder, alloca_builder, {}, None, in_parallel=True)
         self.state.fail = lambda code: self._fail_in_worker(code, closure, closure_ty)
-        for i, var in enumerate(captured):
-            self.state.vars[var] = builder.load(self._field(closure, closure_ty, 3 + i, builder),
-                                                typ=closure_ty.elements[3 + i])
+        loaded = [builder.load(self._field(closure, closure_ty, 3 + i, builder),
+                               typ=closure_ty.elements[3 + i]) for i in range(len(captured))]
         lo, hi = self._chunk(builder, closure, closure_ty, tid, nthreads)
-        builder.branch(body)
-        alloca_builder.position_before(entry.terminator)
-        builder.position_at_end(body)
+        # The body proper is an always-inlined function taking the captured values as
+        # arguments, so buffer pointers can be `noalias` (loaded from the closure, LLVM could not
+        # tell them apart and kept accumulators in memory).
+        inner_ty = ir.FunctionType(VOID, [v.type for v in loaded] + [PTR, I64, I64])
+        inner = ir.Function(self.module, inner_ty, fn.name + ".body")
+        inner.linkage = "internal"
+        self.apply_attributes(inner)
+        inner.attributes.add("alwaysinline")
+        for var, a in zip(captured, inner.args):
+            if var in self.distinct_pointers:  # an allocation, or a parameter of a tir.noalias function
+                a.add_attribute("noalias")
+        builder.call(inner, loaded + [closure, lo, hi])
+        builder.ret_void()
+        ientry = inner.append_basic_block("entry")
+        ibody = inner.append_basic_block("body")
+        builder = ir.IRBuilder(ientry)
+        alloca_builder = ir.IRBuilder(ientry)
+        self.state = FunctionState(inner, builder, alloca_builder, {}, None, in_parallel=True)
+        iclosure = inner.args[len(loaded)]
+        self.state.fail = lambda code: self._fail_in_worker(code, iclosure, closure_ty)
+        for var, a in zip(captured, inner.args):
+            self.state.vars[var] = a
+        lo, hi = inner.args[-2], inner.args[-1]
+        builder.branch(ibody)
+        alloca_builder.position_before(ientry.terminator)
+        builder.position_at_end(ibody)
         lo, hi = (self._narrow(v, op.loop_var) for v in (lo, hi))
         self.serial_loop(op.loop_var, lo, hi, lambda: self.visit(op.body))
         if not self.b.block.is_terminated:

@@ -111,7 +111,7 @@ def blockize(sch: Schedule, loop: LoopRV, preserve_unit_iters: bool = True) -> B
                             writes=substitute(blk.writes, subst))
     init = None
     if blk.init is not None:
-        init = _outer_init(sch, blk, inner_ivs, inner_values, subst)
+        init = _outer_init(sch, blk, inner_ivs, inner_values, subst, inner_pred)
     new_inner: S.Stmt = S.BlockRealize(tuple(inner_values), all_of(inner_pred), inner_block)
     for l in reversed(inner_loops):
         new_inner = l.with_(body=new_inner)
@@ -174,18 +174,36 @@ def _sum(terms: dict, dt) -> PrimExpr:
 
 
 def _outer_init(sch: Schedule, blk: S.Block, inner_ivs: list[S.IterVar],
-                inner_values: list[PrimExpr], subst: dict) -> S.Stmt:
-    """The inner init as a loop nest over the inner spatial iterators, in block ``<name>_init``."""
+                inner_values: list[PrimExpr], subst: dict, inner_pred: list[PrimExpr]) -> S.Stmt:
+    """The inner init as a loop nest over the inner spatial iterators, in block ``<name>_init``.
+
+    It keeps the parts of the inner ``T.where`` that speak about spatial loops only (an uneven
+    split's bound), so it initialises exactly the elements the update reduces into.
+    """
     spatial = [(iv, v) for iv, v in zip(inner_ivs, inner_values) if iv.iter_type == SPATIAL]
     loops = [Var(f"{v.name}_init" if isinstance(v, Var) else f"{iv.var.name}_init", iv.var.dtype)
              for iv, v in spatial]
+    direct = {v: l for (_, v), l in zip(spatial, loops) if isinstance(v, Var)}
+    reduce_loops = vars_of(tuple(v for iv, v in zip(inner_ivs, inner_values)
+                                 if iv.iter_type != SPATIAL))
+    spatial_loops = vars_of(tuple(v for _, v in spatial))
+    init_pred = []
+    for c in inner_pred:
+        used = vars_of(c)
+        if used & reduce_loops:
+            continue
+        if (used & spatial_loops) - set(direct):
+            raise ScheduleError(
+                f"blockize: the T.where of block `{blk.name_hint}` constrains spatial loops that "
+                "are not bound directly to iterators, so the init cannot be moved out with it")
+        init_pred.append(substitute(c, direct))
     new_ivs = [S.IterVar(Var(f"{iv.var.name}_init", iv.var.dtype), iv.dom, SPATIAL)
                for iv, _ in spatial]
     rename = {iv.var: n.var for (iv, _), n in zip(spatial, new_ivs)}
     body = substitute(substitute(blk.init, subst), rename)
     init_block = with_regions(S.Block(fresh_block_name(sch.func, f"{blk.name_hint}_init"),
                                       tuple(new_ivs), body=body))
-    stmt: S.Stmt = S.BlockRealize(tuple(loops), const(True), init_block)
+    stmt: S.Stmt = S.BlockRealize(tuple(loops), all_of(init_pred), init_block)
     for var, (iv, _) in reversed(list(zip(loops, spatial))):
         stmt = S.For(var, iv.dom.min, iv.dom.extent, body=stmt)
     return stmt
