@@ -162,6 +162,18 @@ def cache_read(sch: Schedule, block: BlockRV, read_buffer_index: int, storage_sc
     return BlockRV(name)
 
 
+def _init_writes(block, buf) -> bool:
+    """Whether ``block``'s init stores into ``buf`` (blockize moves a reduction's init there)."""
+    from ..ir.functor import post_order_visit
+    from ..ir.stmt import BufferStore
+
+    if block is None or block.init is None:
+        return False
+    found = []
+    post_order_visit(block.init, lambda n: found.append(n) if isinstance(n, BufferStore) and n.buffer is buf else None)
+    return bool(found)
+
+
 @register_primitive("cache_write")
 def cache_write(sch: Schedule, block: BlockRV, write_buffer_index: int, storage_scope: str) -> BlockRV:
     """Make a block write a new buffer in ``storage_scope``, copied to the original right after.
@@ -192,6 +204,11 @@ def cache_write(sch: Schedule, block: BlockRV, write_buffer_index: int, storage_
     if others:
         raise ScheduleError(f"blocks {others} also write `{buf.name}`, so block `{leaf.name}` "
                             f"cannot get a write cache for it")
+    if _init_writes(scope.block, buf):
+        raise ScheduleError(
+            f"block `{scope.block.name_hint}` initialises `{buf.name}` in its init, which the "
+            f"write cache of block `{leaf.name}` would not see; apply cache_write before blockize"
+        )
     items = body_items(scope.block.body)
     pos = subtree_index(items, leaf)
     mixed = [r.name for r in scope.readers(buf) if r is not leaf and r.under(items[pos])]

@@ -528,6 +528,12 @@ class _ReplaceLoads(Mutator):
             return load
         return substitute(self.value, dict(zip(self.params, load.indices)))
 
+    def visit_Block(self, block: S.Block) -> S.Block:
+        """A rewritten block (nested ones too, e.g. inside a blockized consumer) reads what
+        its new body reads."""
+        new = self.generic_visit(block)
+        return new if new is block else _with_reads(new)
+
 
 class _Uses(Visitor):
     """Where a buffer appears other than in plain loads, stores and regions."""

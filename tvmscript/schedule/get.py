@@ -54,9 +54,10 @@ def get_child_blocks(sch: Schedule, parent: "BlockRV | LoopRV") -> list[BlockRV]
 
 
 def _scope_blocks(sch: Schedule, block: BlockRV) -> list[S.Block]:
-    """The sibling blocks of ``block`` under the same enclosing block, in program order."""
+    """The sibling blocks of ``block`` under the same enclosing block (its init first, as it
+    runs first), in program order."""
     scope = sch.loc(block).enclosing_block()
-    return _child_blocks(scope.body if scope is not None else sch.func.body)
+    return _child_blocks(scope if scope is not None else sch.func.body)
 
 
 def _written(b: S.Block) -> set[Buffer]:
