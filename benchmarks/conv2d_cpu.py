@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tvmscript
+from benchmarks.timing import interleaved
 from tvmscript import T
 from tvmscript.schedule.index_map import IndexMap
 
@@ -105,19 +105,6 @@ def reference():
     return f"torch {torch.__version__} ({torch.get_num_threads()} threads)", run
 
 
-def interleaved(fa, fb, rounds: int, pause: float) -> tuple[float, float]:
-    fa(), fb()
-    ta, tb = [], []
-    for _ in range(rounds):
-        time.sleep(pause)
-        start = time.perf_counter()
-        fa()
-        ta.append(time.perf_counter() - start)
-        time.sleep(pause)
-        start = time.perf_counter()
-        fb()
-        tb.append(time.perf_counter() - start)
-    return min(ta), min(tb)
 
 
 def main(argv: list[str] | None = None) -> float:

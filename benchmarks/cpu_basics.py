@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tvmscript  # noqa: E402
 from benchmarks.parse_print import MATMUL_1024, cpu_model  # noqa: E402
+from benchmarks.timing import best_of, interleaved  # noqa: E402
 
 N_ADD = 1 << 24
 
@@ -55,30 +56,8 @@ def tiny(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
 '''
 
 
-def best_of(fn, repeat: int = 7, number: int = 1) -> float:
-    """Seconds per call: the best of ``repeat`` rounds of ``number`` calls (after a warm-up)."""
-    fn()
-    rounds = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        rounds.append((time.perf_counter() - start) / number)
-    return min(rounds)
 
 
-def interleaved(fa, fb, repeat: int = 7) -> tuple[float, float]:
-    """Best times of two functions measured alternately (fair under a noisy machine)."""
-    fa(), fb()
-    ta, tb = [], []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fa()
-        ta.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        fb()
-        tb.append(time.perf_counter() - start)
-    return min(ta), min(tb)
 
 
 def bench_add() -> str:
@@ -97,7 +76,7 @@ def bench_matmul() -> str:
     a = np.random.rand(1024, 1024).astype("float32")
     b = np.random.rand(1024, 1024).astype("float32")
     c, d = np.empty_like(a), np.empty_like(a)
-    ours, ref = interleaved(lambda: rt["main"](a, b, c), lambda: np.matmul(a, b, out=d), repeat=3)
+    ours, ref = interleaved(lambda: rt["main"](a, b, c), lambda: np.matmul(a, b, out=d), rounds=3)
     np.testing.assert_allclose(c, d, rtol=1e-3, atol=1e-2)
     gf = lambda t: 2 * 1024**3 / t / 1e9  # noqa: E731
     return (f"| matmul 1024^3 float32 as written (no schedule) | {gf(ours):.2f} GFLOPS | "
@@ -109,7 +88,7 @@ def bench_parallel() -> str:
     ser = tvmscript.build(tvmscript.from_source(HEAVY.replace("{kind}", "serial")), target="llvm")
     a = np.random.rand(4096).astype("float32")
     b1, b2 = np.zeros(4096, "float32"), np.zeros(4096, "float32")
-    tp, ts = interleaved(lambda: par["heavy"](a, b1), lambda: ser["heavy"](a, b2), repeat=5)
+    tp, ts = interleaved(lambda: par["heavy"](a, b1), lambda: ser["heavy"](a, b2), rounds=5)
     np.testing.assert_allclose(b1, b2, rtol=1e-5)
     return f"| T.parallel speed-up, compute-bound kernel | {ts * 1e3:.1f} ms serial | {tp * 1e3:.1f} ms parallel | {ts / tp:.2f}x |"
 

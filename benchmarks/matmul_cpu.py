@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import tvmscript
+from benchmarks.timing import interleaved
 
 N = 1024
 TARGET = "llvm -mcpu=native"
@@ -40,20 +41,6 @@ def load_tutorial():
     return module
 
 
-def interleaved(fa, fb, rounds: int, pause: float) -> tuple[float, float]:
-    """Best seconds per call of ``fa`` and ``fb``, called alternately, each after ``pause``."""
-    fa(), fb()
-    ta, tb = [], []
-    for _ in range(rounds):
-        time.sleep(pause)
-        start = time.perf_counter()
-        fa()
-        ta.append(time.perf_counter() - start)
-        time.sleep(pause)
-        start = time.perf_counter()
-        fb()
-        tb.append(time.perf_counter() - start)
-    return min(ta), min(tb)
 
 
 def main(argv: list[str] | None = None) -> float:
