@@ -224,7 +224,6 @@ def par(A: T.Buffer((256,), "float32"), k: T.int32):
 
 
 def test_interpreter_target_has_the_same_interface():
-    pytest.importorskip("backends.interpreter")
     func = tvmscript.from_source(MATMUL)
     rt = tvmscript.build(func, target="interpreter")
     a, b = arrays((128, 128), (128, 128))
