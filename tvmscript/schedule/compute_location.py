@@ -571,6 +571,23 @@ def _check_no_writes_between(scope: Scope, first: Leaf, last: Leaf, reads: set[B
                                 f"read the new values")
 
 
+def _single_store_block(sch: Schedule, block: BlockRV, verb: str):
+    """The scope, leaf and store of a complete block whose body is one store (what both
+    inlining directions need), or a ScheduleError saying why it cannot be ``verb``."""
+    loc = sch.loc(block)
+    scope = get_scope(sch, loc)
+    leaf = scope.leaf(loc.node)
+    why = complete_problem(scope, leaf)
+    if why:
+        raise ScheduleError(f"block `{leaf.name}` is not a complete block ({why}), so it cannot "
+                            f"be {verb}")
+    store = _store_of(leaf.block)
+    if store is None or len(leaf.block.writes) != 1:
+        raise ScheduleError(f"the body of block `{leaf.name}` is not a single store "
+                            f"`X[v0, v1, ...] = ...`, so it cannot be {verb}")
+    return scope, leaf, store
+
+
 @register_primitive("compute_inline")
 def compute_inline(sch: Schedule, block: BlockRV) -> None:
     """Inline a spatial block ``B[v] = f(A[...])`` into its consumers and remove its buffer.
@@ -588,18 +605,9 @@ def compute_inline(sch: Schedule, block: BlockRV) -> None:
         for i in range(128):
             with T.block("C"): vi = T.axis.remap("S", [i]); C[vi] = A[vi] * 2 + 1
     """
-    loc = sch.loc(block)
-    scope = get_scope(sch, loc)
-    leaf = scope.leaf(loc.node)
+    scope, leaf, store = _single_store_block(sch, block, "inlined")
     name, blk = leaf.name, leaf.block
-    why = complete_problem(scope, leaf)
-    if why:
-        raise ScheduleError(f"block `{name}` is not a complete block ({why}), so it cannot be inlined")
-    store = _store_of(blk)
     ivars = [iv.var for iv in blk.iter_vars]
-    if store is None or len(blk.writes) != 1:
-        raise ScheduleError(f"the body of block `{name}` is not a single store "
-                            f"`X[v0, v1, ...] = ...`, so it cannot be inlined")
     buf = store.buffer
     if not (all(isinstance(i, Var) and i in ivars for i in store.indices)
             and len({id(i) for i in store.indices}) == len(store.indices)):
@@ -656,18 +664,8 @@ def reverse_compute_inline(sch: Schedule, block: BlockRV) -> None:
         for i in range(128):
             with T.block("B"): vi = T.axis.remap("S", [i]); C[vi] = A[vi] * 2 + 1
     """
-    loc = sch.loc(block)
-    scope = get_scope(sch, loc)
-    leaf = scope.leaf(loc.node)
+    scope, leaf, store = _single_store_block(sch, block, "reverse-inlined")
     name, blk = leaf.name, leaf.block
-    why = complete_problem(scope, leaf)
-    if why:
-        raise ScheduleError(f"block `{name}` is not a complete block ({why}), so it cannot be "
-                            f"reverse-inlined")
-    store = _store_of(blk)
-    if store is None or len(blk.writes) != 1:
-        raise ScheduleError(f"the body of block `{name}` is not a single store, so it cannot be "
-                            f"reverse-inlined")
     if not (isinstance(leaf.realize.predicate, IntImm) and leaf.realize.predicate.value):
         raise ScheduleError(f"block `{name}` has a predicate, so it cannot be reverse-inlined")
     producers = [p for p in scope.leaves if p is not leaf and p.writes() & leaf.reads()
