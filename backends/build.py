@@ -33,8 +33,15 @@ def build(obj: IRModule | PrimFunc, target: str | Target = "llvm") -> Any:
     lowered = lower(IRModule(kernels)) if kernels else IRModule({})
     from .llvm import build_llvm
 
+    from .target import cross_compile_reason
+
+    cross = cross_compile_reason(target)
+    if cross is not None and len(kernels) != len(mod.functions):
+        raise ValueError(f"graph-level functions run in this process, but {cross}; build them "
+                         "for this machine's CPU")
     rt = build_llvm({n: f for n, f in lowered.functions.items() if isinstance(f, PrimFunc)},
                     target)
+    rt.cross_reason = cross
     if len(kernels) != len(mod.functions):
         rt._graph = _graph_executable(mod, rt)
     return rt

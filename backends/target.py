@@ -127,4 +127,30 @@ def host_features() -> frozenset[str]:
     return frozenset(f[1:] for f in host_cpu_features().split(",") if f.startswith("+"))
 
 
-__all__ = ["Target", "has_feature", "host_cpu_features", "host_cpu_name", "host_features"]
+# generic x86-64 levels and the host features each needs (named CPUs cannot be checked this way)
+_X86_LEVELS = {
+    "x86-64": (),
+    "x86-64-v2": ("sse4.2", "popcnt"),
+    "x86-64-v3": ("avx2", "fma", "bmi2"),
+    "x86-64-v4": ("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"),
+}
+
+
+def cross_compile_reason(target: "Target") -> str | None:
+    """Why code for ``target`` must not run in this process (None when it may): a named CPU
+    other than this one, or ``-mattr`` features this CPU lacks, would crash it (SIGILL)."""
+    if target.kind != "llvm":
+        return None
+    missing = [a[1:] for a in target.mattr if a.startswith("+") and not has_feature(a[1:])]
+    if missing:
+        return f"-mattr asks for {', '.join(missing)}, which this CPU ({host_cpu_name()}) lacks"
+    cpu = target.mcpu
+    if cpu in ("", "native", host_cpu_name()):
+        return None
+    if cpu in _X86_LEVELS:
+        lacking = [f for f in _X86_LEVELS[cpu] if not has_feature(f)]
+        return f"this CPU lacks {', '.join(lacking)} for {cpu}" if lacking else None
+    return f"it was compiled for -mcpu={cpu}, not for this CPU ({host_cpu_name()})"
+
+
+__all__ = ["cross_compile_reason", "Target", "has_feature", "host_cpu_features", "host_cpu_name", "host_features"]

@@ -43,11 +43,39 @@ def target_machine(target: Target, pic: bool = False) -> llvm.TargetMachine:
 
 def new_target_machine(target: Target, pic: bool = False) -> llvm.TargetMachine:
     init_llvm()
+    check_cpu_name(target.cpu)
     tgt = llvm.Target.from_triple(llvm.get_process_triple())
     if pic:
         return tgt.create_target_machine(cpu=target.cpu, features=target.features, opt=3,
                                          reloc="pic", codemodel="default")
     return tgt.create_target_machine(cpu=target.cpu, features=target.features, opt=3, jit=True)
+
+
+_PROBE = """
+import llvmlite.binding as llvm
+llvm.initialize_native_target(); llvm.initialize_native_asmprinter()
+tm = llvm.Target.from_triple(llvm.get_process_triple()).create_target_machine(cpu={cpu!r})
+m = llvm.parse_assembly("define i32 @f(i32 %x) {{ ret i32 %x }}")
+tm.emit_object(m)
+"""
+
+
+@cache
+def check_cpu_name(cpu: str) -> None:
+    """Refuse a ``-mcpu`` LLVM does not know: LLVM only warns, then aborts the whole process
+    when it generates code for it. A one-off child process tries it (cached per name)."""
+    import subprocess
+    import sys
+
+    if cpu in ("", "native", "generic") or cpu == llvm.get_host_cpu_name():
+        return
+    done = subprocess.run([sys.executable, "-c", _PROBE.format(cpu=cpu)], capture_output=True,
+                          text=True, timeout=60)
+    if done.returncode != 0 or "not a recognized processor" in done.stderr:
+        from .codegen import CodegenError
+
+        raise CodegenError(f"LLVM does not know the CPU {cpu!r} (-mcpu); use a name such as "
+                           "'skylake-avx512', 'sapphirerapids', 'znver3' or 'native'")
 
 
 def parse(module: ir.Module, target: Target) -> llvm.ModuleRef:

@@ -133,7 +133,13 @@ class RuntimeModule:
         self._source = source
         self._graph = graph  # an executor for graph-level functions, when the module has them
 
+    cross_reason: str | None = None  # set when the code must not run here (another CPU)
+
     def __getitem__(self, name: str) -> Callable[..., Any]:
+        if self.cross_reason is not None:
+            raise RuntimeError(f"this module cannot run in this process: {self.cross_reason}; "
+                               "export_library() it and load it on that machine, or build "
+                               "with -mcpu=native")
         if name in self.kernels:
             return self.kernels[name]
         if self._graph is not None and name in self._graph_names():
