@@ -29,8 +29,8 @@ def test_generic_level_runs_when_this_cpu_has_it():
     target = "llvm -mcpu=x86-64-v2"
     assert cross_compile_reason(Target.parse(target)) is None  # every x86-64 CPU of today
     rt = tvmscript.build(tvmscript.from_source(ADD), target=target)
-    a = np.arange(1000, dtype="float32")
-    c = np.zeros(1000, "float32")
+    a = np.arange(1024, dtype="float32")
+    c = np.zeros(1024, "float32")
     rt["add"](a, a, c)
     np.testing.assert_array_equal(c, 2 * a)
 
