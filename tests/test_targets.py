@@ -23,6 +23,9 @@ def test_code_for_another_cpu_builds_and_exports_but_does_not_run_here(tmp_path)
     rt.export_library(str(tmp_path / "add.so"))
     with pytest.raises(RuntimeError, match="compiled for -mcpu=sapphirerapids"):
         rt["add"]
+    loaded = tvmscript.load_module(str(tmp_path / "add.so"))  # the library knows its target
+    with pytest.raises(RuntimeError, match="compiled for -mcpu=sapphirerapids"):
+        loaded["add"]
 
 
 def test_generic_level_runs_when_this_cpu_has_it():

@@ -22,7 +22,7 @@ def codegen(funcs: Mapping[str, PrimFunc], target: Target) -> tuple[CodeGenLLVM,
         symbol = str(func.attrs.get("global_symbol", name))
         cg.add_function(symbol, func)
         specs.append(KernelSpec.of(name, symbol, func))
-    add_metadata_global(cg.module, dumps(specs))
+    add_metadata_global(cg.module, dumps(specs, str(target)))
     return cg, specs
 
 

@@ -11,7 +11,8 @@ import os
 import shutil
 
 from .module import Kernel, RuntimeModule
-from .spec import loads
+from ..target import Target, cross_compile_reason
+from .spec import loads, target_of
 
 METADATA_SYMBOL = "__tvmscript_metadata"
 
@@ -23,9 +24,12 @@ def load_module(path: str) -> RuntimeModule:
         meta = ctypes.c_char.in_dll(lib, METADATA_SYMBOL)
     except ValueError:
         raise ValueError(f"{path} was not written by export_library (no {METADATA_SYMBOL})") from None
-    specs = loads(ctypes.string_at(ctypes.addressof(meta)).decode())
+    text = ctypes.string_at(ctypes.addressof(meta)).decode()
+    specs = loads(text)
     kernels = {}
     for spec in specs:
         address = ctypes.cast(getattr(lib, spec.symbol), ctypes.c_void_p).value
         kernels[spec.name] = Kernel(spec, address, lib)
-    return RuntimeModule(kernels, owner=lib, exporter=lambda dst: shutil.copyfile(path, dst))
+    rt = RuntimeModule(kernels, owner=lib, exporter=lambda dst: shutil.copyfile(path, dst))
+    rt.cross_reason = cross_compile_reason(Target.parse(target_of(text)))
+    return rt

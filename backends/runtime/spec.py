@@ -182,10 +182,16 @@ def written_data_vars(func: PrimFunc) -> set[Var]:
     return collector.written
 
 
-def dumps(specs: list[KernelSpec]) -> str:
-    return json.dumps({"version": 1, "kernels": [s.to_json() for s in specs]})
+def dumps(specs: list[KernelSpec], target: str = "llvm") -> str:
+    """The metadata of a library: its kernels, and the target it was compiled for."""
+    return json.dumps({"version": 1, "target": target, "kernels": [s.to_json() for s in specs]})
 
 
 def loads(text: str) -> list[KernelSpec]:
     data: Any = json.loads(text)
     return [KernelSpec.from_json(k) for k in data["kernels"]]
+
+
+def target_of(text: str) -> str:
+    """The target a library was compiled for (``llvm`` for libraries that do not say)."""
+    return json.loads(text).get("target", "llvm")
