@@ -6,13 +6,8 @@ from __future__ import annotations
 import pytest
 
 import tvmscript
-from tests.test_schedule_reduction import (
-    check_numbers,
-    check_replay,
-    corpus,
-    expect_error,
-    prim,
-)
+from tests.schedule_testing import check_numbers, expect_error
+from tests.test_schedule_reduction import check_replay, corpus, prim
 from tvmscript import Schedule
 
 SCALE = '''

@@ -7,41 +7,23 @@ exactly as it was).
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import tvmscript
-from backends import interpreter
 from tests.corpus.tir_programs import PROGRAMS
-from tests.references import random_args
+from tests.schedule_testing import check_numbers
+from tests.schedule_testing import expect_error as expect_call_error
 from tvmscript import Schedule, ScheduleError
+
+
+def expect_error(sch: Schedule, primitive: str, args: list, *fragments: str) -> ScheduleError:
+    """``sch.<primitive>(*args)`` is refused naming ``fragments``; nothing changes."""
+    return expect_call_error(sch, lambda: getattr(sch, primitive)(*args), *fragments)
 
 
 def parse(text: str) -> tvmscript.PrimFunc:
     return tvmscript.from_source(text)
 
-
-def outputs(func: tvmscript.PrimFunc, args: list, target: str) -> list:
-    arrays = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    if target == "interpreter":
-        interpreter.run(func, *arrays)
-    else:
-        rt = tvmscript.build(func, target=target)
-        rt[next(iter(rt.keys()))](*arrays)
-    return arrays
-
-
-def check_numbers(before: tvmscript.PrimFunc, sch: Schedule, seed: int = 0) -> None:
-    """The scheduled function computes what the unscheduled one does (LLVM and interpreter)."""
-    after = sch.func
-    tvmscript.verify(after)
-    args = random_args(before, np.random.default_rng(seed))
-    want = outputs(before, args, "llvm")
-    for target in ("llvm", "interpreter"):
-        got = outputs(after, args, target)
-        for w, g in zip(want, got):
-            if isinstance(w, np.ndarray):
-                np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4, err_msg=target)
 
 
 def check(before_text: str, apply, expected_text: str | None) -> Schedule:
@@ -53,16 +35,6 @@ def check(before_text: str, apply, expected_text: str | None) -> Schedule:
     check_numbers(before, sch)
     return sch
 
-
-def expect_error(sch: Schedule, primitive: str, args: list, *fragments: str) -> ScheduleError:
-    """``sch.<primitive>(*args)`` raises a ScheduleError naming ``fragments``; nothing changes."""
-    mod, n = sch.mod, len(sch.trace)
-    with pytest.raises(ScheduleError) as info:
-        getattr(sch, primitive)(*args)
-    for fragment in fragments:
-        assert fragment in str(info.value), str(info.value)
-    assert sch.mod is mod and len(sch.trace) == n
-    return info.value
 
 
 def block_loops(sch: Schedule, name: str):

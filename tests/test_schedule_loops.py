@@ -9,16 +9,13 @@ after a failed call.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 
-import numpy as np
 import pytest
 
 import tvmscript
-from backends.interpreter import run as interpret
 from tests.corpus.tir_programs import PROGRAMS
-from tests.references import random_args
-from tvmscript import Schedule, ScheduleError
+from tests.schedule_testing import check_numbers, expect_error
+from tvmscript import Schedule
 from tvmscript.ir import stmt as S
 from tvmscript.schedule import BlockRV, LoopRV
 from tvmscript.schedule.state import walk
@@ -31,34 +28,6 @@ def prim(text: str) -> tvmscript.PrimFunc:
 def corpus(name: str) -> tvmscript.PrimFunc:
     return prim(PROGRAMS[name])
 
-
-def check_numbers(before: tvmscript.PrimFunc, sch: Schedule, *, llvm: bool = True) -> None:
-    """The scheduled function computes what the unscheduled one does (LLVM and interpreter)."""
-    after = sch.func
-    tvmscript.verify(after)
-    args = random_args(before, np.random.default_rng(0))
-    expected = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    tvmscript.build(before, target="llvm")[before.name or "main"](*expected)
-    runs = [("interpreter", lambda xs: interpret(after, *xs))]
-    if llvm:
-        runs.append(("llvm", lambda xs: tvmscript.build(after, target="llvm")[sch.func_name](*xs)))
-    for label, fn in runs:
-        got = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-        fn(got)
-        for g, e in zip(got, expected):
-            if isinstance(g, np.ndarray):
-                np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4, err_msg=label)
-
-
-def expect_error(sch: Schedule, call: Callable[[], object], message: str) -> None:
-    """``call`` raises ScheduleError containing ``message`` and leaves ``sch`` unchanged."""
-    mod, n = sch.mod, len(sch.trace)
-    with pytest.raises(ScheduleError) as info:
-        call()
-    assert message in str(info.value), str(info.value)
-    assert sch.mod is mod
-    tvmscript.assert_structural_equal(sch.mod, mod)
-    assert len(sch.trace) == n
 
 
 def same(sch: Schedule, expected: tvmscript.PrimFunc) -> None:

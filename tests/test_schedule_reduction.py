@@ -7,16 +7,13 @@ error (schedule unchanged afterwards), and trace replay.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 
-import numpy as np
 import pytest
 
 import tvmscript
-from backends.interpreter import run as interpret
 from tests.corpus.tir_programs import PROGRAMS
-from tests.references import random_args
-from tvmscript import Schedule, ScheduleError
+from tests.schedule_testing import check_numbers, expect_error
+from tvmscript import Schedule
 
 
 def prim(text: str) -> tvmscript.PrimFunc:
@@ -26,31 +23,6 @@ def prim(text: str) -> tvmscript.PrimFunc:
 def corpus(name: str) -> tvmscript.PrimFunc:
     return prim(PROGRAMS[name])
 
-
-def check_numbers(before: tvmscript.PrimFunc, sch: Schedule) -> None:
-    """The scheduled function computes what the unscheduled one does (LLVM and interpreter)."""
-    after = sch.func
-    tvmscript.verify(after)
-    args = random_args(before, np.random.default_rng(0))
-    expected = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    interpret(before, *expected)
-    runs = [("interpreter", lambda xs: interpret(after, *xs)),
-            ("llvm", lambda xs: tvmscript.build(after, target="llvm")[sch.func_name](*xs))]
-    for label, fn in runs:
-        got = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-        fn(got)
-        for g, e in zip(got, expected):
-            np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4, err_msg=label)
-
-
-def expect_error(sch: Schedule, call: Callable[[], object], *messages: str) -> None:
-    mod, n = sch.mod, len(sch.trace)
-    with pytest.raises(ScheduleError) as info:
-        call()
-    for message in messages:
-        assert message in str(info.value), str(info.value)
-    assert sch.mod is mod
-    assert len(sch.trace) == n
 
 
 def check_replay(before: tvmscript.PrimFunc, sch: Schedule) -> None:
