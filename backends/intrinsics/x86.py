@@ -18,42 +18,42 @@ from tvmscript.schedule.tensor_intrin import TensorIntrin
 
 from ..target import has_feature
 
-_FMA_DESC = '''
+# An intrinsic's description and implementation share their signature and root block, so
+# each pair is one header with two bodies.
+_FMA_HEAD = '''
 @T.prim_func
-def fma_desc(a: T.handle, b: T.handle, c: T.handle):
+def fma_{kind}(a: T.handle, b: T.handle, c: T.handle):
     A = T.match_buffer(a, (1,), "float32", offset_factor=1)
     B = T.match_buffer(b, ({n},), "float32", offset_factor=1)
     C = T.match_buffer(c, ({n},), "float32", offset_factor=1)
     with T.block("root"):
         T.reads(C[0:{n}], A[0:1], B[0:{n}])
         T.writes(C[0:{n}])
+'''
+
+_FMA_DESC_BODY = '''
         for j in range({n}):
             with T.block("update"):
                 vj = T.axis.spatial({n}, j)
                 C[vj] = C[vj] + A[0] * B[vj]
 '''
 
-_FMA_IMPL = '''
-@T.prim_func
-def fma_impl(a: T.handle, b: T.handle, c: T.handle):
-    A = T.match_buffer(a, (1,), "float32", offset_factor=1)
-    B = T.match_buffer(b, ({n},), "float32", offset_factor=1)
-    C = T.match_buffer(c, ({n},), "float32", offset_factor=1)
-    with T.block("root"):
-        T.reads(C[0:{n}], A[0:1], B[0:{n}])
-        T.writes(C[0:{n}])
+_FMA_IMPL_BODY = '''
         C[0:{n}] = T.call_llvm_pure_intrin("float32x{n}", "llvm.fma.v{n}f32", T.Broadcast(A[0], {n}), B[0:{n}], C[0:{n}])
 '''
 
-_DOT_DESC = '''
+_DOT_HEAD = '''
 @T.prim_func
-def dot_desc(a: T.handle, b: T.handle, c: T.handle):
+def dot_{kind}(a: T.handle, b: T.handle, c: T.handle):
     A = T.match_buffer(a, (4,), "uint8", offset_factor=1)
     B = T.match_buffer(b, ({n}, 4), "int8", offset_factor=1)
     C = T.match_buffer(c, ({n},), "int32", offset_factor=1)
     with T.block("root"):
         T.reads(C[0:{n}], A[0:4], B[0:{n}, 0:4])
         T.writes(C[0:{n}])
+'''
+
+_DOT_DESC_BODY = '''
         for i, k in T.grid({n}, 4):
             with T.block("update"):
                 vi, vk = T.axis.remap("SR", [i, k])
@@ -61,27 +61,24 @@ def dot_desc(a: T.handle, b: T.handle, c: T.handle):
 '''
 
 # B is read as one vector of n*4 bytes: its rows are contiguous (B's second dimension is 4)
-_DOT_IMPL = '''
-@T.prim_func
-def dot_impl(a: T.handle, b: T.handle, c: T.handle):
-    A = T.match_buffer(a, (4,), "uint8", offset_factor=1)
-    B = T.match_buffer(b, ({n}, 4), "int8", offset_factor=1)
-    C = T.match_buffer(c, ({n},), "int32", offset_factor=1)
-    with T.block("root"):
-        T.reads(C[0:{n}], A[0:4], B[0:{n}, 0:4])
-        T.writes(C[0:{n}])
+_DOT_IMPL_BODY = '''
         Bflat = T.decl_buffer(({n4},), "int8", data=B.data, elem_offset=B.elem_offset)
         C[0:{n}] = T.call_llvm_pure_intrin("int32x{n}", "{llvm}", C[0:{n}], T.reinterpret("int8x{n4}", T.Broadcast(T.reinterpret("int32", A[0:4]), {n})), Bflat[0:{n4}])
 '''
 
 
+def _pair(head: str, desc_body: str, impl_body: str, **fields) -> tuple:
+    parse = tvmscript.from_source
+    return (parse((head + desc_body.lstrip("\n")).format(kind="desc", **fields)),
+            parse((head + impl_body.lstrip("\n")).format(kind="impl", **fields)))
+
+
 def _fma(n: int) -> tuple:
-    return (tvmscript.from_source(_FMA_DESC.format(n=n)), tvmscript.from_source(_FMA_IMPL.format(n=n)))
+    return _pair(_FMA_HEAD, _FMA_DESC_BODY, _FMA_IMPL_BODY, n=n)
 
 
 def _dot(n: int, llvm_name: str) -> tuple:
-    return (tvmscript.from_source(_DOT_DESC.format(n=n)),
-            tvmscript.from_source(_DOT_IMPL.format(n=n, n4=4 * n, llvm=llvm_name)))
+    return _pair(_DOT_HEAD, _DOT_DESC_BODY, _DOT_IMPL_BODY, n=n, n4=4 * n, llvm=llvm_name)
 
 
 # name -> (features needed, builder of (desc, impl))
