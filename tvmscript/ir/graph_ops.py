@@ -216,23 +216,10 @@ def _conv2d(call: Call) -> StructInfo:
 
 
 def _fold(e: PrimExpr) -> PrimExpr:
-    """Fold an all-constant size expression (so static convolutions get static shapes)."""
-    try:
-        return IntImm(e.dtype, _eval_const(e))
-    except ValueError:
-        return e
+    """Simplify a size expression (so static convolutions get static shapes)."""
+    from ..arith import Analyzer  # arith builds on ir: imported when first needed
 
-
-def _eval_const(e: PrimExpr) -> int:
-    from . import expr as E
-
-    if isinstance(e, IntImm):
-        return e.value
-    ops = {E.Add: lambda a, b: a + b, E.Sub: lambda a, b: a - b, E.Mul: lambda a, b: a * b,
-           E.FloorDiv: lambda a, b: a // b}
-    if type(e) in ops:
-        return ops[type(e)](_eval_const(e.a), _eval_const(e.b))
-    raise ValueError("not constant")
+    return Analyzer().simplify(e)
 
 
 @register_op("call_tir", None, doc="call a loop-level function, outputs allocated by the caller")
