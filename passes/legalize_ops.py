@@ -55,15 +55,15 @@ def register_legalization(op_name: str) -> Callable[[Legalizer], Legalizer]:
 def legalize_ops(mod: IRModule, ctx: PassContext) -> IRModule:
     """Replace every registered operator call in graph functions by ``call_tir``."""
     kernels = _KernelTable(mod)
-    functions = dict(mod.functions)
+    rewritten = {}
     for name, func in mod.functions.items():
         if isinstance(func, G.Function):
             new = _Rewriter(kernels).visit(func)
             if new is not func:
-                functions[name] = new
-    functions.update(kernels.added)
-    return mod if len(functions) == len(mod.functions) and all(
-        functions[k] is mod.functions[k] for k in functions) else mod.with_(functions=functions)
+                rewritten[name] = new
+    if not rewritten:
+        return mod
+    return mod.with_(functions={**mod.functions, **rewritten, **kernels.added})
 
 
 class _KernelTable:

@@ -62,6 +62,7 @@ class _Equal:
         self.lmap: dict[int, Any] = {}
         self.rmap: dict[int, Any] = {}
         self.path: list[str] = ["root"]
+        self.keep: list[Any] = []  # mapped pairs stay alive, so their ids stay valid
 
     def eq(self, a: Any, b: Any, defining: bool = False) -> None:
         if a is b and not isinstance(a, (Var, Buffer, GraphVar)):
@@ -132,8 +133,7 @@ class _Equal:
             return
         self.lmap[id(a)] = b
         self.rmap[id(b)] = a
-        self._keep = getattr(self, "_keep", [])
-        self._keep.append((a, b))  # ids stay valid while both objects are alive
+        self.keep.append((a, b))
         self.eq_fields(a, b, True, _SKIP)
 
 
