@@ -19,7 +19,7 @@ def random_args(func: tvmscript.PrimFunc, rng: np.random.Generator, size: int = 
         shape = [int(getattr(s, "value", size)) for s in p.buffer.shape]
         dt = np.dtype(p.buffer.dtype.numpy_name())
         if p.buffer.dtype.kind == "bfloat":
-            args.append(np.zeros(shape, dt))
+            args.append(tvmscript.bfloat16.from_float32(rng.standard_normal(shape)))
         elif dt.kind == "f":
             args.append(rng.standard_normal(shape).astype(dt))
         elif dt.kind == "b":

@@ -1,6 +1,6 @@
 """tvmscript: write tensor programs as decorated Python, transform them, compile them."""
 
-from . import ir
+from . import bfloat16, ir
 from .diagnostics import ScriptError
 from .ir import (
     IRModule,
@@ -38,7 +38,8 @@ def load_module(path):
 
 __all__ = [
     "BlockRV", "I", "IRModule", "LoopRV", "PrimFunc", "R", "Schedule", "ScheduleError",
-    "ScriptError", "T", "TensorIntrin", "Trace", "WellFormedError", "assert_structural_equal", "build",
+    "ScriptError", "T", "TensorIntrin", "Trace", "WellFormedError", "assert_structural_equal",
+    "bfloat16", "build",
     "check_well_formed", "from_source", "ir", "load_module", "structural_equal",
     "structural_hash", "verify",
 ]

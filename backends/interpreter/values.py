@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from tvmscript import bfloat16
 from tvmscript.ir.dtype import DataType
 
 
@@ -131,24 +132,9 @@ def _select(cond: Any, a: Any, b: Any) -> Any:
 # ---------------------------------------------------------------- bfloat16
 
 
-def _f2bf(x: Any) -> Any:
-    """float32 value(s) → bfloat16 bits (uint16), rounding to nearest even; NaN stays NaN."""
-    arr = np.asarray(x, dtype=np.float32)
-    bits = arr.view(np.uint32).astype(np.uint64)
-    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
-    out = np.where(np.isnan(arr), np.uint16(0x7FC0), rounded).astype(np.uint16)
-    return out[()] if out.ndim == 0 else out
-
-
-def _bf2f(bits: Any) -> Any:
-    """bfloat16 bits (uint16) → float32 value(s)."""
-    arr = (np.asarray(bits, dtype=np.uint32) << np.uint32(16)).view(np.float32)
-    return arr[()] if arr.ndim == 0 else arr
-
-
-def _bf(x: Any) -> Any:
-    """Round float32 value(s) to bfloat16 precision, kept as float32."""
-    return _bf2f(_f2bf(x))
+_f2bf = bfloat16.from_float32  # float32 -> bfloat16 bits (uint16), ties to even
+_bf2f = bfloat16.to_float32  # bfloat16 bits -> float32
+_bf = bfloat16.round_float32  # float32 rounded to bfloat16 precision
 
 
 # ---------------------------------------------------------------- floats
@@ -251,6 +237,9 @@ def base_namespace() -> dict[str, Any]:
     for name, value in list(globals().items()):
         if name.startswith("_") and callable(value) and not name.startswith("__"):
             ns[name] = value
+    from .amx import namespace as amx_namespace
+
+    ns.update(amx_namespace())
     for name in ("float16", "float32", "float64", "int8", "int16", "int32", "int64",
                  "uint8", "uint16", "uint32", "uint64", "bool_"):
         ns["_" + name] = getattr(np, name)
