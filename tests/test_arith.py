@@ -102,6 +102,10 @@ SIMPLIFY_CASES = {
     "nested mod": (lambda: n % 16 % 4, lambda: n % 4),
     "pow2 mod ignores overflow": (lambda: (n * 16 + j) % 16, lambda: j),
     "div unknown stays": (lambda: (n * 16 + j) // 16, lambda: (n * 16 + j) // 16),
+    "div regroup": (lambda: (i * 4 + k) // 16, lambda: i // 4),
+    "mod regroup": (lambda: (i * 4 + k) % 16, lambda: i % 4 * 4 + k),
+    "div regroup with offset": (lambda: (i * 4 + k + 16) // 16, lambda: i // 4 + 1),
+    "regroup needs a bounded low part": (lambda: (i * 4 + j) // 16, lambda: (i * 4 + j) // 16),
     "lt true": (lambda: LT(i * 16 + j, c(256)), lambda: c(True, "bool")),
     "lt undecided": (lambda: LT(i * 16 + j, c(255)), lambda: LT(i * 16 + j, c(255))),
     "ge false": (lambda: GE(i, c(16)), lambda: c(False, "bool")),
@@ -328,7 +332,11 @@ def _expr(dtype: str, vars_: list[Var]):
         split = st.builds(lambda op, a, m, b, d, same: op(a * m + b + d, m if same else d),
                           st.sampled_from([FloorDiv, FloorMod, Div, Mod]), children, small,
                           children, small, st.booleans())
-        return st.one_of(binary, by_const, by_const, select, split, split)
+        # a part the divisor's factor divides plus a small rest: (a * m + b) // (m * t)
+        regroup = st.builds(lambda op, a, m, t, b: op(a * m + b, m * t),
+                            st.sampled_from([FloorDiv, FloorMod]), children, small, small,
+                            children)
+        return st.one_of(binary, by_const, by_const, select, split, split, regroup)
 
     return st.recursive(leaves, extend, max_leaves=12)
 

@@ -37,6 +37,7 @@ class _Collector(Visitor):
         self.writes: dict[Buffer, list[list[Interval | None]]] = {}
         self.local = set(block.alloc_buffers)
         self.matched = {m.buffer: m.source for m in block.match_buffers}
+        self.iter_doms = [(iv.var, iv.dom) for iv in block.iter_vars]
 
     # ------------------------------------------------------------ walking
     def visit_For(self, node: S.For) -> None:
@@ -106,6 +107,14 @@ class _Collector(Visitor):
         target[buffer] = [_union(a, b) for a, b in zip(old, dims)]
 
     def result(self, table: dict) -> tuple[BufferRegion, ...]:
+        """The regions. Bounds relaxed over the block's inner loops are simplified knowing the
+        iterator domains (``(vk_o * 32 + vk_i) // 2`` gives ``vk_o * 16``, extent 16); a single
+        point stays as the body writes it."""
+        from ..arith import Analyzer
+
+        ana = Analyzer()
+        for var, dom in self.iter_doms:
+            ana.bind(var, dom)
         out = []
         for buffer, dims in table.items():
             ranges = []
@@ -113,8 +122,11 @@ class _Collector(Visitor):
                 if interval is None:
                     shape = buffer.shape[dim]
                     ranges.append(Range(E.const(0, shape.dtype), shape))
-                else:
+                elif interval[0] is interval[1]:
                     ranges.append(Range(interval[0], _extent(interval)))
+                else:
+                    ranges.append(Range(ana.simplify(interval[0]),
+                                        ana.simplify(_extent(interval))))
             out.append(BufferRegion(buffer, tuple(ranges)))
         return tuple(out)
 

@@ -64,13 +64,7 @@ def _split(s: Simplifier, node: PrimExpr, name: str, c: int) -> PrimExpr:
         return node
     if not floor and linear_bound(form, s.bound)[0] < 0:
         return node
-    quotient, rest = LinearForm(form.dtype), LinearForm(form.dtype)
-    for term, coeff in form.terms.items():
-        if coeff % c == 0:
-            quotient.add_term(term, coeff // c)
-        else:
-            rest.add_term(term, coeff)
-    quotient.constant, rest.constant = divmod(form.constant, c)
+    quotient, rest = _partition(form, c)
     if not s.fits(rest):
         return node
     lo, hi = linear_bound(rest, s.bound)
@@ -83,6 +77,12 @@ def _split(s: Simplifier, node: PrimExpr, name: str, c: int) -> PrimExpr:
             return from_linear(quotient)
         rest.constant -= m * c
         return from_linear(rest)
+    regrouped = _regroup(s, rest, c, is_div) if floor else None
+    if regrouped is not None:
+        if not is_div:
+            return regrouped
+        quotient.add_term(regrouped, 1)
+        return from_linear(quotient)
     if is_div and quotient.is_const and quotient.constant == 0:
         return node  # nothing divides out
     if not is_div:
@@ -90,6 +90,38 @@ def _split(s: Simplifier, node: PrimExpr, name: str, c: int) -> PrimExpr:
     division = (FloorDiv if floor else Div)(from_linear(rest), node.b)
     quotient.add_term(division, 1)
     return from_linear(quotient)
+
+
+def _partition(form: LinearForm, d: int) -> tuple[LinearForm, LinearForm]:
+    """``form == d * high + low``: ``high`` takes the terms ``d`` divides (divided by ``d``) and
+    the constant's quotient, ``low`` the other terms and the constant's remainder."""
+    high, low = LinearForm(form.dtype), LinearForm(form.dtype)
+    for term, coeff in form.terms.items():
+        if coeff % d == 0:
+            high.add_term(term, coeff // d)
+        else:
+            low.add_term(term, coeff)
+    high.constant, low.constant = divmod(form.constant, d)
+    return high, low
+
+
+def _regroup(s: Simplifier, rest: LinearForm, c: int, is_div: bool) -> PrimExpr | None:
+    """``(g*y + z) // c -> y // (c/g)`` and ``(g*y + z) % c -> y % (c/g) * g + z`` when ``g``
+    divides ``c`` and ``0 <= z < g`` (flooring; exact for every integer ``y``). Example, with
+    ``0 <= j < 8``: ``(i*8 + j) // 16 -> i // 2`` and ``(i*8 + j) % 16 -> i % 2 * 8 + j``."""
+    from math import gcd
+
+    for g in sorted({gcd(c, abs(k)) for k in rest.terms.values()} - {1, c}, reverse=True):
+        high, low = _partition(rest, g)
+        lo, hi = linear_bound(low, s.bound)
+        if high.is_const or lo < 0 or hi >= g:
+            continue
+        m = const(c // g, rest.dtype)
+        y = from_linear(high)
+        if is_div:
+            return s.visit(FloorDiv(y, m))
+        return s.visit(FloorMod(y, m) * const(g, rest.dtype) + from_linear(low))
+    return None
 
 
 _PAIRS = {"FloorMod": FloorDiv, "Mod": Div}
