@@ -24,7 +24,8 @@ from .source import Source
 from .values import BufferSlice, as_prim, describe
 
 _MISSING = object()
-_BUFFER_ATTRS = frozenset({"data", "elem_offset", "shape", "strides", "dtype", "name", "scope"})
+_BUFFER_ATTRS = frozenset({"data", "elem_offset", "shape", "strides", "dtype", "name", "scope",
+                           "access_ptr"})
 
 # Python operator -> (Python function, IR builder)
 _BINOPS: dict[type, tuple[str, Callable[[Any, Any], Any], Any]] = {

@@ -179,7 +179,7 @@ class ExprMixin:
             return f"{left} {info.infix} {self.wrap(b, prec + 1)}", prec
         args = ", ".join(self.expr(a) for a in e.args)
         if info.dtype_rule == "explicit":
-            return f'T.{info.script_name}("{e.dtype}", {args})', ATOM
+            return f'T.{info.script_name}("{e.dtype}"{", " if args else ""}{args})', ATOM
         return f"T.{info.script_name}({args})", ATOM
 
     # ------------------------------------------------------------ buffers and indices
