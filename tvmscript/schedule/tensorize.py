@@ -464,27 +464,30 @@ def match(intrin: TensorIntrin, outer: S.Block, outer_ranges: dict[Var, Range]) 
 
 def _check_compact(intrin: TensorIntrin, block: S.Block, ib: Buffer, region: BufferRegion,
                    ana: Analyzer) -> None:
-    """An implementation buffer without strides reads a compact tile: check the region is one."""
-    if ib.strides:
-        return
+    """The region must have the layout the implementation's buffer declares: a compact tile
+    when it declares no strides, otherwise each constant stride it declares (a variable stride
+    is bound to the region's)."""
     src = region.buffer
     strides = list(src.strides) if src.strides else _row_major(src.shape)
     kept = len(ib.shape)
     tail = strides[len(strides) - kept:]
-    want = const(1, "int32")
-    for n in reversed(range(kept)):
-        extent = ib.shape[n]
-        if not _is_int(extent, 1) and not ana.can_prove_equal(tail[n], want):
-            expect = [_script(s) for s in _row_major(ib.shape)]
-            have = [_script(s) for s in tail]
+    if ib.strides:
+        wanted = [None if isinstance(st, Var) else st for st in ib.strides]
+        what = f"with strides ({', '.join(_script(st) for st in ib.strides)})"
+    else:
+        wanted, what = _row_major(ib.shape), f"as a compact {_shape(ib.shape)} tile"
+        what += f" (strides ({', '.join(_script(st) for st in wanted)}))"
+    for n in range(kept):
+        if wanted[n] is None or _is_int(ib.shape[n], 1):
+            continue
+        if not ana.can_prove_equal(tail[n], wanted[n]):
+            have = [_script(st) for st in tail]
             raise TensorizeMismatch(
                 f"tensorize: intrinsic `{intrin.name}` and block `{block.name_hint}` differ: access "
-                f"pattern: the implementation reads its buffer `{ib.name}` as a compact "
-                f"{_shape(ib.shape)} tile (strides ({', '.join(expect)})), but the region "
-                f"`{_script(region)}` of `{src.name}` has strides ({', '.join(have)}); "
+                f"pattern: the implementation reads its buffer `{ib.name}` {what}, but the "
+                f"region `{_script(region)}` of `{src.name}` has strides ({', '.join(have)}); "
                 "lay the data out so the tile is contiguous (e.g. transform_layout / pack it)",
                 "access pattern: region is not contiguous")
-        want = ana.simplify(want * extent)
 
 
 def _row_major(shape) -> list[PrimExpr]:
