@@ -33,6 +33,7 @@ def build(obj: IRModule | PrimFunc, target: str | Target = "llvm") -> Any:
     lowered = lower(IRModule(kernels)) if kernels else IRModule({})
     from .llvm import build_llvm
 
+    from .amx import run_refusal
     from .target import cross_compile_reason
 
     cross = cross_compile_reason(target)
@@ -42,6 +43,11 @@ def build(obj: IRModule | PrimFunc, target: str | Target = "llvm") -> Any:
     rt = build_llvm({n: f for n, f in lowered.functions.items() if isinstance(f, PrimFunc)},
                     target)
     rt.cross_reason = cross
+    if cross is None:  # asks Linux for AMX tile state once, before any AMX code can run
+        rt.permission_reason = run_refusal(rt.needs)
+        if rt.permission_reason is not None and len(kernels) != len(mod.functions):
+            raise ValueError(f"graph-level functions run in this process, but "
+                             f"{rt.permission_reason}")
     if len(kernels) != len(mod.functions):
         rt._graph = _graph_executable(mod, rt)
     return rt

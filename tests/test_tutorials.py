@@ -14,6 +14,7 @@ TUTORIALS = Path(__file__).resolve().parents[1] / "tutorials"
 @pytest.mark.parametrize("script, args, expect", [
     ("optimize_matmul_cpu.py", ["--quick"], "numpy"),
     ("tensorize_int8_matmul.py", [], "tensorized == un-tensorized == numpy"),
+    ("tensorize_amx_matmul.py", [], "tensorized == un-tensorized == numpy"),
 ])
 def test_tutorial_runs(script, args, expect):
     done = subprocess.run([sys.executable, str(TUTORIALS / script), *args], capture_output=True,

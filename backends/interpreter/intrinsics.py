@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from tvmscript.ir import expr as E
 from tvmscript.ir.dtype import DataType
 
+from .amx import HELPERS as AMX_HELPERS
 from .context import Code
 from .values import int_range, np_dtype, value_np_dtype
 
@@ -179,6 +180,9 @@ def _llvm(tr: ExprTranslator, call: E.Call) -> Code:
     args = _args(tr, call.args[1:])
     if name.startswith("llvm.x86.avx512.vpdpbusd."):
         return Code(f"_vpdpbusd({', '.join(a.text for a in args)})")
+    if name in AMX_HELPERS:
+        helper, lead = AMX_HELPERS[name]
+        return Code(f"{helper}({', '.join([lead] * bool(lead) + [a.text for a in args])})")
     if base == "powi":
         return _as_dtype(tr, f"_np.power({args[0].text}, {args[1].text})", call.dtype)
     if base == "ctlz":

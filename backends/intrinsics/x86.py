@@ -7,8 +7,11 @@
 | ``dot_16x4_u8s8s32_avx512`` | ``C[i] += sum_k u8(A[k]) * s8(B[i, k])``, i < 16, k < 4 | ``vpdpbusd`` zmm | avx512vnni |
 | ``dot_8x4_u8s8s32_avxvnni`` | the same for 8 outputs | ``vpdpbusd`` ymm (VEX) | avxvnni |
 
+plus the AMX tile intrinsics of ``amx.py`` (bf16 and int8 16 x 16 tiles).
+
 An intrinsic is registered only where ``backends.target.has_feature`` says the CPU has the
-instructions, so tensorize never produces code this machine cannot run.
+instructions (and, for AMX, Linux granted this process tile state), so tensorize never produces
+code this machine cannot run.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from __future__ import annotations
 import tvmscript
 from tvmscript.schedule.tensor_intrin import TensorIntrin
 
+from .. import amx
 from ..target import has_feature
+from .amx import AMX_INTRINSICS
 
 # An intrinsic's description and implementation share their signature and root block, so
 # each pair is one header with two bodies.
@@ -87,16 +92,21 @@ X86_INTRINSICS = {
     "fma_16x1_f32_avx512": (("avx512f",), lambda: _fma(16)),
     "dot_16x4_u8s8s32_avx512": (("avx512vnni", "avx512bw"), lambda: _dot(16, "llvm.x86.avx512.vpdpbusd.512")),
     "dot_8x4_u8s8s32_avxvnni": (("avxvnni",), lambda: _dot(8, "llvm.x86.avx512.vpdpbusd.256")),
+    **AMX_INTRINSICS,
 }
 
 
 def available(name: str) -> bool:
-    """Whether this CPU has the instructions of the built-in intrinsic ``name``."""
-    return all(has_feature(f) for f in X86_INTRINSICS[name][0])
+    """Whether this CPU (and, for AMX, the operating system) can run the intrinsic ``name``."""
+    return not missing_features(name)
 
 
 def missing_features(name: str) -> list[str]:
-    return [f for f in X86_INTRINSICS[name][0] if not has_feature(f)]
+    """What this machine lacks for ``name``: CPU features, or Linux's AMX permission."""
+    missing = [f for f in X86_INTRINSICS[name][0] if not has_feature(f)]
+    if not missing and name in AMX_INTRINSICS and amx.unavailable_reason() is not None:
+        missing.append(f"AMX tile permission ({amx.unavailable_reason()})")
+    return missing
 
 
 def register_x86_intrinsics() -> list[str]:

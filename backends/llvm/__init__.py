@@ -22,8 +22,26 @@ def codegen(funcs: Mapping[str, PrimFunc], target: Target) -> tuple[CodeGenLLVM,
         symbol = str(func.attrs.get("global_symbol", name))
         cg.add_function(symbol, func)
         specs.append(KernelSpec.of(name, symbol, func))
-    add_metadata_global(cg.module, dumps(specs, str(target)))
+    add_metadata_global(cg.module, dumps(specs, str(target), needs_of(cg)))
     return cg, specs
+
+
+def source(mod, target: Target, fmt: str = "ll") -> str:
+    """The optimised LLVM IR (``"ll"``) or the machine code as assembly (``"asm"``)."""
+    if fmt == "ll":
+        return str(mod)
+    if fmt in ("asm", "s"):
+        import llvmlite.binding as llvm
+
+        from .jit import target_machine
+
+        return target_machine(target, pic=True).emit_assembly(llvm.parse_assembly(str(mod)))
+    raise ValueError(f"get_source: unknown format {fmt!r}; expected 'll' or 'asm'")
+
+
+def needs_of(cg: CodeGenLLVM) -> tuple[str, ...]:
+    """What the process must be granted before the generated code may run."""
+    return ("amx",) if cg.uses_amx else ()
 
 
 def build_llvm(funcs: Mapping[str, PrimFunc], target: Target | str = "llvm") -> RuntimeModule:
@@ -38,7 +56,8 @@ def build_llvm(funcs: Mapping[str, PrimFunc], target: Target | str = "llvm") -> 
         export_library(path, str(mod), target, uses_gomp)
 
     rt = RuntimeModule(kernels, owner=(jit, mod), exporter=export)
-    rt.get_source = lambda fmt="ll": str(mod)
+    rt.get_source = lambda fmt="ll": source(mod, target, fmt)
+    rt.needs = needs_of(cg)
     return rt
 
 

@@ -20,6 +20,7 @@ from tvmscript.ir.node import Node
 from ..runtime.spec import collect_asserts
 from ..signature import BufferParam, KernelSignature
 from ..target import Target
+from .codegen_amx import AMXCodegen
 from .codegen_call import CallCodegen
 from .codegen_expr import ExprCodegen
 from .codegen_stmt import StmtCodegen
@@ -54,7 +55,7 @@ class FunctionState:
     in_parallel: bool = False
 
 
-class CodeGenLLVM(ExprCodegen, CallCodegen, StmtCodegen, ParallelCodegen, Visitor):
+class CodeGenLLVM(ExprCodegen, CallCodegen, AMXCodegen, StmtCodegen, ParallelCodegen, Visitor):
     """Emits lowered PrimFuncs into one ``llvmlite.ir.Module``."""
 
     def __init__(self, target: Target, module_name: str = "tvmscript") -> None:

@@ -13,6 +13,7 @@ from llvmlite import ir
 
 from tvmscript.ir import expr as E
 
+from ..amx import is_tile_intrinsic
 from .intrin_features import missing_features
 from .types import I32, llvm_type, mangle
 
@@ -105,6 +106,8 @@ class CallCodegen:
                 f"{name} needs the CPU feature(s) {', '.join(missing)}, which target "
                 f"'{self.target}' (cpu {self.target.cpu}) does not have"
             )
+        if is_tile_intrinsic(name):
+            return self.amx_call(op, name, args)
         values = [self.visit(a) for a in args]
         ret = llvm_type(op.dtype)
         if name.count(".") == 1:  # "llvm.exp": add the overload suffix of the result type

@@ -12,7 +12,8 @@ import shutil
 
 from .module import Kernel, RuntimeModule
 from ..target import Target, cross_compile_reason
-from .spec import loads, target_of
+from ..amx import run_refusal
+from .spec import loads, needs_of, target_of
 
 METADATA_SYMBOL = "__tvmscript_metadata"
 
@@ -32,4 +33,7 @@ def load_module(path: str) -> RuntimeModule:
         kernels[spec.name] = Kernel(spec, address, lib)
     rt = RuntimeModule(kernels, owner=lib, exporter=lambda dst: shutil.copyfile(path, dst))
     rt.cross_reason = cross_compile_reason(Target.parse(target_of(text)))
+    rt.needs = needs_of(text)
+    if rt.cross_reason is None:
+        rt.permission_reason = run_refusal(rt.needs)
     return rt

@@ -134,12 +134,17 @@ class RuntimeModule:
         self._graph = graph  # an executor for graph-level functions, when the module has them
 
     cross_reason: str | None = None  # set when the code must not run here (another CPU)
+    needs: tuple[str, ...] = ()  # what the process must be granted to run it ("amx")
+    permission_reason: str | None = None  # set when the operating system refused a need
 
     def __getitem__(self, name: str) -> Callable[..., Any]:
         if self.cross_reason is not None:
             raise RuntimeError(f"this module cannot run in this process: {self.cross_reason}; "
                                "export_library() it and load it on that machine, or build "
                                "with -mcpu=native")
+        if self.permission_reason is not None:
+            raise RuntimeError(f"this module cannot run in this process: "
+                               f"{self.permission_reason}")
         if name in self.kernels:
             return self.kernels[name]
         if self._graph is not None and name in self._graph_names():
@@ -160,7 +165,10 @@ class RuntimeModule:
         return iter(self.keys())
 
     def get_source(self, fmt: str = "ll") -> str:
-        """The LLVM IR (after optimisation) this module was compiled from."""
+        """The LLVM IR (after optimisation) this module was compiled from (``"ll"``), or its
+        machine code as assembly (``"asm"``) for modules built here."""
+        if fmt != "ll":
+            raise ValueError(f"get_source({fmt!r}): this module only has its LLVM IR")
         return self._source
 
     def export_library(self, path: str) -> None:

@@ -182,9 +182,11 @@ def written_data_vars(func: PrimFunc) -> set[Var]:
     return collector.written
 
 
-def dumps(specs: list[KernelSpec], target: str = "llvm") -> str:
-    """The metadata of a library: its kernels, and the target it was compiled for."""
-    return json.dumps({"version": 1, "target": target, "kernels": [s.to_json() for s in specs]})
+def dumps(specs: list[KernelSpec], target: str = "llvm", needs: tuple[str, ...] = ()) -> str:
+    """The metadata of a library: its kernels, the target it was compiled for, and what the
+    process must be granted to run it (``needs``: ``"amx"``)."""
+    return json.dumps({"version": 1, "target": target, "needs": list(needs),
+                       "kernels": [s.to_json() for s in specs]})
 
 
 def loads(text: str) -> list[KernelSpec]:
@@ -195,3 +197,8 @@ def loads(text: str) -> list[KernelSpec]:
 def target_of(text: str) -> str:
     """The target a library was compiled for (``llvm`` for libraries that do not say)."""
     return json.loads(text).get("target", "llvm")
+
+
+def needs_of(text: str) -> tuple[str, ...]:
+    """What a library's process must be granted (``("amx",)``; empty for older libraries)."""
+    return tuple(json.loads(text).get("needs", ()))
