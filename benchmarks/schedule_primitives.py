@@ -90,6 +90,8 @@ def extra_rows(tutorial, repeat: int) -> list[tuple[str, float]]:
     tutorial.step_tile(tiled)
     packed = tiled.copy()
     tutorial.step_pack(packed)
+    halved = packed.copy()  # the 16 columns of the update in two 8-lane halves
+    halved.split(halved.get_loops(halved.get_block("C"))[-1], [None, 8])
 
     def on(base, fn):
         return lambda: median_ms(base.copy, fn, repeat)
@@ -118,6 +120,8 @@ def extra_rows(tutorial, repeat: int) -> list[tuple[str, float]]:
         "rfactor (k split by 4)": on(naive, lambda s: s.rfactor(
             s.split(loops(s)[2], [None, 4])[1], 0)),
         "blockize (i_1)": on(tiled, lambda s: s.blockize(loops(s)[3])),
+        "tensorize (8 lanes, fma_8x1_f32_avx2)": on(halved, lambda s: s.tensorize(
+            loops(s)[-1], "fma_8x1_f32_avx2")),
         "transform_layout (B packed)": on(tiled, lambda s: tutorial.step_pack(s)),
         "sample_perfect_tile (4 parts)": on(naive, lambda s: s.sample_perfect_tile(
             loops(s)[0], 4, 16)),

@@ -1,6 +1,6 @@
 """tensorize and auto-tensorize: tensorized kernels equal their un-tensorized versions (float32
-FMA natively here; int8 VNNI in the interpreter everywhere, natively where the CPU has it; AMX
-where available), near-misses rejected with the part that differs, renamings accepted, printed
+FMA natively here; int8 VNNI in the interpreter everywhere, natively where the CPU has it; AMX in
+tests/test_amx.py), near-misses rejected with the part that differs, renamings accepted, printed
 modules re-parse, traces replay."""
 
 from __future__ import annotations
@@ -152,13 +152,6 @@ def test_vnni_matmul_native_or_cross_compiled():
     np.testing.assert_array_equal(got, a.astype("int32") @ b.astype("int32").T)
 
 
-def test_amx_bf16_matmul():
-    amx = [n for n in TensorIntrin.list() if "amx" in n]
-    if not amx:
-        pytest.skip("no AMX intrinsic: none is implemented in backends/intrinsics (and this CPU "
-                    "has no AMX)")
-
-
 # ---------------------------------------------------------------- near misses
 
 
@@ -280,6 +273,41 @@ def test_unit_loops_are_normalised_on_both_sides():
     got = np.zeros((64, 48), "float32")
     run(sch.func, a, b, got)
     np.testing.assert_allclose(got, a @ b, rtol=1e-4, atol=1e-4)
+
+
+PACKED_F32 = '''
+@T.prim_func
+def mm(A: T.Buffer((32, 16), "float32"), B: T.Buffer((4, 16, 16), "float32"), C: T.Buffer((32, 64), "float32")):
+    for i, j, k in T.grid(32, 64, 16):
+        with T.block("C"):
+            vi, vj, vk = T.axis.remap("SSR", [i, j, k])
+            with T.init():
+                C[vi, vj] = T.float32(0)
+            C[vi, vj] = C[vi, vj] + A[vi, vk] * B[vj // 16, vk, vj % 16]
+'''
+
+
+def test_half_of_a_packed_panel_is_matched():
+    """B packed in 16-column panels, the update split in two 8-lane halves: the block reads
+    ``B[(vj_o * 8 + vj_i) // 16, vk, (vj_o * 8 + vj_i) % 16]``, which the simplifier must see as
+    panel ``vj_o // 2`` at column ``vj_o % 2 * 8 + vj_i`` for the FMA intrinsic to match."""
+    if FMA not in TensorIntrin._registry:
+        TensorIntrin.register(FMA, *build_intrinsic(FMA))
+    before = prim(PACKED_F32)
+    sch = Schedule(before)
+    i, j, k = sch.get_loops(sch.get_block("C"))
+    j0, j1 = sch.split(j, [None, 16])
+    sch.reorder(i, j0, k, j1)
+    halves, lanes = sch.split(j1, [None, 8])
+    sch.tensorize(lanes, FMA)
+    assert "B[vj_o // 2, vk_o, vj_o % 2 * 8:vj_o % 2 * 8 + 8]" in sch.mod.script()
+    rng = np.random.default_rng(8)
+    a, b = rng.standard_normal((32, 16)).astype("float32"), rng.standard_normal((16, 64)).astype("float32")
+    packed = b.reshape(16, 4, 16).transpose(1, 0, 2).copy()  # [j // 16, k, j % 16]
+    got = np.zeros((32, 64), "float32")
+    run(sch.func, a, packed, got)
+    np.testing.assert_allclose(got, a @ b, rtol=1e-4, atol=1e-4)
+    assert_roundtrip_and_replay(before, sch)
 
 
 # ---------------------------------------------------------------- auto-tensorize
