@@ -312,3 +312,18 @@ def test_access_ptr_in_an_implementation():
     tvmscript.build(func, target="llvm -mcpu=sapphirerapids")
     with pytest.raises(tvmscript.ScriptError, match="must be made of 'r' and 'w'"):
         tvmscript.from_source(ACCESS_PTR.replace('access_ptr("w")', 'access_ptr("x")'))
+
+
+def test_auto_tensorize_finds_the_amx_tiling():
+    from tvmscript.schedule.auto_tensorize import auto_tensorize, find_tensorize_mapping
+
+    before = amx_matmul(32, 48, 64)
+    sch = tvmscript.Schedule(before)
+    mapping = find_tensorize_mapping(sch, sch.get_block("C"), BF16)
+    assert [a.split for a in mapping.assignments] == [16, 16, 32]
+    auto_tensorize(sch, sch.get_block("C"), BF16)
+    a, bp, want = bf16_inputs(np.random.default_rng(9), 32, 48, 64)
+    got = np.zeros((32, 48), np.float32)
+    run(sch.func, a, bp, got)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert_roundtrip_and_replay(before, sch)
