@@ -89,6 +89,17 @@ def test_int8_matmul_tensorized_is_exact(name):
     assert_roundtrip_and_replay(before, sch)
 
 
+def test_a_tile_kept_in_a_variable_is_refused():
+    """LLVM follows a tile through a variable and keeps its first shape: refused in both
+    backends rather than checked against a shape the tile may not have."""
+    func = _tile_program(f"""t: T.int32x256 = {LOAD}
+    T.evaluate({_call("void", "tilestored64.internal", "2", "64", "T.address_of(C[0, 0])", "64", "t")})""")
+    with pytest.raises(CodegenError, match="must be a tile intrinsic call written inside it"):
+        tvmscript.build(func, target="llvm -mcpu=sapphirerapids")
+    with pytest.raises(ValueError, match="must be a tile intrinsic call written inside it"):
+        run(func, np.zeros((16, 64), np.int8), np.zeros((16, 16), np.int32), 1)
+
+
 def test_tile_semantics_edge_cases():
     """The interpreter's tile model: stores stay inside the shape, loads zero the rest, and
     int32 accumulation wraps like the hardware's."""
@@ -124,6 +135,25 @@ def test_bf16_denormals_are_flushed():
     c = np.zeros(256, np.int32)
     out = _amx_tdpbf16ps(16, 64, 64, c, a.view(np.int32).reshape(-1), b.view(np.int32).reshape(-1))
     assert out.view(np.float32)[0] == 0.0  # exact arithmetic would give 2^100 * 1e-39
+    # the destination's denormals are read as zero too: 2^-125 + 2^-147 gives 2^-125
+    a[0, 0], b[0, 0] = bf.from_float32(np.float32(2.0**-62)), bf.from_float32(np.float32(2.0**-63))
+    c.view(np.float32)[0] = np.float32(2.0**-147)
+    out = _amx_tdpbf16ps(16, 64, 64, c, a.view(np.int32).reshape(-1), b.view(np.int32).reshape(-1))
+    assert out.view(np.float32)[0] == np.float32(2.0**-125)
+
+
+def test_bf16_steps_are_fused_multiply_adds():
+    """Each step rounds once, the product being exact: -1.5 * 2^127 + 2^64 * 2^64 is 2^126,
+    though 2^128 alone overflows float32."""
+    from backends.interpreter.amx import _amx_tdpbf16ps
+
+    a = np.zeros((16, 32), np.uint16)
+    b = np.zeros((16, 32), np.uint16)
+    a[0, 0], b[0, 0] = bf.from_float32(np.float32(-1.5 * 2.0**63)), bf.from_float32(np.float32(2.0**64))
+    a[0, 2], b[1, 0] = bf.from_float32(np.float32(2.0**64)), bf.from_float32(np.float32(2.0**64))
+    c = np.zeros(256, np.int32)
+    out = _amx_tdpbf16ps(16, 64, 64, c, a.view(np.int32).reshape(-1), b.view(np.int32).reshape(-1))
+    assert out.view(np.float32)[0] == np.float32(2.0**126)
 
 
 # ---------------------------------------------------------------- generated code
@@ -188,7 +218,21 @@ BAD_TILE_CALLS = [
      r"takes 4 operands \(rows, colsb, ptr, stride\)"),
     ("a scalar where a tile goes",
      _call("void", "tilestored64.internal", "16", "64", "T.address_of(C[0, 0])", "64", "n"),
-     "must be a tile"),
+     "must be a tile intrinsic call written inside it"),
+    ("a store of fewer rows than the tile has (it would write all 16)",
+     _call("void", "tilestored64.internal", "2", "64", "T.address_of(C[0, 0])", "64", LOAD),
+     r"the stored tile, must be a 2 x 64-byte tile, but the tile passed was loaded or computed "
+     r"as 16 x 64"),
+    ("a destination of another shape than the product (the CPU would fault)",
+     _call("void", "tilestored64.internal", "16", "64", "T.address_of(C[0, 0])", "64",
+           _call("int32x256", "tdpbssd.internal", "16", "64", "64", LOAD.replace("16, 64", "8, 32"),
+                 LOAD, LOAD)),
+     r"operand 3 of llvm.x86.tdpbssd.internal, the destination \(m x n\), must be a 16 x 64"),
+    ("a B tile of another depth",
+     _call("void", "tilestored64.internal", "16", "64", "T.address_of(C[0, 0])", "64",
+           _call("int32x256", "tdpbssd.internal", "16", "64", "32", LOAD, LOAD.replace("16, 64", "16, 32"),
+                 LOAD)),
+     r"B \(k/4 x n\), must be a 8 x 64-byte tile"),
 ]
 
 
@@ -327,3 +371,19 @@ def test_auto_tensorize_finds_the_amx_tiling():
     run(sch.func, a, bp, got)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     assert_roundtrip_and_replay(before, sch)
+
+
+def test_int64_shaped_buffers_are_tensorized():
+    """Graph-level code legalizes to int64 shapes: the stride check compares across widths."""
+    src = amx_matmul(32, 32, 64).script()
+    for old, new in (("(32, 64)", "(T.int64(32), T.int64(64))"),
+                     ("(32, 32, 2)", "(T.int64(32), T.int64(32), T.int64(2))"),
+                     ("(32, 32)", "(T.int64(32), T.int64(32))")):
+        src = src.replace(f"T.Buffer({old}", f"T.Buffer({new}")
+    before = tvmscript.from_source(src)
+    assert "T.int64(32), T.int64(64)" in before.script()
+    sch = schedule(before, BF16, parallel=False)
+    a, bp, want = bf16_inputs(np.random.default_rng(10), 32, 32, 64)
+    got = np.zeros((32, 32), np.float32)
+    run(sch.func, a, bp, got)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

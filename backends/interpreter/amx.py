@@ -6,9 +6,9 @@ A tile value is an ``int32`` array of 256 lanes holding 16 rows of 64 bytes, as 
 addressed through ``Pointer`` (an array and an element offset) with strides in bytes.
 
 ``tdpbf16ps`` follows the SDM's order of rounding: for each output element, the even and the
-odd bfloat16 pairs accumulate separately from zero in float32 (one rounding per multiply-add,
-the product being exact), then their sum is added to the destination; input denormals are read
-as zero and denormal results are flushed to zero.
+odd bfloat16 pairs accumulate separately from zero in float32 (one rounding per fused
+multiply-add), then their sum is added to the destination; input denormals (the destination's
+too) are read as zero and denormal results are flushed to zero.
 """
 
 from __future__ import annotations
@@ -111,10 +111,14 @@ def _amx_tdpbf16ps(m: int, n: int, k: int, c: Any, a: Any, b: Any) -> np.ndarray
     av = _bf16_as_f32(_as_bytes(a)[:m, :k].view(np.uint16).reshape(m, pairs, 2))
     bv = _bf16_as_f32(_as_bytes(b)[:pairs, :n].view(np.uint16).reshape(pairs, cols, 2))
     temp = np.zeros((m, cols, 2), np.float32)
+    a64, b64 = av.astype(np.float64), bv.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
-        for p in range(pairs):  # the products are exact in float32: one rounding per step
-            temp = _ftz(temp + av[:, p, None, :] * bv[None, p, :, :])
-        acc = _as_bytes(c).view(np.float32)[:m, :cols]
+        for p in range(pairs):
+            # a fused multiply-add: the product of two bfloat16 is exact in float64, and float64
+            # (53 >= 2 * 24 + 2 bits) rounds the sum of two such values to float32 as one
+            # rounding would
+            temp = _ftz((temp + a64[:, p, None, :] * b64[None, p, :, :]).astype(np.float32))
+        acc = _ftz(_as_bytes(c).view(np.float32)[:m, :cols])
         result = _ftz(acc + _ftz(temp[..., 0] + temp[..., 1]))
     out = np.zeros((ROWS, COLSB // 4), np.float32)
     out[:m, :cols] = result
@@ -135,7 +139,11 @@ HELPERS = {
 }
 
 
+def _amx_invalid(message: str) -> None:
+    raise ValueError(message)
+
+
 def namespace() -> dict[str, Any]:
     return {"_amx_tileload": _amx_tileload, "_amx_tilezero": _amx_tilezero,
             "_amx_tilestore": _amx_tilestore, "_amx_tdpb": _amx_tdpb,
-            "_amx_tdpbf16ps": _amx_tdpbf16ps}
+            "_amx_tdpbf16ps": _amx_tdpbf16ps, "_amx_invalid": _amx_invalid}

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from tvmscript.ir import expr as E
 from tvmscript.ir.dtype import DataType
 
+from ..amx import tile_operand_problem
 from .amx import HELPERS as AMX_HELPERS
 from .context import Code
 from .values import int_range, np_dtype, value_np_dtype
@@ -181,6 +182,9 @@ def _llvm(tr: ExprTranslator, call: E.Call) -> Code:
     if name.startswith("llvm.x86.avx512.vpdpbusd."):
         return Code(f"_vpdpbusd({', '.join(a.text for a in args)})")
     if name in AMX_HELPERS:
+        problem = tile_operand_problem(name, call.args[1:])
+        if problem is not None:
+            return Code(f"_amx_invalid({problem!r})")
         helper, lead = AMX_HELPERS[name]
         return Code(f"{helper}({', '.join([lead] * bool(lead) + [a.text for a in args])})")
     if base == "powi":

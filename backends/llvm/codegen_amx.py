@@ -1,10 +1,12 @@
 """AMX tile intrinsics (``backends/amx.py``): ``int32x256`` in the script, ``x86_amx`` in LLVM.
 
-A tile operand that is itself a tile intrinsic is passed on as ``x86_amx``; any other
-``int32x256`` value is converted with ``llvm.x86.cast.vector.to.tile``, and a tile result used
-outside a tile intrinsic with ``llvm.x86.cast.tile.to.vector`` (Clang does the same for
-``__tile1024i``). LLVM then writes the tile configuration at each function's entry, so every
-thread of a parallel loop configures its own tiles.
+A tile operand must be a tile intrinsic call written inside its consumer; it is passed on as
+``x86_amx``, after checking that the shape it was made with is the one the consumer uses (a tile
+register keeps the shape it was configured with, and LLVM follows a tile through variables, so a
+mismatch would fault or store past a buffer). A tile result used outside a tile intrinsic is
+converted with ``llvm.x86.cast.tile.to.vector`` (as Clang does for ``__tile1024i``). LLVM writes
+the tile configuration at each function's entry, so every thread of a parallel loop configures
+its own tiles.
 
 Shapes must be constants within the tile limits: LLVM cannot configure a tile whose shape it does
 not know, and a configuration outside the limits faults at run time, killing the process.
@@ -15,9 +17,8 @@ from __future__ import annotations
 from llvmlite import ir
 
 from tvmscript.ir import expr as E
-from tvmscript.ir.dtype import DataType
 
-from ..amx import MAX_COLSB, MAX_ROWS, TILE_DTYPE, TILE_INTRINSICS
+from ..amx import MAX_COLSB, MAX_ROWS, TILE_DTYPE, TILE_INTRINSICS, tile_operand_problem, tile_producer
 from .types import I16, I32, I64, PTR, VOID
 
 
@@ -36,20 +37,8 @@ class _X86AMXType(ir.Type):
 
 X86_AMX = _X86AMXType()
 TILE_VECTOR = ir.VectorType(I32, 256)
-_TILE = DataType.parse(TILE_DTYPE)
 _LLVM_TYPES = {"rows": I16, "colsb": I16, "k": I16, "ptr": PTR, "stride": I64, "tile": X86_AMX}
 _LIMITS = {"rows": MAX_ROWS, "colsb": MAX_COLSB, "k": MAX_COLSB}
-_CALLS = ("tir.call_llvm_intrin", "tir.call_llvm_pure_intrin")
-
-
-def _tile_call_name(expr: E.PrimExpr) -> str | None:
-    """The callee of ``expr`` when it is a tile intrinsic returning a tile."""
-    if isinstance(expr, E.Call) and expr.op in _CALLS and expr.args \
-            and isinstance(expr.args[0], E.StringImm):
-        spec = TILE_INTRINSICS.get(expr.args[0].value)
-        if spec is not None and spec[1] == "tile":
-            return expr.args[0].value
-    return None
 
 
 class AMXCodegen:
@@ -65,6 +54,12 @@ class AMXCodegen:
         if len(args) != len(kinds):
             self._amx_error(f"{name} takes {len(kinds)} operands ({', '.join(kinds)}), "
                             f"but the call passes {len(args)}")
+        for n, (kind, arg) in enumerate(zip(kinds, args)):
+            if kind in _LIMITS:
+                self._check_shape(name, n, kind, arg)
+        problem = tile_operand_problem(name, args)
+        if problem is not None:
+            self._amx_error(problem)
         values = [self._amx_operand(name, n, kind, arg)
                   for n, (kind, arg) in enumerate(zip(kinds, args))]
         fnty = ir.FunctionType(X86_AMX if result == "tile" else VOID,
@@ -78,16 +73,8 @@ class AMXCodegen:
         return self.b.call(cast, [call])
 
     def _amx_operand(self, name: str, n: int, kind: str, arg: E.PrimExpr) -> ir.Value:
-        if kind == "tile":
-            inner = _tile_call_name(arg)
-            if inner is not None:
-                return self.amx_call(arg, inner, list(arg.args[1:]), as_tile=True)
-            if arg.dtype != _TILE:
-                self._amx_error(f"operand {n} of {name} must be a tile ({TILE_DTYPE}), got "
-                                f"{arg.dtype}")
-            cast = self.declare("llvm.x86.cast.vector.to.tile.v256i32",
-                                ir.FunctionType(X86_AMX, [TILE_VECTOR]))
-            return self.b.call(cast, [self.visit(arg)])
+        if kind == "tile":  # a nested tile call (tile_operand_problem checked it)
+            return self.amx_call(arg, tile_producer(arg), list(arg.args[1:]), as_tile=True)
         if kind == "ptr":
             if not arg.dtype.is_handle:
                 self._amx_error(f"operand {n} of {name} must be a pointer (T.address_of(...)), "
@@ -95,8 +82,6 @@ class AMXCodegen:
             return self.visit(arg)
         if not arg.dtype.is_integer or arg.dtype.lanes != 1:
             self._amx_error(f"operand {n} of {name} ({kind}) must be an integer, got {arg.dtype}")
-        if kind in _LIMITS:
-            self._check_shape(name, n, kind, arg)
         value = self.visit(arg)
         target = _LLVM_TYPES[kind]
         if value.type.width > target.width:

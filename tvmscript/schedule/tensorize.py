@@ -480,7 +480,7 @@ def _check_compact(intrin: TensorIntrin, block: S.Block, ib: Buffer, region: Buf
     for n in range(kept):
         if wanted[n] is None or _is_int(ib.shape[n], 1):
             continue
-        if not ana.can_prove_equal(tail[n], wanted[n]):
+        if not _provably_equal(ana, tail[n], wanted[n]):
             have = [_script(st) for st in tail]
             raise TensorizeMismatch(
                 f"tensorize: intrinsic `{intrin.name}` and block `{block.name_hint}` differ: access "
@@ -488,6 +488,13 @@ def _check_compact(intrin: TensorIntrin, block: S.Block, ib: Buffer, region: Buf
                 f"region `{_script(region)}` of `{src.name}` has strides ({', '.join(have)}); "
                 "lay the data out so the tile is contiguous (e.g. transform_layout / pack it)",
                 "access pattern: region is not contiguous")
+
+
+def _provably_equal(ana: Analyzer, a: PrimExpr, b: PrimExpr) -> bool:
+    """``a == b`` as integers, whatever their widths (int64 shapes against int32 strides)."""
+    if a.dtype != b.dtype:
+        b = E.Cast(a.dtype, b) if not isinstance(b, IntImm) else const(b.value, a.dtype)
+    return ana.can_prove_equal(a, b)
 
 
 def _row_major(shape) -> list[PrimExpr]:
