@@ -18,7 +18,9 @@ from llvmlite import ir
 
 from tvmscript.ir import expr as E
 
-from ..amx import MAX_COLSB, MAX_ROWS, TILE_DTYPE, TILE_INTRINSICS, tile_operand_problem, tile_producer
+from ..amx import (
+    MAX_COLSB, MAX_ROWS, TILE_DTYPE, TILE_INTRINSICS, tile_operand_problem, tile_producer,
+)
 from .types import I16, I32, I64, PTR, VOID
 
 
