@@ -55,6 +55,16 @@ def is_tile_intrinsic(name: str) -> bool:
     return name in TILE_INTRINSICS
 
 
+def limit_problem(kind: str, value: int) -> str | None:
+    """Why ``value`` cannot be the tile dimension ``kind`` ("rows", "colsb", "k"), or None:
+    at most 16 rows of at most 64 bytes, bytes in whole 4-byte elements."""
+    limit = MAX_ROWS if kind == "rows" else MAX_COLSB
+    if 0 < value <= limit and (kind == "rows" or value % 4 == 0):
+        return None
+    rule = f"1..{limit}" + ("" if kind == "rows" else ", a multiple of 4")
+    return f"{kind} is {value}, outside the tile limits ({rule})"
+
+
 def tile_producer(expr: Any) -> str | None:
     """The callee of ``expr`` when it is a tile intrinsic that returns a tile, else None."""
     from tvmscript.ir import expr as E
@@ -99,7 +109,7 @@ def tile_operand_problem(name: str, args: Sequence[Any]) -> str | None:
             return (f"operand {index} of {name} must be a tile intrinsic call written inside it "
                     "(a tileloadd64 / tilezero / tdp* call); a tile kept in a variable or made "
                     "otherwise would keep a shape this call cannot check")
-    if kinds == ("rows", "colsb", "k", "tile", "tile", "tile"):
+    if kinds == _TDP:
         dims = _constants(args, 3)
         if dims is None:
             return None
@@ -160,6 +170,6 @@ def run_refusal(needs: "tuple[str, ...] | list[str]") -> str | None:
     return None
 
 
-__all__ = ["TILE_DTYPE", "TILE_INTRINSICS", "is_tile_intrinsic", "produced_shape",
+__all__ = ["TILE_DTYPE", "TILE_INTRINSICS", "is_tile_intrinsic", "limit_problem", "produced_shape",
            "request_tile_permission", "run_refusal", "tile_operand_problem", "tile_producer",
            "unavailable_reason"]

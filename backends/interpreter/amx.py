@@ -17,7 +17,10 @@ from typing import Any
 
 import numpy as np
 
-ROWS, COLSB = 16, 64
+from ..amx import MAX_COLSB as COLSB
+from ..amx import MAX_ROWS as ROWS
+from ..amx import limit_problem
+
 _TINY = np.float32(np.finfo(np.float32).tiny)  # smallest normal float32
 
 
@@ -39,8 +42,14 @@ def _byte_indices(rows: int, colsb: int, offset: int, stride: int, size: int) ->
 
 
 def _check_shape(rows: int, colsb: int) -> None:
-    if not (0 < rows <= ROWS and 0 < colsb <= COLSB):
-        raise ValueError(f"AMX tile shape {rows} x {colsb} bytes is outside 16 rows x 64 bytes")
+    _check_limits(("rows", rows), ("colsb", colsb))
+
+
+def _check_limits(*dims: tuple[str, int]) -> None:
+    for kind, value in dims:
+        problem = limit_problem(kind, int(value))
+        if problem is not None:
+            raise ValueError(f"AMX tile: {problem}")
 
 
 def _as_bytes(tile: Any) -> np.ndarray:
@@ -71,12 +80,7 @@ def _amx_tilestore(rows: int, colsb: int, ptr: Any, stride: int, tile: Any) -> N
 
 
 def _dot_shapes(m: int, n: int, k: int) -> None:
-    for what, value in (("rows", m), ("colsb", n), ("k", k)):
-        limit = ROWS if what == "rows" else COLSB
-        if not 0 < value <= limit or (what != "rows" and value % 4):
-            raise ValueError(f"AMX dot product: {what} = {value} is outside the tile limits")
-    if k // 4 > ROWS:
-        raise ValueError(f"AMX dot product: k = {k} bytes needs {k // 4} rows of B")
+    _check_limits(("rows", m), ("colsb", n), ("k", k))  # k <= 64 bytes: B has k / 4 <= 16 rows
 
 
 _SIGNS = {"ss": (np.int8, np.int8), "su": (np.int8, np.uint8),

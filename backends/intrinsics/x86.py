@@ -104,9 +104,8 @@ def available(name: str) -> bool:
 def missing_features(name: str) -> list[str]:
     """What this machine lacks for ``name``: CPU features, or Linux's AMX permission."""
     missing = [f for f in X86_INTRINSICS[name][0] if not has_feature(f)]
-    if not missing and name in AMX_INTRINSICS and amx.unavailable_reason() is not None:
-        missing.append(f"AMX tile permission ({amx.unavailable_reason()})")
-    return missing
+    refusal = amx.unavailable_reason() if not missing and name in AMX_INTRINSICS else None
+    return missing + ([f"AMX tile permission ({refusal})"] if refusal else [])
 
 
 def register_x86_intrinsics() -> list[str]:

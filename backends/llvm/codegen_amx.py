@@ -19,7 +19,7 @@ from llvmlite import ir
 from tvmscript.ir import expr as E
 
 from ..amx import (
-    MAX_COLSB, MAX_ROWS, TILE_DTYPE, TILE_INTRINSICS, tile_operand_problem, tile_producer,
+    TILE_DTYPE, TILE_INTRINSICS, limit_problem, tile_operand_problem, tile_producer,
 )
 from .types import I16, I32, I64, PTR, VOID
 
@@ -40,7 +40,7 @@ class _X86AMXType(ir.Type):
 X86_AMX = _X86AMXType()
 TILE_VECTOR = ir.VectorType(I32, 256)
 _LLVM_TYPES = {"rows": I16, "colsb": I16, "k": I16, "ptr": PTR, "stride": I64, "tile": X86_AMX}
-_LIMITS = {"rows": MAX_ROWS, "colsb": MAX_COLSB, "k": MAX_COLSB}
+_SHAPES = ("rows", "colsb", "k")
 
 
 class AMXCodegen:
@@ -57,7 +57,7 @@ class AMXCodegen:
             self._amx_error(f"{name} takes {len(kinds)} operands ({', '.join(kinds)}), "
                             f"but the call passes {len(args)}")
         for n, (kind, arg) in enumerate(zip(kinds, args)):
-            if kind in _LIMITS:
+            if kind in _SHAPES:
                 self._check_shape(name, n, kind, arg)
         problem = tile_operand_problem(name, args)
         if problem is not None:
@@ -96,11 +96,9 @@ class AMXCodegen:
         if not isinstance(arg, E.IntImm):
             self._amx_error(f"operand {n} of {name} ({kind}) must be a constant: LLVM configures "
                             f"tiles from constant shapes, and `{arg.script()}` is not one")
-        limit = _LIMITS[kind]
-        if not 0 < arg.value <= limit or (kind != "rows" and arg.value % 4):
-            rule = f"1..{limit}" + ("" if kind == "rows" else ", a multiple of 4")
-            self._amx_error(f"operand {n} of {name} ({kind}) is {arg.value}, outside the tile "
-                            f"limits ({rule})")
+        problem = limit_problem(kind, arg.value)
+        if problem is not None:
+            self._amx_error(f"operand {n} of {name} ({kind}): {problem}")
 
     def _amx_error(self, message: str) -> None:
         from .codegen import CodegenError

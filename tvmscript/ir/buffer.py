@@ -75,26 +75,24 @@ class Buffer(IdentityNode):
         ``A.access_ptr("r")`` is ``T.tvm_access_ptr(T.type_annotation("float32"), A.data,
         A.elem_offset, 16, 1)`` for a 16-element float32 buffer ``A``.
         """
-        from .expr import Call, FloorDiv, Mul, const as make_const
+        from .expr import Call, FloorDiv
+        from .rewrite import add, mul, product
 
         mask = access_mask if isinstance(access_mask, int) else _access_bits(access_mask)
-        size = (Mul(self.strides[0], self.shape[0]) if self.strides
-                else _product(self.shape))
+        size = mul(self.strides[0], self.shape[0]) if self.strides else product(self.shape)
         elem = self.elem_offset
         dt = self.dtype
         if content_lanes > 1:
             dt = dt.with_lanes(content_lanes)
-            lanes = make_const(content_lanes, elem.dtype)
+            lanes = const(content_lanes, elem.dtype)
             size, elem = FloorDiv(size, lanes), FloorDiv(elem, lanes)
         offset = convert(offset)
-        start = elem if _is_zero(offset) else elem + offset
         if extent is None:
-            extent = size if _is_zero(offset) else (
-                const(size.value - offset.value) if isinstance(size, IntImm)
-                and isinstance(offset, IntImm) else size - offset)
+            extent = add(size, const(-offset.value)) if isinstance(offset, IntImm) \
+                else size - offset
         return Call(as_dtype(ptr_type), "tir.tvm_access_ptr",
-                    (Call(dt, "tir.type_annotation", ()), self.data, start, convert(extent),
-                     make_const(mask, "int32")))
+                    (Call(dt, "tir.type_annotation", ()), self.data, add(elem, offset),
+                     convert(extent), const(mask, "int32")))
 
 
 @node
@@ -121,24 +119,6 @@ def _access_bits(mask: str) -> int:
     if not mask or any(c not in bits for c in mask):
         raise ValueError(f"access_ptr: the access mask {mask!r} must be made of 'r' and 'w'")
     return sum(bits[c] for c in set(mask))
-
-
-def _product(shape: Sequence[PrimExpr]) -> PrimExpr:
-    """The product of ``shape``, constant dimensions multiplied out."""
-    known, rest = 1, []
-    for s in shape:
-        if isinstance(s, IntImm):
-            known *= s.value
-        else:
-            rest.append(s)
-    out: PrimExpr | None = const(known) if known != 1 or not rest else None
-    for s in rest:
-        out = s if out is None else out * s
-    return out
-
-
-def _is_zero(e: PrimExpr) -> bool:
-    return isinstance(e, IntImm) and e.value == 0
 
 
 def decl_buffer(

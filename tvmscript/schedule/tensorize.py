@@ -35,7 +35,7 @@ from ..ir import stmt as S
 from ..ir.buffer import Buffer, BufferRegion, MatchBufferRegion
 from ..ir.expr import IntImm, PrimExpr, Range, Var, const
 from ..ir.functor import Mutator, substitute
-from ..ir.rewrite import Renew, copy_buffer
+from ..ir.rewrite import Renew, copy_buffer, row_major_strides
 from .blockize import blockize as _blockize
 from .errors import ScheduleError
 from .handles import BlockRV, LoopRV
@@ -468,14 +468,14 @@ def _check_compact(intrin: TensorIntrin, block: S.Block, ib: Buffer, region: Buf
     when it declares no strides, otherwise each constant stride it declares (a variable stride
     is bound to the region's)."""
     src = region.buffer
-    strides = list(src.strides) if src.strides else _row_major(src.shape)
+    strides = list(src.strides) if src.strides else row_major_strides(src.shape)
     kept = len(ib.shape)
     tail = strides[len(strides) - kept:]
     if ib.strides:
         wanted = [None if isinstance(st, Var) else st for st in ib.strides]
         what = f"with strides ({', '.join(_script(st) for st in ib.strides)})"
     else:
-        wanted, what = _row_major(ib.shape), f"as a compact {_shape(ib.shape)} tile"
+        wanted, what = row_major_strides(ib.shape), f"as a compact {_shape(ib.shape)} tile"
         what += f" (strides ({', '.join(_script(st) for st in wanted)}))"
     for n in range(kept):
         if wanted[n] is None or _is_int(ib.shape[n], 1):
@@ -495,15 +495,6 @@ def _provably_equal(ana: Analyzer, a: PrimExpr, b: PrimExpr) -> bool:
     if a.dtype != b.dtype:
         b = E.Cast(a.dtype, b) if not isinstance(b, IntImm) else const(b.value, a.dtype)
     return ana.can_prove_equal(a, b)
-
-
-def _row_major(shape) -> list[PrimExpr]:
-    out: list[PrimExpr] = []
-    acc: PrimExpr = const(1, "int32")
-    for s in reversed(shape):
-        out.append(acc)
-        acc = acc * s if not _is_int(acc, 1) else s
-    return list(reversed(out))
 
 
 def _shape(shape) -> str:
