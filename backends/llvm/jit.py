@@ -21,10 +21,18 @@ def init_llvm() -> None:
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     llvm.initialize_native_asmparser()
-    # compiler runtime helpers LLVM may call (__truncdfhf2 for float64 -> float16, ...)
-    gcc_s = ctypes.util.find_library("gcc_s")
-    if gcc_s:
-        llvm.load_library_permanently(gcc_s)
+    load_runtime_libraries()
+
+
+def load_runtime_libraries() -> None:
+    """Make the C libraries generated code calls visible to the JIT before any symbol is
+    resolved: libm (``tanhf``, ``erff``: the process's own libm is not searched, so without
+    this they resolved only after some other library such as libgomp had pulled libm in) and
+    libgcc_s (helpers like ``__truncdfhf2`` for float64 -> float16)."""
+    for name in ("m", "gcc_s"):
+        path = ctypes.util.find_library(name)
+        if path:
+            llvm.load_library_permanently(path)
 
 
 @cache
