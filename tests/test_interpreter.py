@@ -11,7 +11,7 @@ import tvmscript
 from backends.interpreter import InterpretedModule, InterpreterAssertError, compile_prim_func, run
 from backends.runtime.executor import Executable
 from tests.references import REFERENCES, random_args
-from tests.conformance import load_cases
+from tests.conformance import load_cases, requires_cases
 from tests.corpus.tir_programs import PROGRAMS
 
 CASES = load_cases()
@@ -42,6 +42,7 @@ def test_conformance_case(name: str) -> None:
     assert elapsed < 5.0, f"{name} took {elapsed:.2f}s in the interpreter"
 
 
+@requires_cases
 def test_module_case_through_executable() -> None:
     case = CASES["graph_module"]
     mod = tvmscript.from_source(case.SOURCE)

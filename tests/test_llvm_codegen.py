@@ -9,6 +9,7 @@ import pytest
 import tvmscript
 from backends.llvm import build_llvm, codegen
 from backends.target import Target, has_feature
+from tests.conformance import requires_cases
 
 RNG = np.random.default_rng(0)
 
@@ -333,8 +334,8 @@ def main(A: T.Buffer((32, 24), "float32"), B: T.Buffer((24, 16), "float32"), C: 
     np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-4)
 
 
+@requires_cases
 def test_conformance_cases():
-    from tests.conformance import load_cases
 
     for name, case in load_cases().items():
         if getattr(case, "TARGET", "llvm") != "llvm" or getattr(case, "KIND", None) == "module":

@@ -1,6 +1,5 @@
 """The parser builds the IR the contract (docs/script-to-ir.md) names for each construct."""
 
-import glob
 import time
 
 import pytest
@@ -11,6 +10,7 @@ from tvmscript.ir import expr as E
 from tvmscript.ir import graph as G
 from tvmscript.ir import stmt as S
 from tvmscript.ir.function import IRModule, PrimFunc
+from tests.conformance import load_cases
 
 HEAD = "from tvmscript import T, R, I\n"
 
@@ -36,11 +36,9 @@ def main(A: T.Buffer((128, 128), "float32"), B: T.Buffer((128, 128), "float32"),
 '''
 
 
-@pytest.mark.parametrize("path", sorted(glob.glob("/work/shared/conformance/*.py")))
-def test_conformance_parses(path):
-    ns = {}
-    exec(open(path).read(), ns)
-    result = from_source(ns["SOURCE"])
+@pytest.mark.parametrize("name, case", sorted(load_cases().items()))
+def test_conformance_parses(name, case):
+    result = from_source(case.SOURCE)
     assert isinstance(result, (PrimFunc, IRModule))
 
 

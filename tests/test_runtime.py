@@ -8,6 +8,7 @@ import pytest
 
 import tvmscript
 from backends.llvm import build_llvm
+from tests.conformance import requires_cases
 
 RNG = np.random.default_rng(1)
 
@@ -232,8 +233,8 @@ def test_interpreter_target_has_the_same_interface():
     np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-3)
 
 
+@requires_cases
 def test_graph_module_runs_compiled_kernels():
-    from tests.conformance import load_cases
 
     case = load_cases()["graph_module"]
     rt = tvmscript.build(tvmscript.from_source(case.SOURCE), target="llvm")
