@@ -416,13 +416,13 @@ def test_spans_point_at_user_lines():
     assert loop.span.lineno == 4
 
 
-def test_debug_switch_reraises_raw():
+def test_debug_switch_chains_the_internal_exception():
     from tvmscript import diagnostics
 
     with diagnostics.debug():
-        with pytest.raises(Exception) as info:
+        with pytest.raises(tvmscript.ScriptError) as info:
             parse("A[0, 0] = T.float32(1) + T.int32(1)")
-    assert not isinstance(info.value, tvmscript.ScriptError)
+    assert isinstance(info.value.__cause__, TypeError)
 
 
 def test_performance():

@@ -164,9 +164,12 @@ def test_rendering_has_caret_under_construct():
     assert lines[4].index("^") == lines[3].index("C[0, 0]".replace("[0, 0]", ""))
 
 
-def test_chained_cause():
+def test_internal_cause_hidden_unless_debugging():
     text, *_ = CASES["dtype_mismatch_binop"]
     with pytest.raises(ScriptError) as info:
+        from_source(text)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    with tvmscript.diagnostics.debug(), pytest.raises(ScriptError) as info:
         from_source(text)
     assert isinstance(info.value.__cause__, TypeError)
 

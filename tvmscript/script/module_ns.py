@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .namespace import Namespace
-
-
-def _ir_module(cls: type) -> Any:
-    from .parser.entry import ir_module
-
-    return ir_module(cls)
+from .parser.entry import ir_module
 
 
 def _module_attrs(attrs: dict) -> None:
@@ -18,6 +11,6 @@ def _module_attrs(attrs: dict) -> None:
     return None
 
 
-I = Namespace("I", {"ir_module": _ir_module, "module_attrs": _module_attrs})
+I = Namespace("I", {"ir_module": ir_module, "module_attrs": _module_attrs})
 
 __all__ = ["I"]

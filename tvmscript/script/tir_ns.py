@@ -18,6 +18,7 @@ from ..ir.expr import PrimExpr, Range, StringImm, const
 from .namespace import Namespace
 from .parser import tir_frames as F
 from .parser.builtin import ArgError, Builtin, table
+from .parser.entry import prim_func
 from .parser.values import (
     as_dtype_arg, as_int_expr, as_prim, as_region, describe, range_of,
 )
@@ -418,12 +419,6 @@ def _fallback(name: str) -> Any:
     return _DTYPE_CTORS.setdefault(name, DTypeCtor(dt))
 
 
-def _prim_func(*args, **kwargs):
-    from .parser.entry import prim_func
-
-    return prim_func(*args, **kwargs)
-
-
 _ENTRIES = dict(table("T", {
     "Buffer": buffer, "match_buffer": match_buffer, "alloc_buffer": alloc_buffer,
     "decl_buffer": decl_buffer, "allocate": allocate, "launch_thread": launch_thread,
@@ -437,7 +432,7 @@ _ENTRIES = dict(table("T", {
     "max": _binary(E.Max), "floordiv": _binary(E.FloorDiv), "floormod": _binary(E.FloorMod),
     "truncdiv": _binary(E.Div), "truncmod": _binary(E.Mod),
 }))
-_ENTRIES.update(axis=axis, prim_func=_prim_func, handle=_fallback("handle"))
+_ENTRIES.update(axis=axis, prim_func=prim_func, handle=_fallback("handle"))
 
 T = Namespace("T", _ENTRIES, _fallback)
 RANGE = _ENTRIES["serial"]

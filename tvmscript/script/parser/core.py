@@ -2,7 +2,7 @@
 
 Expressions are evaluated node by node (never with Python's ``eval``) so every failure has a
 location: any exception raised while visiting a node becomes a ``ScriptError`` at the innermost
-node being visited, chained with ``from`` (``tvmscript.diagnostics.DEBUG`` re-raises it raw).
+node being visited (chained to it only in ``tvmscript.diagnostics`` debug mode).
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import difflib
 import operator
 from typing import Any, Callable
 
-from ... import diagnostics
-from ...diagnostics import ScriptError
+from ...diagnostics import ScriptError, converted
 from ...ir import expr as E
 from ...ir.buffer import Buffer
 from ...ir.expr import PrimExpr
@@ -24,6 +23,8 @@ from .source import Source
 from .values import BufferSlice, as_prim, describe
 
 _MISSING = object()
+_TOO_DEEP = ("this expression is nested too deeply to parse; split it into several statements "
+             "(e.g. with let bindings x = ...)")
 _BUFFER_ATTRS = frozenset({"data", "elem_offset", "shape", "strides", "dtype", "name", "scope",
                            "access_ptr"})
 
@@ -73,13 +74,9 @@ class ParserBase:
         except ScriptError:
             raise
         except RecursionError as exc:
-            if diagnostics.DEBUG:
-                raise
-            raise self.error(node, "the program is nested too deeply to parse") from exc
+            raise converted(self.error(node, _TOO_DEEP), exc)
         except Exception as exc:  # noqa: BLE001 - every failure must point at the user's line
-            if diagnostics.DEBUG:
-                raise
-            raise self.error(node, _message(exc)) from exc
+            raise converted(self.error(node, _message(exc)), exc)
 
     # ------------------------------------------------------------ scopes
     def push_scope(self) -> None:
@@ -295,9 +292,8 @@ class ParserBase:
         try:
             return func.fn(self, *args, **kwargs)
         except ArgError as exc:
-            if diagnostics.DEBUG:
-                raise
-            raise self.error(_arg_node(node, func.param_position(exc.key)), exc.message) from exc
+            error = self.error(_arg_node(node, func.param_position(exc.key)), exc.message)
+            raise converted(error, exc)
 
     def _unsupported(self, node: ast.AST) -> Any:
         raise self.error(node, f"{_expr_kind(node)} is not supported in scripts")

@@ -11,7 +11,7 @@ import ast
 from collections import ChainMap
 from typing import Any, Callable
 
-from ...diagnostics import ScriptError
+from ...diagnostics import ScriptError, user_facing
 from ...ir.frozendict import FrozenDict
 from ...ir.function import GlobalVar, IRModule
 from . import source as src
@@ -85,6 +85,7 @@ def _parse_def(kind: str, fdef: ast.FunctionDef, source: src.Source, env: ChainM
     return RelaxParser(source, env).parse_function(fdef)
 
 
+@user_facing
 def _decorated(kind: str, func: Callable[..., Any]) -> Any:
     if _is_method(func):
         return Deferred(kind, func)
@@ -93,6 +94,7 @@ def _decorated(kind: str, func: Callable[..., Any]) -> Any:
     return _parse_def(kind, fdef, source, _env(func))
 
 
+@user_facing
 def prim_func(func: Callable[..., Any] | None = None, *, private: bool = False,
               s_tir: bool = False, check_well_formed: bool = True) -> Any:
     """``@T.prim_func`` (also with ``private=True``/``s_tir=True``): parse a loop-level function."""
@@ -101,6 +103,7 @@ def prim_func(func: Callable[..., Any] | None = None, *, private: bool = False,
     return _decorated("tir", func)
 
 
+@user_facing
 def function(func: Callable[..., Any] | None = None, *, private: bool = False,
              pure: bool = True, check_well_formed: bool = True) -> Any:
     """``@R.function``: parse a graph-level function."""
@@ -109,6 +112,7 @@ def function(func: Callable[..., Any] | None = None, *, private: bool = False,
     return _decorated("relax", func)
 
 
+@user_facing
 def ir_module(cls: type) -> IRModule:
     """``@I.ir_module class Module:``: parse every decorated method into one module."""
     source = src.from_object(cls)
@@ -176,6 +180,7 @@ def _module_expr(stmt: ast.Expr, source: src.Source, env: ChainMap, attrs: dict)
     attrs.update(result)
 
 
+@user_facing
 def from_source(text: str, filename: str = "<string>") -> Any:
     """Parse a script text: one decorated def gives that function, one decorated class a module."""
     source = src.from_text(text, filename)
