@@ -13,47 +13,73 @@ from functools import cache
 
 KINDS = ("llvm", "interpreter", "c", "cuda")
 
+# the options each kind takes, and the values an option accepts (None: any value)
+_LLVM_OPTIONS: dict[str, tuple[str, ...] | None] = {
+    "fp-contract": ("fast", "off"), "mattr": None, "mcpu": None, "mtriple": None,
+    "parallel": ("gomp", "pthread"),
+}
+OPTIONS: dict[str, dict[str, tuple[str, ...] | None]] = {
+    "llvm": _LLVM_OPTIONS, "c": _LLVM_OPTIONS, "interpreter": {}, "cuda": {},
+}
+
 
 @dataclass(frozen=True)
 class Target:
-    """A parsed target: its kind, and for ``llvm`` the CPU, features and any other options."""
+    """A parsed target: its kind, and for ``llvm`` the CPU, features, triple and other options."""
 
     kind: str
     mcpu: str = ""
     mattr: tuple[str, ...] = ()
     options: tuple[tuple[str, str], ...] = field(default=())
+    mtriple: str = ""  # empty: this process's triple
 
     @staticmethod
     def parse(spec: str | Target) -> Target:
         """``"llvm"``, ``"llvm -mcpu=native"``, ``"llvm -mcpu=skylake-avx512 -mattr=+avx512f"``,
-        ``"interpreter"``."""
+        ``"llvm -mtriple=aarch64-linux-gnu"``, ``"interpreter"``. An option the kind does not
+        take is an error (it used to be ignored, so a typo silently built for the host)."""
         if isinstance(spec, Target):
             return spec
         words = shlex.split(str(spec))
         if not words or words[0] not in KINDS:
             raise ValueError(f"unknown target {spec!r}; expected one of {KINDS} and options")
-        kind, mcpu, mattr, options = words[0], "", [], []
+        kind, mcpu, mattr, mtriple, options = words[0], "", [], "", []
         for word in words[1:]:
-            key, _, value = word.lstrip("-").partition("=")
+            key, value = _check_option(kind, word, str(spec))
             if key == "mcpu":
                 mcpu = value
             elif key == "mattr":
                 mattr.extend(a for a in value.split(",") if a)
+            elif key == "mtriple":
+                mtriple = value
             else:
                 options.append((key, value))
-        return Target(kind, mcpu, tuple(mattr), tuple(options))
+        target = Target(kind, mcpu, tuple(mattr), tuple(options), mtriple)
+        _check_native_cpu(target, str(spec))
+        return target
+
+    @property
+    def triple(self) -> str:
+        """The LLVM triple code is generated for (``-mtriple``, else this process's)."""
+        return self.mtriple or process_triple()
+
+    @property
+    def is_host_triple(self) -> bool:
+        """Whether this machine can run code for ``triple`` (same architecture and OS)."""
+        return not self.mtriple or same_machine(self.mtriple, process_triple())
 
     @property
     def cpu(self) -> str:
         """The CPU name handed to LLVM (``native`` and unset mean the host)."""
         if self.mcpu in ("", "native"):
-            return host_cpu_name()
+            return host_cpu_name() if self.is_host_triple else "generic"
         return self.mcpu
 
     @property
     def features(self) -> str:
         """The LLVM feature string: the host's features (for the host CPU) plus ``-mattr``."""
-        base = host_cpu_features() if self.mcpu in ("", "native") else ""
+        native = self.mcpu in ("", "native") and self.is_host_triple
+        base = host_cpu_features() if native else ""
         extra = ",".join(a if a[0] in "+-" else "+" + a for a in self.mattr)
         return ",".join(x for x in (base, extra) if x)
 
@@ -71,8 +97,49 @@ class Target:
             parts.append(f"-mcpu={self.mcpu}")
         if self.mattr:
             parts.append("-mattr=" + ",".join(self.mattr))
+        if self.mtriple:
+            parts.append(f"-mtriple={self.mtriple}")
         parts.extend(f"-{k}={v}" if v else f"-{k}" for k, v in self.options)
         return " ".join(parts)
+
+
+def _check_option(kind: str, word: str, spec: str) -> tuple[str, str]:
+    """``-key=value`` split, with the key and value checked against what ``kind`` takes."""
+    key, _, value = word.lstrip("-").partition("=")
+    known = OPTIONS[kind]
+    if key not in known:
+        takes = ", ".join(f"-{k}" for k in sorted(known)) if known else "no options"
+        raise ValueError(f"unknown option '-{key}' in target '{spec}'; {kind} takes {takes}")
+    if not value:
+        raise ValueError(f"-{key} needs a value in target '{spec}' (-{key}=...)")
+    allowed = known[key]
+    if allowed is not None and value not in allowed:
+        raise ValueError(f"-{key}={value} in target '{spec}': expected one of "
+                         f"{', '.join(allowed)}")
+    return key, value
+
+
+def _check_native_cpu(target: Target, spec: str) -> None:
+    if target.mcpu == "native" and not target.is_host_triple:
+        raise ValueError(f"-mcpu=native means this machine's CPU, which cannot run "
+                         f"{target.mtriple} code; name a CPU of that machine (or leave -mcpu "
+                         f"out for a generic one) in target '{spec}'")
+
+
+@cache
+def process_triple() -> str:
+    import llvmlite.binding as llvm
+
+    return llvm.get_process_triple()
+
+
+def same_machine(triple: str, other: str) -> bool:
+    """Whether two triples name the same architecture and operating system
+    (``x86_64-linux-gnu`` and ``x86_64-unknown-linux-gnu`` do)."""
+    import llvmlite.binding as llvm
+
+    a, b = llvm.get_triple_parts(triple), llvm.get_triple_parts(other)
+    return (a.Arch, a.SubArch, a.OS) == (b.Arch, b.SubArch, b.OS)
 
 
 @cache
@@ -141,6 +208,8 @@ def cross_compile_reason(target: "Target") -> str | None:
     other than this one, or ``-mattr`` features this CPU lacks, would crash it (SIGILL)."""
     if target.kind != "llvm":
         return None
+    if not target.is_host_triple:
+        return f"it was compiled for {target.mtriple}, not for this machine ({process_triple()})"
     missing = [a[1:] for a in target.mattr if a.startswith("+") and not has_feature(a[1:])]
     if missing:
         return f"-mattr asks for {', '.join(missing)}, which this CPU ({host_cpu_name()}) lacks"
@@ -153,4 +222,5 @@ def cross_compile_reason(target: "Target") -> str | None:
     return f"it was compiled for -mcpu={cpu}, not for this CPU ({host_cpu_name()})"
 
 
-__all__ = ["cross_compile_reason", "Target", "has_feature", "host_cpu_features", "host_cpu_name", "host_features"]
+__all__ = ["cross_compile_reason", "Target", "has_feature", "host_cpu_features", "host_cpu_name",
+           "host_features", "process_triple"]

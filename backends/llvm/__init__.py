@@ -50,7 +50,7 @@ def build_llvm(funcs: Mapping[str, PrimFunc], target: Target | str = "llvm") -> 
     cg, specs = codegen(funcs, target)
     mod, jit = compile_module(cg.module, target)
     uses_gomp = "GOMP_parallel" in cg.module.globals
-    kernels = {s.name: Kernel(s, jit.address(s.symbol), jit) for s in specs}
+    kernels = {s.name: Kernel(s, jit.address(s.symbol) if jit else None, jit) for s in specs}
 
     def export(path: str) -> None:
         export_library(path, str(mod), target, uses_gomp)

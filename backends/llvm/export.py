@@ -31,13 +31,16 @@ def add_metadata_global(module: ir.Module, text: str) -> None:
 
 
 def export_library(path: str, llvm_ir: str, target: Target, uses_gomp: bool) -> None:
-    """Compile the (already optimised) LLVM IR to a PIC object and link ``path`` with cc."""
+    """Compile the (already optimised) LLVM IR to a PIC object and link ``path`` with cc; a
+    path ending in ``.o`` gets the object file itself (for linking elsewhere)."""
     init_llvm()
     mod = llvm.parse_assembly(llvm_ir)
     obj = target_machine(target, pic=True).emit_object(mod)
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        raise RuntimeError("export_library needs a C compiler (cc) to link the shared library")
+    if str(path).endswith(".o"):
+        with open(path, "wb") as f:
+            f.write(obj)
+        return
+    cc = _linker(target)
     with tempfile.TemporaryDirectory() as tmp:
         obj_path = os.path.join(tmp, "kernels.o")
         with open(obj_path, "wb") as f:
@@ -47,3 +50,19 @@ def export_library(path: str, llvm_ir: str, target: Target, uses_gomp: bool) -> 
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode:
             raise RuntimeError(f"linking {path} failed ({' '.join(cmd)}):\n{done.stderr}")
+
+
+def _linker(target: Target) -> str:
+    """``$CC``, else this machine's cc; code for another machine needs ``$CC`` to be a cross
+    linker (this machine's cc would fail on the foreign object with a confusing message)."""
+    cc = os.environ.get("CC")
+    if cc:
+        return cc
+    if not target.is_host_triple:
+        raise RuntimeError(f"linking a shared library for {target.mtriple} needs a cross linker: "
+                           f"set CC (e.g. CC={target.mtriple}-gcc), or export the object file "
+                           "(a path ending in .o) and link it on that machine")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise RuntimeError("export_library needs a C compiler (cc) to link the shared library")
+    return cc

@@ -51,39 +51,57 @@ def target_machine(target: Target, pic: bool = False) -> llvm.TargetMachine:
 
 def new_target_machine(target: Target, pic: bool = False) -> llvm.TargetMachine:
     init_llvm()
-    check_cpu_name(target.cpu)
-    tgt = llvm.Target.from_triple(llvm.get_process_triple())
+    tgt = llvm_target(target.triple)
+    check_cpu_name(target.cpu, target.triple)
     if pic:
         return tgt.create_target_machine(cpu=target.cpu, features=target.features, opt=3,
                                          reloc="pic", codemodel="default")
     return tgt.create_target_machine(cpu=target.cpu, features=target.features, opt=3, jit=True)
 
 
+@cache
+def llvm_target(triple: str) -> llvm.Target:
+    """LLVM's code generator for ``triple``; other machines' generators are initialised only
+    when a ``-mtriple`` asks for one."""
+    if triple != llvm.get_process_triple():
+        llvm.initialize_all_targets()
+        llvm.initialize_all_asmprinters()
+    try:
+        return llvm.Target.from_triple(triple)
+    except RuntimeError as err:
+        raise ValueError(f"LLVM cannot generate code for -mtriple={triple} ({err}); use a "
+                         "triple such as 'x86_64-linux-gnu' or 'aarch64-linux-gnu'") from None
+
+
 _PROBE = """
 import llvmlite.binding as llvm
-llvm.initialize_native_target(); llvm.initialize_native_asmprinter()
-tm = llvm.Target.from_triple(llvm.get_process_triple()).create_target_machine(cpu={cpu!r})
+llvm.initialize_all_targets(); llvm.initialize_all_asmprinters()
+tm = llvm.Target.from_triple({triple!r}).create_target_machine(cpu={cpu!r})
 m = llvm.parse_assembly("define i32 @f(i32 %x) {{ ret i32 %x }}")
+m.triple = {triple!r}
 tm.emit_object(m)
 """
 
 
 @cache
-def check_cpu_name(cpu: str) -> None:
+def check_cpu_name(cpu: str, triple: str) -> None:
     """Refuse a ``-mcpu`` LLVM does not know: LLVM only warns, then aborts the whole process
     when it generates code for it. A one-off child process tries it (cached per name)."""
     import subprocess
     import sys
 
-    if cpu in ("", "native", "generic") or cpu == llvm.get_host_cpu_name():
+    host = triple == llvm.get_process_triple()
+    if cpu in ("", "native", "generic") or (host and cpu == llvm.get_host_cpu_name()):
         return
-    done = subprocess.run([sys.executable, "-c", _PROBE.format(cpu=cpu)], capture_output=True,
-                          text=True, timeout=60)
+    probe = _PROBE.format(cpu=cpu, triple=triple)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60)
     if done.returncode != 0 or "not a recognized processor" in done.stderr:
         from .codegen import CodegenError
 
-        raise CodegenError(f"LLVM does not know the CPU {cpu!r} (-mcpu); use a name such as "
-                           "'skylake-avx512', 'sapphirerapids', 'znver3' or 'native'")
+        raise CodegenError(f"LLVM does not know the CPU {cpu!r} (-mcpu) for {triple}; use a "
+                           "name such as 'skylake-avx512', 'sapphirerapids', 'znver3' or "
+                           "'native' (for aarch64: 'cortex-a72', 'neoverse-v1')")
 
 
 def parse(module: ir.Module, target: Target) -> llvm.ModuleRef:
@@ -141,9 +159,13 @@ def _check_externs(mod: llvm.ModuleRef) -> None:
         )
 
 
-def compile_module(module: ir.Module, target: Target) -> tuple[llvm.ModuleRef, JITModule]:
-    """Parse, verify, optimise at O3 and JIT ``module``."""
+def compile_module(module: ir.Module,
+                   target: Target) -> tuple[llvm.ModuleRef, JITModule | None]:
+    """Parse, verify, optimise at O3 and JIT ``module``; code for another machine
+    (``-mtriple``) is not loaded into this process (no JIT module)."""
     mod = parse(module, target)
     optimize(mod, target)
+    if not target.is_host_triple:
+        return mod, None
     uses_gomp = "GOMP_parallel" in module.globals
     return mod, JITModule(mod, target, uses_gomp)

@@ -22,14 +22,16 @@ from .spec import KernelSpec
 class Kernel:
     """One compiled loop-level function; call it with arrays and scalars."""
 
-    def __init__(self, spec: KernelSpec, address: int, owner: Any) -> None:
+    def __init__(self, spec: KernelSpec, address: int | None, owner: Any) -> None:
+        """``address`` None: the machine code is for another machine (``-mtriple``) and was
+        not loaded here; calling the kernel is an error, not a jump to address 0."""
         self.spec = spec
         self.name = spec.name
         self._owner = owner  # keeps the machine code alive
         argtypes = [ctypes.c_void_p if p.kind == "buffer" else ctype_of(p.dtype)
                     for p in spec.params]
         argtypes += [ctype_of(s.dtype) for s in spec.size_vars]
-        self._cfunc = ctypes.CFUNCTYPE(ctypes.c_int32, *argtypes)(address)
+        self._cfunc = ctypes.CFUNCTYPE(ctypes.c_int32, *argtypes)(address or 0)
         self._nargs = len(spec.params)
         self._buffers = [(i, BufferChecker(spec.name, p)) for i, p in enumerate(spec.params)
                          if p.kind == "buffer"]
@@ -38,8 +40,14 @@ class Kernel:
         self._static = not spec.size_vars and all(
             c.static_shape is not None and c.contiguous_only for _, c in self._buffers)
         self.__doc__ = f"{spec.name}({', '.join(p.name for p in spec.params)})"
-        if self._static and not self._scalars:
+        if address is None:
+            self.__call__ = self._not_loaded  # type: ignore[method-assign]
+        elif self._static and not self._scalars:
             self.__call__ = self._make_fast_call()  # type: ignore[method-assign]
+
+    def _not_loaded(self, *args: Any) -> None:
+        raise RuntimeError(f"{self.name}: this kernel was compiled for another machine and is "
+                           "not loaded in this process; export_library() it and load it there")
 
     def _make_fast_call(self) -> Callable[..., None]:
         """The per-call path of a kernel with only static-shape contiguous buffers: a few
@@ -141,7 +149,7 @@ class RuntimeModule:
         if self.cross_reason is not None:
             raise RuntimeError(f"this module cannot run in this process: {self.cross_reason}; "
                                "export_library() it and load it on that machine, or build "
-                               "with -mcpu=native")
+                               "for this one (-mcpu=native, no -mtriple)")
         if self.permission_reason is not None:
             raise RuntimeError(f"this module cannot run in this process: "
                                f"{self.permission_reason}")
