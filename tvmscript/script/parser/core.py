@@ -18,6 +18,7 @@ from ...ir import expr as E
 from ...ir.buffer import Buffer
 from ...ir.expr import PrimExpr
 from ...ir.node import Node
+from ...ir.op import by_script_name
 from .builtin import ArgError, Builtin
 from .source import Source
 from .values import BufferSlice, as_prim, describe
@@ -43,6 +44,15 @@ _CMPOPS: dict[type, tuple[str, Callable[[Any, Any], Any], type]] = {
     ast.Lt: ("<", operator.lt, E.LT), ast.LtE: ("<=", operator.le, E.LE),
     ast.Gt: (">", operator.gt, E.GT), ast.GtE: (">=", operator.ge, E.GE),
 }
+
+_PY_BUILTIN_HINTS: dict[Any, str] = {
+    max: "T.max", min: "T.min", abs: "T.abs", round: "T.round", pow: "T.pow",
+    int: 'T.Cast("int32", x)', float: 'T.Cast("float32", x)', bool: 'T.Cast("bool", x)',
+}
+_SELECT_HINT = ("to choose between values write T.Select(cond, a, b) or "
+                "T.if_then_else(cond, a, b)")
+_OTHER_OPS = {ast.MatMult: "@", ast.Is: "is", ast.IsNot: "is not", ast.In: "in",
+              ast.NotIn: "not in"}
 
 
 def is_ir(value: Any) -> bool:
@@ -114,7 +124,7 @@ class ParserBase:
     def eval(self, node: ast.AST) -> Any:
         handler = _EXPR.get(type(node))
         if handler is None:
-            raise self.error(node, f"{_expr_kind(node)} is not supported in scripts")
+            raise self.error(node, _unsupported_expr(node))
         return self.guard(node, handler, self, node)
 
     def eval_prim(self, node: ast.AST) -> PrimExpr:
@@ -175,7 +185,7 @@ class ParserBase:
         out: list[Any] = []
         for elt in elts:
             if isinstance(elt, ast.Starred):
-                out.extend(self.eval(elt.value))
+                out.extend(self.guard(elt, _unpack, self.eval(elt.value)))
             else:
                 out.append(self.eval(elt))
         return out
@@ -187,7 +197,7 @@ class ParserBase:
 
     def _binop(self, node: ast.BinOp) -> Any:
         a, b = self.eval(node.left), self.eval(node.right)
-        symbol, py_fn, ir = _BINOPS[type(node.op)]
+        symbol, py_fn, ir = _BINOPS.get(type(node.op)) or _unsupported_op(node.op)
         if not (is_ir(a) or is_ir(b)):
             _check_python_op(symbol, a, b)
             return py_fn(a, b)
@@ -241,7 +251,8 @@ class ParserBase:
     def _as_bool(self, value: Any) -> PrimExpr:
         expr = as_prim(value)
         if not expr.dtype.element_of().is_bool:
-            raise TypeError(f"`and`/`or`/`not` need bool operands, got {describe(expr)}")
+            raise TypeError(f"`and`/`or`/`not` need bool operands, got {describe(expr)}; "
+                            f"{_SELECT_HINT}")
         return expr
 
     def _compare(self, node: ast.Compare) -> Any:
@@ -249,10 +260,7 @@ class ParserBase:
         parts = []
         for op, comp in zip(node.ops, node.comparators):
             right = self.eval(comp)
-            if type(op) not in _CMPOPS:
-                raise self.error(node, f"comparison `{type(op).__name__}` is not supported in "
-                                       "scripts; expected one of == != < <= > >=")
-            symbol, py_fn, cls = _CMPOPS[type(op)]
+            symbol, py_fn, cls = _CMPOPS.get(type(op)) or _unsupported_op(op)
             if is_ir(left) or is_ir(right):
                 a = as_prim(left) if isinstance(left, BufferSlice) else left
                 b = as_prim(right) if isinstance(right, BufferSlice) else right
@@ -281,6 +289,7 @@ class ParserBase:
             return self.span(node, func.script_callable(self, node, args, kwargs))
         if not callable(func):
             return self.span(node, self.call_other(func, args, kwargs))
+        _check_python_function(func, args, kwargs)
         return func(*args, **kwargs)
 
     def call_other(self, func: Any, args: list, kwargs: dict) -> Any:
@@ -296,7 +305,33 @@ class ParserBase:
             raise converted(error, exc)
 
     def _unsupported(self, node: ast.AST) -> Any:
-        raise self.error(node, f"{_expr_kind(node)} is not supported in scripts")
+        raise self.error(node, _unsupported_expr(node))
+
+
+def _check_python_function(func: Any, args: list, kwargs: dict) -> None:
+    """Python's ``max``/``math.exp``/``np.exp`` cannot compute on IR: name the T function."""
+    if not any(is_ir(v) for v in [*args, *kwargs.values()]):
+        return
+    name = getattr(func, "__name__", "")
+    if func in _PY_BUILTIN_HINTS:
+        shown, hint = f"Python's {name}()", _PY_BUILTIN_HINTS[func]
+    elif getattr(func, "__module__", None) == "math" or type(func).__name__ == "ufunc":
+        shown = f"Python's math.{name}()" if type(func).__name__ != "ufunc" else f"numpy.{name}()"
+        hint = f"T.{name}" if by_script_name(name) is not None else "the T namespace's functions"
+    else:
+        return
+    raise TypeError(f"{shown} cannot compute on IR expressions; use {hint} in a kernel")
+
+
+def _unpack(value: Any) -> tuple | list:
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(f"cannot unpack {describe(value)} with `*`; expected a tuple or a list")
+    return value
+
+
+def _unsupported_op(op: ast.AST) -> Any:
+    symbol = _OTHER_OPS.get(type(op), type(op).__name__)
+    raise TypeError(f"the operator `{symbol}` is not supported in a kernel")
 
 
 def _check_python_op(symbol: str, a: Any, b: Any) -> None:
@@ -340,6 +375,11 @@ def _message(exc: Exception) -> str:
     if isinstance(exc, (TypeError, ValueError, NameError, AttributeError, IndexError, KeyError)):
         return text or type(exc).__name__
     return f"cannot evaluate this construct: {type(exc).__name__}: {text}"
+
+
+def _unsupported_expr(node: ast.AST) -> str:
+    hint = f"; {_SELECT_HINT}" if isinstance(node, ast.IfExp) else ""
+    return f"{_expr_kind(node)} is not supported in scripts{hint}"
 
 
 def _expr_kind(node: ast.AST) -> str:
