@@ -7,7 +7,8 @@ results). ``R.call_tir`` allocates its outputs and calls ``kernels[name](*inputs
 Why precompiled steps: a graph function is translated once into a flat list of closures over a
 register file (one list slot per variable and per symbolic size), so a call costs one list
 allocation plus one closure call per binding, with no IR walking and no dict lookups.
-Graph-level operators other than ``call_tir`` have no kernels until the ``legalize-ops`` pass
+Each function is normalized first (``passes/normalize.py``), so nested and returned calls are
+bindings too. Graph-level operators other than ``call_tir`` have no kernels until the ``legalize-ops`` pass
 turns them into ``call_tir``; meeting one is a ``NotImplementedError`` naming it.
 """
 
@@ -64,6 +65,9 @@ class GraphFunction:
     """One compiled graph-level function: ``f(*args)`` returns its result."""
 
     def __init__(self, exe: Executable, name: str, func: G.Function) -> None:
+        from passes.normalize import normalize_function  # passes sit below backends
+
+        func = normalize_function(func)  # every call bound to a variable: one step each
         self.name = name
         self.exe = exe
         self.slots = SlotMap()
@@ -201,8 +205,8 @@ class GraphFunction:
         if isinstance(call.op, GlobalVar):
             return self._call_function(call)
         name = call.op.name if isinstance(call.op, G.Op) else repr(call.op)
-        if name == "relax.call_tir":
-            raise NotImplementedError(f"{self.name}: call_tir must be bound to a variable")
+        if name == "relax.call_tir":  # normalize_function binds every call: a bug if reached
+            raise AssertionError(f"{self.name}: call_tir must be bound to a variable")
         raise NotImplementedError(
             f"{self.name}: operator R.{name.removeprefix('relax.')} has no kernel; the executor "
             "runs graph functions made of R.call_tir (legalize graph operators into call_tir "
