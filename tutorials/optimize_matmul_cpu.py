@@ -26,6 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tvmscript
+from backends.runtime.timing import interleaved
 from tvmscript import T
 from tvmscript.schedule.index_map import IndexMap
 
@@ -142,18 +143,7 @@ def versus_numpy(kernel, a: np.ndarray, b: np.ndarray, c: np.ndarray, rounds: in
     call gets both cores.
     """
     d = np.empty_like(c)
-    np.matmul(a, b, out=d)
-    ours, ref = [], []
-    for _ in range(rounds):
-        time.sleep(pause)
-        start = time.perf_counter()
-        kernel(a, b, c)
-        ours.append(time.perf_counter() - start)
-        time.sleep(pause)
-        start = time.perf_counter()
-        np.matmul(a, b, out=d)
-        ref.append(time.perf_counter() - start)
-    return min(ours), min(ref)
+    return interleaved(lambda: kernel(a, b, c), lambda: np.matmul(a, b, out=d), rounds, pause)
 
 
 def measure(kernel, a: np.ndarray, b: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
