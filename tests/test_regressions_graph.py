@@ -122,3 +122,37 @@ def test_normalize_pass_binds_every_nested_call() -> None:
     assert_structural_equal(after, expected)
     assert normalize(after) is after
     assert_round_trip(after["main"])
+
+
+# ---------------------------------------------------------------- 3. module functions need cls.
+
+WITHOUT_CLS = '''
+@I.ir_module
+class Module:
+    @T.prim_func
+    def add1(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
+        for i in range(4):
+            B[i] = A[i] + T.float32(1)
+
+    @R.function
+    def main(x: R.Tensor((4,), "float32")):
+        cls = Module
+        y = R.call_tir(add1, (x,), out_sinfo=R.Tensor((4,), "float32"))
+        return y
+'''
+
+
+def test_module_function_without_cls_says_how_to_refer_to_it() -> None:
+    with pytest.raises(ScriptError) as info:
+        parse(WITHOUT_CLS)
+    err = info.value
+    assert err.message == ("unknown name 'add1'; functions of the module are referred to as "
+                           "`cls.add1` (with `cls = Module` first in the function)")
+    assert (err.lineno, err.col_offset) == (12, 23)
+
+
+def test_unknown_name_that_is_no_module_function_keeps_the_plain_error() -> None:
+    with pytest.raises(ScriptError) as info:
+        parse(WITHOUT_CLS.replace("R.call_tir(add1", "R.call_tir(add2"))
+    assert "cls." not in info.value.message
+    assert info.value.message.startswith("unknown name 'add2'")

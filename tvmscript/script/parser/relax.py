@@ -13,6 +13,7 @@ from ..relax_ns import DataflowSpec, as_graph
 from .builtin import Binder
 from .tir_frames import PendingVar
 from .core import ParserBase
+from .entry import ModuleRef
 from .values import describe
 
 
@@ -53,6 +54,16 @@ class RelaxParser(ParserBase):
                 raise TypeError("calls of module functions take positional arguments only")
             return G.Call(func, tuple(as_graph(a) for a in args))
         return super().call_other(func, args, kwargs)
+
+    def lookup(self, name: str) -> Any:
+        try:
+            return super().lookup(name)
+        except NameError:
+            ref = _module_ref(self.env)
+            if ref is None or name not in ref.functions:
+                raise
+        raise NameError(f"unknown name '{name}'; functions of the module are referred to as "
+                        f"`cls.{name}` (with `cls = {ref.name}` first in the function)")
 
     def index(self, obj: Any, index: Any) -> Any:
         if isinstance(obj, (tuple, list)) and any(isinstance(v, G.GraphExpr) for v in obj):
@@ -186,6 +197,11 @@ class RelaxParser(ParserBase):
         if node.value is None:
             raise TypeError("a graph-level function must return a value")
         self.result = self.guard(node.value, as_graph, self.eval(node.value))
+
+
+def _module_ref(env: Any) -> ModuleRef | None:
+    """The module being parsed, when this function is one of its methods."""
+    return next((v for v in env.values() if isinstance(v, ModuleRef)), None)
 
 
 def _is_graphish(value: Any) -> bool:
