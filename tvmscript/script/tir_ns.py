@@ -135,6 +135,11 @@ def assert_stmt(p, condition, message=""):
     return F.AssertSpec(cond, message)
 
 
+def var(p, dtype):
+    """``n = T.var("int32")``: TVM's older spelling of ``n = T.int32()``."""
+    return F.PendingVar(_dtype(dtype, 0))
+
+
 def func_attr(p, attrs):
     if not isinstance(attrs, dict):
         raise ArgError(0, f"T.func_attr expects a dict, got {describe(attrs)}")
@@ -421,8 +426,9 @@ def _fallback(name: str) -> Any:
 
 _ENTRIES = dict(table("T", {
     "Buffer": buffer, "match_buffer": match_buffer, "alloc_buffer": alloc_buffer,
-    "decl_buffer": decl_buffer, "allocate": allocate, "launch_thread": launch_thread,
-    "attr": attr, "LetStmt": let_stmt, "Assert": assert_stmt, "func_attr": func_attr, "block": block, "sblock": block, "init": init,
+    "decl_buffer": decl_buffer, "buffer_decl": decl_buffer, "var": var, "allocate": allocate,
+    "launch_thread": launch_thread, "attr": attr, "LetStmt": let_stmt, "Assert": assert_stmt,
+    "func_attr": func_attr, "block": block, "sblock": block, "init": init,
     "reads": reads, "writes": writes, "where": where, "block_attr": block_attr,
     "evaluate": evaluate, "serial": _loop(S.ForKind.SERIAL),
     "parallel": _loop(S.ForKind.PARALLEL), "vectorized": _loop(S.ForKind.VECTORIZED),

@@ -16,11 +16,12 @@ from typing import Any, Callable
 from ...diagnostics import ScriptError, converted
 from ...ir import expr as E
 from ...ir.buffer import Buffer
-from ...ir.expr import PrimExpr
+from ...ir.expr import PrimExpr, Var
 from ...ir.node import Node
 from ...ir.op import by_script_name
 from .builtin import ArgError, Builtin
 from .source import Source
+from .tir_frames import PendingVar
 from .values import BufferSlice, as_prim, describe
 
 _MISSING = object()
@@ -106,11 +107,14 @@ class ParserBase:
         return _MISSING
 
     def lookup(self, name: str) -> Any:
+        """A name's value; a module-level ``n = T.int32()`` becomes this function's variable n."""
         value = self.lookup_local(name)
         if value is _MISSING:
             value = self.overrides.get(name, _MISSING)
         if value is _MISSING:
             value = self.env.get(name, _MISSING)
+            if isinstance(value, PendingVar):
+                value = self.overrides[name] = Var(name, value.dtype)
         if value is _MISSING:
             value = getattr(builtins, name, _MISSING)
         if value is _MISSING:
