@@ -156,3 +156,54 @@ def test_unknown_name_that_is_no_module_function_keeps_the_plain_error() -> None
         parse(WITHOUT_CLS.replace("R.call_tir(add1", "R.call_tir(add2"))
     assert "cls." not in info.value.message
     assert info.value.message.startswith("unknown name 'add2'")
+
+
+# ---------------------------------------------------------------- 4. prim values round-trip
+
+@pytest.mark.parametrize("written, printed, dtype", [
+    ("T.int32(3)", "R.prim_value(T.int32(3))", "int32"),
+    ("T.int64(3)", "R.prim_value(3)", "int64"),
+    ("R.prim_value(3)", "R.prim_value(3)", "int64"),
+    ("R.prim_value(3, dtype=\"int32\")", "R.prim_value(T.int32(3))", "int32"),
+    ("T.float32(1.5)", "R.prim_value(T.float32(1.5))", "float32"),
+    ("T.bool(True)", "R.prim_value(T.bool(True))", "bool"),
+])
+def test_prim_value_round_trips(written: str, printed: str, dtype: str) -> None:
+    f = parse(f'''
+@R.function
+def main(x: R.Tensor((2, 2), "float32")):
+    y = {written}
+    return x
+''')
+    value = f.body.blocks[0].bindings[0].value
+    assert str(value.value.dtype) == dtype
+    assert f'y: R.Prim("{dtype}") = {printed}' in f.script()
+    assert_round_trip(f)
+
+
+def test_shape_and_string_values_round_trip() -> None:
+    f = parse('''
+@R.function
+def main(x: R.Tensor(("n", 2), "float32")):
+    n = T.int64()
+    s = R.shape([n, 2])
+    t = R.str("abc")
+    return (x, s, t)
+''')
+    s, t = (b.var for b in f.body.blocks[0].bindings)
+    assert isinstance(f.body.blocks[0].bindings[0].value, tvmscript.ir.graph.ShapeExpr)
+    assert f.body.blocks[0].bindings[1].value.value == "abc"
+    assert_round_trip(f)
+
+
+def test_prim_value_of_a_tensor_is_an_error_at_its_line() -> None:
+    with pytest.raises(ScriptError) as info:
+        parse('''
+@R.function
+def main(x: R.Tensor((2, 2), "float32")):
+    y = R.prim_value(x)
+    return x
+''')
+    assert info.value.message == ("R.prim_value expects a number or a scalar expression such as "
+                                  "T.int32(3), got graph variable x")
+    assert info.value.lineno == 4

@@ -122,6 +122,11 @@ class GraphVar(IdentityNode, GraphExpr):
     def struct_info(self) -> StructInfo:
         return self.sinfo
 
+    @property
+    def script_kind(self) -> str:
+        """How error messages of the parser name it (``got graph variable x``)."""
+        return f"graph variable {self.name}"
+
     def __hash__(self) -> int:
         return id(self) >> 4
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ir import expr as E
 from ..ir import graph as G
 from ..ir.dtype import INT64, DTypeError
 from ..ir.expr import IntImm, PrimExpr, Var
@@ -108,6 +109,34 @@ def const(p, value, dtype=None):
         raise ArgError(0, f"R.const cannot make a constant of {describe(value)}: {exc}") from None
 
 
+def prim_value(p, value, dtype=None):
+    """``R.prim_value(3)`` (int64, as in TVM), ``R.prim_value(T.int32(3))``, ``(1.5, "float32")``."""
+    if isinstance(value, (bool, int, float)):
+        default = "bool" if isinstance(value, bool) else "int64" if isinstance(value, int) \
+            else "float64"
+        return G.PrimValue(E.const(value, _dt(dtype if dtype is not None else default, "dtype")))
+    if not isinstance(value, PrimExpr):
+        raise ArgError(0, f"R.prim_value expects a number or a scalar expression such as "
+                          f"T.int32(3), got {describe(value)}")
+    if dtype is not None and _dt(dtype, "dtype") != value.dtype:
+        raise ArgError("dtype", f"R.prim_value of a {value.dtype} expression cannot have "
+                                f"dtype {dtype}")
+    return G.PrimValue(value)
+
+
+def shape_expr(p, values):
+    """``R.shape([n, 4])``: a shape value (its struct info is ``R.Shape([n, 4])``)."""
+    if not isinstance(values, (tuple, list)):
+        raise ArgError(0, f"R.shape expects a list of sizes, got {describe(values)}")
+    return G.ShapeExpr(tuple(_size(p, v, 0) for v in values))
+
+
+def str_(p, value):
+    if not isinstance(value, str):
+        raise ArgError(0, f"R.str expects a Python string, got {describe(value)}")
+    return G.StringImm(value)
+
+
 def as_graph(value: Any) -> G.GraphExpr:
     """A graph-level expression from a script value (tuples become ``Tuple``)."""
     if isinstance(value, G.GraphExpr):
@@ -167,6 +196,7 @@ def _function(*args, **kwargs):
 _ENTRIES = dict(table("R", {
     "Tensor": tensor, "Tuple": tuple_, "Shape": shape, "Prim": prim, "dataflow": dataflow,
     "output": output, "func_attr": func_attr, "call_tir": call_tir, "const": const,
+    "prim_value": prim_value, "shape": shape_expr, "str": str_,
 }))
 _ENTRIES.update(Object=G.ObjectStructInfo(), function=_function)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from ...ir import expr as E
 from ...ir import graph as G
+from ...ir.dtype import INT32, INT64
 from ...ir.function import GlobalVar
 from ...ir.graph_ops import get_op
 from .base import lookup, str_lit
@@ -99,7 +100,13 @@ class GraphMixin:
         return f"R.shape([{', '.join(self.size(v) for v in s.values)}])"
 
     def g_PrimValue(self, p: G.PrimValue) -> str:
-        return f"R.prim_value({self.expr(p.value)})"
+        """As TVM spells it: a bare int is int64 here (``R.prim_value(3)``), so an int32
+        constant names its dtype (``R.prim_value(T.int32(3))``)."""
+        v = p.value
+        if type(v) is E.IntImm and v.dtype in (INT32, INT64):
+            return f"R.prim_value({v.value})" if v.dtype == INT64 else \
+                f"R.prim_value(T.int32({v.value}))"
+        return f"R.prim_value({self.expr(v)})"
 
     def g_StringImm(self, s: G.StringImm) -> str:
         return f"R.str({str_lit(s.value)})"
