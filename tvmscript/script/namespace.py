@@ -19,7 +19,9 @@ class Namespace:
         object.__setattr__(self, "_entries", entries)
         object.__setattr__(self, "_fallback", fallback)
 
-    script_kind = "namespace"
+    @property
+    def script_kind(self) -> str:
+        return f"the namespace {object.__getattribute__(self, '_name')}"
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):

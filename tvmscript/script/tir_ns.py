@@ -20,7 +20,7 @@ from .parser import tir_frames as F
 from .parser.builtin import ArgError, Builtin, table
 from .parser.entry import prim_func
 from .parser.values import (
-    as_dtype_arg, as_int_expr, as_prim, as_region, describe, range_of,
+    as_dtype_arg, as_int_expr, attr_dict, as_prim, as_region, describe, range_of,
 )
 
 
@@ -34,6 +34,13 @@ def _dtype(value: Any, key: "int | str") -> DataType:
 def _int(value: Any, key: "int | str", what: str) -> PrimExpr:
     try:
         return as_int_expr(value, what)
+    except TypeError as exc:
+        raise ArgError(key, str(exc)) from None
+
+
+def _attrs(value: Any, key: "int | str", what: str) -> dict:
+    try:
+        return attr_dict(value, what)
     except TypeError as exc:
         raise ArgError(key, str(exc)) from None
 
@@ -105,7 +112,7 @@ def decl_buffer(p, shape, dtype="float32", data=None, strides=None, elem_offset=
 
 def allocate(p, extents, dtype, scope="global", condition=True, annotations=None):
     return F.AllocateSpec(_shape(extents, "extents"), _dtype(dtype, 1), scope, as_prim(condition),
-                          dict(annotations or {}))
+                          dict(_attrs(annotations or {}, "annotations", "annotations")))
 
 
 def launch_thread(p, thread, extent):
@@ -141,9 +148,7 @@ def var(p, dtype):
 
 
 def func_attr(p, attrs):
-    if not isinstance(attrs, dict):
-        raise ArgError(0, f"T.func_attr expects a dict, got {describe(attrs)}")
-    p.func.attrs.update(attrs)
+    p.func.attrs.update(_attrs(attrs, 0, "T.func_attr"))
 
 
 def block(p, name=None, no_realize=False):
@@ -185,9 +190,7 @@ def where(p, predicate):
 
 
 def block_attr(p, attrs):
-    if not isinstance(attrs, dict):
-        raise ArgError(0, f"T.block_attr expects a dict, got {describe(attrs)}")
-    p.block_frame("T.block_attr").annotations.update(attrs)
+    p.block_frame("T.block_attr").annotations.update(_attrs(attrs, 0, "T.block_attr"))
 
 
 def evaluate(p, value):
@@ -265,9 +268,8 @@ def _loop_spec(kind, start, stop, thread, annotations) -> F.LoopSpec:
         _int(start, 0, "a loop start")
         _int(stop, 1, "a loop end")
         lo, ext = range_of(start, stop)
-    if annotations is not None and not isinstance(annotations, dict):
-        raise ArgError("annotations", f"annotations must be a dict, got {describe(annotations)}")
-    return F.LoopSpec(kind, lo, ext, thread, dict(annotations or {}))
+    annotations = _attrs(annotations or {}, "annotations", "annotations")
+    return F.LoopSpec(kind, lo, ext, thread, dict(annotations))
 
 
 def thread_binding(p, start, stop=None, thread=None, annotations=None):

@@ -16,6 +16,7 @@ from ...ir.frozendict import FrozenDict
 from ...ir.function import GlobalVar, IRModule
 from . import source as src
 from .core import ParserBase
+from .values import attr_dict
 
 
 class Deferred:
@@ -175,9 +176,7 @@ def _module_expr(stmt: ast.Expr, source: src.Source, env: ChainMap, attrs: dict)
         raise source.error(stmt, "a module class holds only function definitions and "
                                  "I.module_attrs({...})")
     result = parser.eval(value.args[0])
-    if not isinstance(result, dict):
-        raise source.error(value.args[0], "I.module_attrs expects a dict")
-    attrs.update(result)
+    attrs.update(parser.guard(value.args[0], attr_dict, result, "I.module_attrs"))
 
 
 @user_facing

@@ -8,6 +8,7 @@ from ...ir import expr as E
 from ...ir.buffer import Buffer, BufferRegion
 from ...ir.dtype import DataType, DTypeError, dtype as as_dtype
 from ...ir.expr import IntImm, PrimExpr, Range, const
+from ...ir.node import Node
 from ...ir.structural import structural_equal
 
 
@@ -27,6 +28,43 @@ def describe(value: Any) -> str:
     if isinstance(value, (bool, int, float, str)):
         return f"{type(value).__name__} {value!r}"
     return getattr(value, "script_kind", None) or type(value).__name__
+
+
+_ATTR_SCALARS = (type(None), bool, int, float, str, Node)
+
+
+def attr_dict(value: Any, what: str) -> dict:
+    """``value`` as attributes: a dict of values the printer writes back as script text
+    (strings, numbers, bools, IR, and lists, tuples and dicts of them); anything else is refused
+    so that printing never emits a Python repr that does not parse."""
+    if not isinstance(value, dict):
+        raise TypeError(f"{what} expects a dict, got {describe(value)}")
+    for key, item in value.items():
+        bad = _non_ir(item)
+        if bad is not _NONE:
+            raise TypeError(f"{what} value for key {key!r} is {describe(bad)}; expected a "
+                            "string, number, bool, IR expression, or a list, tuple or dict of them")
+    return value
+
+
+_NONE = object()
+
+
+def _non_ir(value: Any) -> Any:
+    """The first value inside ``value`` that is not an attribute value (``_NONE`` if none)."""
+    if isinstance(value, _ATTR_SCALARS):
+        return _NONE
+    if isinstance(value, (list, tuple)):
+        items = list(value)
+    elif isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    else:
+        return value
+    for item in items:
+        bad = _non_ir(item)
+        if bad is not _NONE:
+            return bad
+    return _NONE
 
 
 def as_prim(value: Any) -> PrimExpr:
