@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -193,3 +194,121 @@ def test_graph_functions_refuse_a_foreign_triple():
     with pytest.raises(ValueError, match="graph-level functions run in this process, but it was "
                                          "compiled for aarch64-linux-gnu"):
         tvmscript.build(tvmscript.from_source(GELU), target=AARCH64)
+
+
+# ---------------------------------------------------------------- scalar arguments
+
+TARGETS = ["llvm", "interpreter"]
+
+FILL = '''
+@T.prim_func
+def fill(A: T.Buffer((8,), "int32"), n: T.int32):
+    for i in range(8):
+        if i < n:
+            A[i] = 1
+'''
+
+_built: dict[tuple[str, str], object] = {}
+
+
+def kernel(source: str, name: str, target: str):
+    """The compiled (or interpreted) function, built once per test session."""
+    if (source, target) not in _built:
+        _built[source, target] = tvmscript.build(tvmscript.from_source(source), target=target)
+    return _built[source, target][name]
+
+
+def store(dtype: str) -> str:
+    return f'''
+@T.prim_func
+def store(A: T.Buffer((1,), "{dtype}"), x: T.{dtype}):
+    A[0] = x
+'''
+
+
+INT_RULE = re.escape("an int, bool or numpy integer (floats are refused even when whole: "
+                     "use int(x))") + "$"
+FLOAT_RULE = re.escape("a real number: int, float, numpy integer or floating (not bool or "
+                       "complex)") + "$"
+BOOL_RULE = re.escape("a bool, numpy bool, or the integer 0 or 1") + "$"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_int32_scalar_out_of_range_is_refused_not_wrapped(target):
+    a = np.zeros(8, "int32")
+    with pytest.raises(ValueError, match=r"^fill: argument 'n' = 2147483648 is out of range for "
+                                         r"int32 \[-2147483648, 2147483647\]$"):
+        kernel(FILL, "fill", target)(a, 2**31)
+    np.testing.assert_array_equal(a, 0)  # nothing written
+    kernel(FILL, "fill", target)(a, np.int64(3))
+    np.testing.assert_array_equal(a, [1, 1, 1, 0, 0, 0, 0, 0])
+
+
+ACCEPTED = [
+    ("int32", 7, 7), ("int32", np.int64(-7), -7), ("int32", np.uint8(200), 200),
+    ("int32", True, 1), ("int32", np.array(5), 5), ("int32", 2**31 - 1, 2**31 - 1),
+    ("uint8", 255, 255), ("uint8", np.int16(0), 0), ("int64", -2**63, -2**63),
+    ("bool", True, True), ("bool", np.bool_(False), False), ("bool", 1, True),
+    ("float32", 1.5, 1.5), ("float32", 3, 3.0), ("float32", np.float64(0.25), 0.25),
+    ("float32", np.int64(-2), -2.0), ("float32", float("inf"), np.inf),
+    ("float32", -float("inf"), -np.inf), ("float16", 65504.0, 65504.0),
+    ("float64", 1e308, 1e308), ("float64", np.float32(0.5), 0.5),
+]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype, value, expected", ACCEPTED,
+                         ids=[f"{d}-{v!r}" for d, v, _ in ACCEPTED])
+def test_scalar_accepted(target, dtype, value, expected):
+    a = np.zeros(1, dtype)
+    kernel(store(dtype), "store", target)(a, value)
+    assert a[0] == expected and a.dtype == np.dtype(dtype)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_nan_float_scalar_is_stored(target):
+    a = np.zeros(1, "float32")
+    kernel(store("float32"), "store", target)(a, float("nan"))
+    assert np.isnan(a[0])
+
+
+REFUSED = [
+    ("int32", -2**31 - 1, ValueError, r"= -2147483649 is out of range for int32 "
+                                      r"\[-2147483648, 2147483647\]"),
+    ("uint8", 256, ValueError, r"= 256 is out of range for uint8 \[0, 255\]"),
+    ("uint8", -1, ValueError, r"= -1 is out of range for uint8 \[0, 255\]"),
+    ("int64", np.uint64(2**64 - 1), ValueError,
+     r"= 18446744073709551615 is out of range for int64 \[-9223372036854775808, "
+     r"9223372036854775807\]"),
+    ("bool", 2, ValueError, r"= 2 is out of range for bool \[0, 1\]"),
+    ("int32", 3.5, TypeError, f"is a float but the kernel expects an int32 scalar: {INT_RULE}"),
+    ("int32", 3.0, TypeError, f"is a float but the kernel expects an int32 scalar: {INT_RULE}"),
+    ("int32", np.float32(3), TypeError, "is a float32 but the kernel expects an int32 scalar"),
+    ("int32", float("nan"), TypeError, "is a float but the kernel expects an int32 scalar"),
+    ("int32", "3", TypeError, "is a str but the kernel expects an int32 scalar"),
+    ("int32", None, TypeError, "is a NoneType but the kernel expects an int32 scalar"),
+    ("int32", np.array([1]), TypeError, "is a ndarray but the kernel expects an int32 scalar"),
+    ("bool", 0.5, TypeError, f"is a float but the kernel expects a bool scalar: {BOOL_RULE}"),
+    ("float32", np.complex64(1 + 2j), TypeError,
+     f"is a complex64 but the kernel expects a float32 scalar: {FLOAT_RULE}"),
+    ("float32", 1j, TypeError, "is a complex but the kernel expects a float32 scalar"),
+    ("float32", True, TypeError, "is a bool but the kernel expects a float32 scalar"),
+    ("float32", "1.5", TypeError, "is a str but the kernel expects a float32 scalar"),
+    ("float32", None, TypeError, "is a NoneType but the kernel expects a float32 scalar"),
+    ("float32", 1e39, ValueError, r"= 1e\+39 is out of range for float32 \(largest finite "
+                                  r"3.4028235e\+38; pass inf to mean infinity\)"),
+    ("float32", 10**400, ValueError, r"= 1000+ is out of range for float32"),
+    ("float16", 70000.0, ValueError, r"= 70000.0 is out of range for float16 \(largest finite "
+                                     r"65504;"),
+]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype, value, error, message", REFUSED,
+                         ids=[f"{d}-{v!r}"[:40] for d, v, _, _ in REFUSED])
+def test_scalar_refused_with_the_rule(target, dtype, value, error, message):
+    a = np.full(1, 3, dtype)
+    before = a.copy()
+    with pytest.raises(error, match=r"^store: argument 'x' " + message):
+        kernel(store(dtype), "store", target)(a, value)
+    np.testing.assert_array_equal(a, before)  # the output is left as it was

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from backends.runtime.arguments import check_scalar  # one scalar rule with the runtime
 from backends.signature import BufferParam, KernelSignature, ScalarParam
 from tvmscript.ir import Buffer, PrimFunc, Var
 from tvmscript.ir.expr import IntImm, PrimExpr
@@ -154,23 +155,11 @@ class ArgumentBinder:
 
     def _scalar(self, p: ScalarParam, arg: Any) -> Any:
         dt = p.var.dtype
-        if isinstance(arg, np.ndarray) and arg.ndim == 0:
-            arg = arg[()]
-        if dt.is_float:
-            if not isinstance(arg, (int, float, np.integer, np.floating)) or isinstance(arg, bool):
-                raise TypeError(f"{self.name}: argument {p.name!r} must be a number ({dt})")
+        value = check_scalar(f"{self.name}: argument {p.name!r}", str(dt), arg)
+        if dt.kind == "bfloat":
             from .values import _bf
 
-            if dt.kind == "bfloat":
-                return _bf(np.float32(arg))
-            return np.dtype(dt.numpy_name()).type(arg)
-        if not isinstance(arg, (int, bool, np.integer, np.bool_)):
-            raise TypeError(
-                f"{self.name}: argument {p.name!r} must be an integer ({dt}), got "
-                f"{type(arg).__name__}"
-            )
-        value = int(arg)
-        lo, hi = int_range(dt)
-        if not lo <= value <= hi:
-            raise ValueError(f"{self.name}: argument {p.name!r} = {value} does not fit {dt}")
+            return _bf(np.float32(value))
+        if dt.is_float:
+            return np.dtype(dt.numpy_name()).type(value)
         return bool(value) if dt.is_bool else value

@@ -9,6 +9,7 @@ array of the expected static shape is a handful of attribute reads. A wrong argu
 from __future__ import annotations
 
 import ctypes
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -64,28 +65,69 @@ def as_array(arg: Any, where: str) -> np.ndarray:
 
 
 def scalar_converter(kernel: str, p: ParamSpec) -> Callable[[Any], Any]:
-    """Checks a scalar argument's Python type and converts float16/bfloat16 to their bits."""
+    """Checks a scalar argument (``check_scalar``) and converts float16/bfloat16 to their bits,
+    the form the kernel takes them in."""
     where = f"{kernel}: argument '{p.name}'"
-    if p.dtype in ("float16", "bfloat16"):
-        def convert_half(x: Any) -> int:
-            _check_number(x, (int, float, np.number), where, p.dtype)
-            if p.dtype == "float16":
-                return int(np.array(x, np.float16).view(np.uint16))
-            return bfloat16_bits(float(x))
-        return convert_half
-    kinds: tuple = (int, float, np.number) if p.dtype.startswith("float") else (int, np.integer)
+    if p.dtype == "float16":
+        return lambda x: int(np.array(check_scalar(where, p.dtype, x), np.float16).view(np.uint16))
+    if p.dtype == "bfloat16":
+        return lambda x: bfloat16_bits(check_scalar(where, p.dtype, x))
     if p.dtype == "bool":
-        kinds = (bool, np.bool_, int, np.integer)
-
-    def convert(x: Any) -> Any:
-        _check_number(x, kinds, where, p.dtype)
-        return x.item() if isinstance(x, np.generic) else x
-    return convert
+        return lambda x: bool(check_scalar(where, p.dtype, x))
+    return lambda x: check_scalar(where, p.dtype, x)
 
 
-def _check_number(x: Any, kinds: tuple, where: str, dtype: str) -> None:
-    if not isinstance(x, kinds) or isinstance(x, np.ndarray):
-        raise TypeError(f"{where} is a {type(x).__name__} but the kernel expects a {dtype} scalar")
+# what a scalar parameter of each kind takes; shown in the error so the rule is discoverable
+INT_RULE = "an int, bool or numpy integer (floats are refused even when whole: use int(x))"
+FLOAT_RULE = "a real number: int, float, numpy integer or floating (not bool or complex)"
+BOOL_RULE = "a bool, numpy bool, or the integer 0 or 1"
+_FLOAT_MAX = {"float16": 65504.0, "float32": float(np.finfo(np.float32).max),
+              "float64": float(np.finfo(np.float64).max), "bfloat16": 3.3895313892515355e38}
+
+
+def check_scalar(where: str, dtype: str, x: Any) -> int | float:
+    """The Python value of scalar argument ``x`` for a ``dtype`` parameter, refused with a
+    TypeError/ValueError naming ``where``, the dtype and the rule when it is the wrong kind of
+    number or out of range. ctypes would wrap 2**31 to -2**31, and a finite float beyond the
+    dtype's range would become infinity: a value is never wrapped, truncated or overflowed.
+    The compiled runtime and the interpreter share this rule."""
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        x = x[()]
+    if dtype.startswith(("float", "bfloat")):
+        return _check_float(where, dtype, x)
+    return _check_int(where, dtype, x)
+
+
+def _check_int(where: str, dtype: str, x: Any) -> int:
+    if not isinstance(x, (int, np.integer, np.bool_)):  # bool is an int
+        _refuse_kind(where, dtype, x, BOOL_RULE if dtype == "bool" else INT_RULE)
+    value = int(x)
+    lo, hi = (0, 1) if dtype == "bool" else (int(np.iinfo(dtype).min), int(np.iinfo(dtype).max))
+    if not lo <= value <= hi:
+        raise ValueError(f"{where} = {value} is out of range for {dtype} [{lo}, {hi}]")
+    return value
+
+
+def _check_float(where: str, dtype: str, x: Any) -> float:
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer,
+                                                             np.floating)):
+        _refuse_kind(where, dtype, x, FLOAT_RULE)
+    try:
+        value = float(x)
+    except OverflowError:  # an int beyond float64
+        value = math.inf
+    largest = _FLOAT_MAX.get(dtype, math.inf)
+    given_finite = not isinstance(x, (float, np.floating)) or bool(np.isfinite(x))
+    if given_finite and not abs(value) <= largest:
+        raise ValueError(f"{where} = {x} is out of range for {dtype} (largest finite "
+                         f"{largest:.8g}; pass inf to mean infinity)")
+    return value
+
+
+def _refuse_kind(where: str, dtype: str, x: Any, rule: str) -> None:
+    article = "an" if dtype[0] in "aeiou" else "a"
+    raise TypeError(f"{where} is a {type(x).__name__} but the kernel expects {article} {dtype} "
+                    f"scalar: {rule}")
 
 
 def bfloat16_bits(value: float) -> int:
