@@ -8,12 +8,15 @@ error (schedule unchanged afterwards), and trace replay.
 from __future__ import annotations
 
 
+import numpy as np
 import pytest
 
 import tvmscript
 from tests.corpus.tir_programs import PROGRAMS
-from tests.schedule_testing import check_numbers, expect_error
+from tests.schedule_testing import check_numbers, expect_error, outputs
 from tvmscript import Schedule
+from tvmscript.ir import stmt as S
+from tvmscript.schedule.state import walk
 
 
 def prim(text: str) -> tvmscript.PrimFunc:
@@ -294,3 +297,68 @@ def f(A: T.Buffer((16,), "float32"), B: T.Buffer((1,), "float32"), C: T.Buffer((
     k = sch.get_loops(sch.get_block("B"))[0]
     expect_error(sch, lambda: sch.rfactor(k, 0),
                  "loop `k` must contain exactly one block")
+
+
+ROW_SUM_4x12 = '''
+@T.prim_func
+def rsum(A: T.Buffer((4, 12), "float32"), B: T.Buffer((4,), "float32")):
+    for i, k in T.grid(4, 12):
+        with T.block("B"):
+            vi, vk = T.axis.remap("SR", [i, k])
+            with T.init():
+                B[vi] = T.float32(0)
+            B[vi] = B[vi] + A[vi, vk]
+'''
+
+
+@pytest.mark.parametrize("factors,which", [
+    ([5, 3], 0), ([5, 3], 1), ([None, 5], 0), ([None, 5], 1), ([7, 2], 0), ([2, 7], 1),
+    ([2, 2, 4], 1), ([3, 2, 3], 0),
+])
+def test_rfactor_after_non_dividing_split_initialises_every_slot(factors, which):
+    # k of 12 split into [5, 3] runs k_0 = 4 only where k_0 * 3 + k_1 < 12 never holds: the
+    # slot B_rf[4, i] was read by the write-back without ever being initialised (NaN in LLVM)
+    before = prim(ROW_SUM_4x12)
+    sch = Schedule(before)
+    _, k = sch.get_loops(sch.get_block("B"))
+    parts = sch.split(k, factors)
+    sch.rfactor(parts[which], 0)
+    args = [np.random.default_rng(1).random((4, 12), dtype="float32"),
+            np.full(4, np.nan, "float32")]
+    for target in ("interpreter", "llvm"):
+        got = outputs(sch.func, args, target)[1]
+        np.testing.assert_allclose(got, args[0].sum(axis=1), rtol=1e-5, err_msg=target)
+    check_numbers(before, sch)
+    check_replay(before, sch)
+
+
+def test_rfactor_write_back_skips_slots_the_predicate_masks():
+    sch = Schedule(prim(ROW_SUM_4x12))
+    _, k = sch.get_loops(sch.get_block("B"))
+    k0, _ = sch.split(k, [5, 3])
+    sch.rfactor(k0, 0)
+    write_back = sch.get(sch.get_block("B"))
+    realize = next(loc.node for loc in walk(sch.func.body)
+                   if isinstance(loc.node, S.BlockRealize) and loc.node.block is write_back)
+    assert realize.predicate.script() == "k_0 * 3 < 12"
+
+
+def test_rfactor_refuses_a_predicate_that_skips_a_slots_first_iteration():
+    before = prim('''
+@T.prim_func
+def rsum(A: T.Buffer((4, 12), "float32"), B: T.Buffer((4,), "float32")):
+    for i, k_0, k_1 in T.grid(4, 4, 3):
+        with T.block("B"):
+            vi = T.axis.spatial(4, i)
+            vk = T.axis.reduce(12, k_0 * 3 + k_1)
+            T.where(k_0 == 0 or k_1 >= 1)
+            with T.init():
+                B[vi] = T.float32(0)
+            B[vi] = B[vi] + A[vi, vk]
+''')
+    sch = Schedule(before)
+    _, k_0, _ = sch.get_loops(sch.get_block("B"))
+    expect_error(sch, lambda: sch.rfactor(k_0, 0),
+                 "rfactor: the predicate `k_0 == 0 or k_1 >= 1` may skip the first iteration of "
+                 "loops ['k_1'] while later ones run, so slots of `B_rf` could be updated "
+                 "without being initialised")

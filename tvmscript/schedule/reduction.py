@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..analysis import infer_block_access_regions
+from ..arith import Analyzer
 from ..ir import expr as E
 from ..ir import stmt as S
 from ..ir.buffer import Buffer
@@ -433,12 +434,57 @@ def _write_back(blk, realize, pairs, info, rf_loop, rf_buf, axis, loops) -> S.St
     lmap = {l.loop_var: Var(l.loop_var.name, l.loop_var.dtype) for l in kept}
     loop_vars = {l.loop_var for l in loops}
     allowed = set(lmap) | (vars_of(realize.predicate) - loop_vars)
+    pred = _slot_predicate(realize.predicate, [l for l in loops if l not in kept], loops,
+                           f"`{rf_buf.name}`")
     stmt: S.Stmt = S.BlockRealize(tuple(substitute(v, lmap) for v in values),
-                                  keep_predicate(realize.predicate, allowed, lmap), block)
+                                  keep_predicate(pred, allowed, lmap), block)
     for l in reversed(kept):
         stmt = l.with_(loop_var=lmap[l.loop_var], min=substitute(l.min, lmap),
                        extent=substitute(l.extent, lmap), body=stmt)
     return stmt
+
+
+def _slot_predicate(pred: PrimExpr, dropped: list[S.For], loops: list[S.For],
+                    what: str) -> PrimExpr:
+    """Which slots of the rf buffer the rf block initialises: ``pred`` at the first iteration
+    of the loops the write-back drops (the rf block's init runs there).
+
+    The write-back must not read a slot the predicate masks entirely (it would be read
+    uninitialised). Each conjunct is evaluated at the dropped loops' minimum, which is exact
+    when the conjunct holding anywhere implies it holds there (``k_0 * 3 + k_1 < 12`` holds
+    for some ``k_1`` iff ``k_0 * 3 < 12``); otherwise a slot could also be updated without its
+    init, so rfactor is refused.
+    """
+    mins = {l.loop_var: l.min for l in dropped}
+    ana = Analyzer()
+    for l in loops:
+        ana.bind(l.loop_var, _loop_range(l))
+    out = []
+    for c in conjuncts(pred):
+        if not vars_of(c) & set(mins):
+            out.append(c)
+            continue
+        at_min = substitute(c, mins)
+        if vars_of(at_min) & set(mins) or not _holds_at_min(c, mins, ana):
+            raise ScheduleError(
+                f"rfactor: the predicate `{c.script()}` may skip the first iteration of loops "
+                f"{[l.loop_var.name for l in dropped]} while later ones run, so slots of {what} "
+                "could be updated without being initialised")
+        out.append(ana.simplify(at_min))
+    return all_of(out)
+
+
+def _holds_at_min(cond: PrimExpr, mins: dict, ana: Analyzer) -> bool:
+    """``cond`` (an ordering) implies itself with ``mins`` substituted: its smaller side does
+    not grow and its larger side does not shrink there."""
+    if isinstance(cond, (E.LT, E.LE)):
+        small, big = cond.a, cond.b
+    elif isinstance(cond, (E.GT, E.GE)):
+        small, big = cond.b, cond.a
+    else:
+        return False
+    return (ana.can_prove(E.LE(substitute(small, mins), small))
+            and ana.can_prove(E.GE(substitute(big, mins), big)))
 
 
 def _flatten_seqs(func):
