@@ -312,3 +312,12 @@ def test_scalar_refused_with_the_rule(target, dtype, value, error, message):
     with pytest.raises(error, match=r"^store: argument 'x' " + message):
         kernel(store(dtype), "store", target)(a, value)
     np.testing.assert_array_equal(a, before)  # the output is left as it was
+
+
+def test_mtriple_checks_the_cpu_against_that_machine():
+    with pytest.raises(Exception, match="LLVM does not know the CPU 'skylake' \\(-mcpu\\) for "
+                                        "aarch64-linux-gnu"):
+        tvmscript.build(tvmscript.from_source(ADD), target=AARCH64 + " -mcpu=skylake")
+    asm = tvmscript.build(tvmscript.from_source(ADD),
+                          target=AARCH64 + " -mcpu=neoverse-v1").get_source("asm")
+    assert "\tfadd\t" in asm
