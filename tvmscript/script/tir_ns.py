@@ -15,6 +15,7 @@ from ..ir import stmt as S
 from ..ir.buffer import BufferRegion
 from ..ir.dtype import DataType, DTypeError, dtype as as_dtype
 from ..ir.expr import PrimExpr, Range, StringImm, const
+from ..ir.node import Node
 from .namespace import Namespace
 from .parser import tir_frames as F
 from .parser.builtin import ArgError, Builtin, table
@@ -45,6 +46,13 @@ def _attrs(value: Any, key: "int | str", what: str) -> dict:
         raise ArgError(key, str(exc)) from None
 
 
+def _scope(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ArgError("scope", f"scope must be a string such as \"global\" or \"shared\", "
+                                f"got {describe(value)}")
+    return value
+
+
 def _shape(value: Any, key: str) -> tuple[PrimExpr, ...]:
     items = value if isinstance(value, (tuple, list)) else (value,)
     return tuple(_int(v, key, "a shape entry") for v in items)
@@ -54,7 +62,7 @@ def _buffer_args(shape: Any, dtype: Any, data: Any = None, strides: Any = None,
                  elem_offset: Any = None, scope: str = "global", align: int = 64,
                  offset_factor: int = 0) -> dict:
     args = dict(dtype=_dtype(dtype, "dtype"), shape=_shape(shape, "shape"),
-                strides=_shape(strides, "strides") if strides else (), scope=scope,
+                strides=_shape(strides, "strides") if strides else (), scope=_scope(scope),
                 data_alignment=align if align not in (-1, 0) else 64,
                 offset_factor=offset_factor)
     if elem_offset is not None:
@@ -111,7 +119,8 @@ def decl_buffer(p, shape, dtype="float32", data=None, strides=None, elem_offset=
 
 
 def allocate(p, extents, dtype, scope="global", condition=True, annotations=None):
-    return F.AllocateSpec(_shape(extents, "extents"), _dtype(dtype, 1), scope, as_prim(condition),
+    return F.AllocateSpec(_shape(extents, "extents"), _dtype(dtype, 1), _scope(scope),
+                          as_prim(condition),
                           dict(_attrs(annotations or {}, "annotations", "annotations")))
 
 
@@ -123,6 +132,11 @@ def launch_thread(p, thread, extent):
 
 
 def attr(p, node, attr_key, value):
+    if not isinstance(node, (Node, str)):
+        raise ArgError(0, f"T.attr expects an IR node such as a variable or buffer, "
+                          f"got {describe(node)}")
+    if not isinstance(attr_key, str):
+        raise ArgError(1, f"T.attr expects a string key, got {describe(attr_key)}")
     return F.AttrSpec(node, attr_key, StringImm(value) if isinstance(value, str) else as_prim(value))
 
 

@@ -67,6 +67,13 @@ class Builtin:
         self.signature()
         return self._params.index(key) if key in self._params else key
 
+    def param_name(self, key: "int | str") -> str | None:
+        """The name of parameter ``key`` (a position or a name), for a keyword argument."""
+        if isinstance(key, str):
+            return key
+        self.signature()
+        return self._params[key] if key < len(self._params) else None
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Called by Python itself (annotations evaluated at ``def`` time): best effort, since
         the parser evaluates the same text again with full checks."""

@@ -305,7 +305,8 @@ class ParserBase:
         try:
             return func.fn(self, *args, **kwargs)
         except ArgError as exc:
-            error = self.error(_arg_node(node, func.param_position(exc.key)), exc.message)
+            blamed = _arg_node(node, func.param_position(exc.key), func.param_name(exc.key))
+            error = self.error(blamed, exc.message)
             raise converted(error, exc)
 
     def _unsupported(self, node: ast.AST) -> Any:
@@ -365,11 +366,12 @@ def buffer_index(buffer: Buffer, index: Any) -> Any:
     return E.BufferLoad(buffer, tuple(exprs))
 
 
-def _arg_node(call: ast.Call, key: "int | str") -> ast.AST:
-    if isinstance(key, int) and key < len(call.args):
-        return call.args[key]
+def _arg_node(call: ast.Call, position: "int | str", name: str | None) -> ast.AST:
+    """The argument at ``position`` or passed as keyword ``name`` (else the whole call)."""
+    if isinstance(position, int) and position < len(call.args):
+        return call.args[position]
     for kw in call.keywords:
-        if kw.arg == key:
+        if kw.arg == name:
             return kw.value
     return call
 
