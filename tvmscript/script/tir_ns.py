@@ -132,7 +132,7 @@ def launch_thread(p, thread, extent):
 
 
 def attr(p, node, attr_key, value):
-    if not isinstance(node, (Node, str)):
+    if not isinstance(node, (Node, str, bool, int, float)):
         raise ArgError(0, f"T.attr expects an IR node such as a variable or buffer, "
                           f"got {describe(node)}")
     if not isinstance(attr_key, str):
