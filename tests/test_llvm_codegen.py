@@ -9,7 +9,7 @@ import pytest
 import tvmscript
 from backends.llvm import build_llvm, codegen
 from backends.target import Target, has_feature
-from tests.conformance import requires_cases
+from tests.conformance import load_cases, requires_cases
 
 RNG = np.random.default_rng(0)
 

@@ -8,7 +8,7 @@ import pytest
 
 import tvmscript
 from backends.llvm import build_llvm
-from tests.conformance import requires_cases
+from tests.conformance import load_cases, requires_cases
 
 RNG = np.random.default_rng(1)
 
