@@ -11,7 +11,9 @@ After::
 with ``add`` a new ``@T.prim_func`` of the module (blocks over the output, broadcasting as numpy
 does). Each operator's kernel comes from ``register_legalization``; identical kernels are shared.
 After this pass a graph function calls only ``call_tir`` and other graph functions, which is what
-the executor runs. Symbolic sizes become the kernel's own size variables.
+the executor runs. Symbolic sizes become the kernel's own size variables. Being the first step of
+building graph functions, it refuses (``WellFormedError``) a ``call_tir`` that does not fit its
+callee (``tvmscript/ir/verify_graph.py``), so ``build`` names the script line.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from tvmscript.ir.expr import PrimExpr, const
 from tvmscript.ir.function import GlobalVar
 from tvmscript.ir.functor import Mutator
 from tvmscript.ir.structural import structural_equal, structural_hash
+from tvmscript.ir.verify import WellFormedError
+from tvmscript.ir.verify_graph import check_graph_calls
 from tvmscript.kernel_builder import KernelBuilder
 
 from .infra import PassContext, module_pass
@@ -54,6 +58,9 @@ def register_legalization(op_name: str) -> Callable[[Legalizer], Legalizer]:
 @module_pass("legalize-ops", opt_level=0, required=True)
 def legalize_ops(mod: IRModule, ctx: PassContext) -> IRModule:
     """Replace every registered operator call in graph functions by ``call_tir``."""
+    problems = check_graph_calls(mod)
+    if problems:  # refused before kernels are added: the lines are those of the user's module
+        raise WellFormedError(problems)
     kernels = _KernelTable(mod)
     rewritten = {}
     for name, func in mod.functions.items():

@@ -207,3 +207,103 @@ def main(x: R.Tensor((2, 2), "float32")):
     assert info.value.message == ("R.prim_value expects a number or a scalar expression such as "
                                   "T.int32(3), got graph variable x")
     assert info.value.lineno == 4
+
+
+# ---------------------------------------------------------------- 2. call_tir against its callee
+
+CALL_TIR = '''
+@I.ir_module
+class Module:
+    @T.prim_func
+    def add(A: T.Buffer((4, 4), "float32"), B: T.Buffer((4, 4), "float32"),
+            C: T.Buffer((4, 4), "float32")):
+        for i, j in T.grid(4, 4):
+            with T.block("add"):
+                vi, vj = T.axis.remap("SS", [i, j])
+                C[vi, vj] = A[vi, vj] + B[vi, vj]
+
+    @T.prim_func
+    def double(a: T.handle, b: T.handle):
+        n = T.int64()
+        A = T.match_buffer(a, (n, 4), "float32")
+        B = T.match_buffer(b, (n, 4), "float32")
+        for i, j in T.grid(n, T.int64(4)):
+            with T.block("B"):
+                vi, vj = T.axis.remap("SS", [i, j])
+                B[vi, vj] = A[vi, vj] * T.float32(2)
+
+    @R.function
+    def main(x: R.Tensor((4, 4), "float32"), y: R.Tensor(("m", 4), "float32")):
+        m = T.int64()
+        cls = Module
+        CALL
+        return lv
+'''
+
+
+def call_tir_module(call: str):
+    return parse(CALL_TIR.replace("CALL", "lv = " + call))
+
+
+def call_tir_problem(call: str) -> str:
+    """The one problem ``verify`` and ``build`` report, checked to sit on the call's line."""
+    mod = call_tir_module(call)
+    with pytest.raises(WellFormedError) as info:
+        tvmscript.verify(mod)
+    (problem,) = info.value.problems
+    assert "R.call_tir(" in mod.script().splitlines()[problem.line - 1]
+    assert "R.call_tir(" in CALL_TIR.replace("CALL", call).splitlines()[26 - 1]
+    with pytest.raises(WellFormedError) as built:
+        tvmscript.build(mod)
+    assert [p.message for p in built.value.problems] == [problem.message]
+    return problem.message
+
+
+OUT44 = 'out_sinfo=R.Tensor((4, 4), "float32")'
+
+
+def test_call_tir_with_too_few_arguments_is_reported_at_its_line() -> None:
+    message = call_tir_problem(f"R.call_tir(cls.add, (x,), {OUT44})")
+    assert message == ("line 28: R.call_tir(cls.add, ...) passes 1 input and 1 output, but `add` "
+                       "takes 3 parameters (A, B, C) (at <string>:26:9)")
+
+
+def test_call_tir_output_shape_and_dtype_are_checked() -> None:
+    message = call_tir_problem('R.call_tir(cls.add, (x, x), out_sinfo=R.Tensor((4, 5), "float32"))')
+    assert message == ("line 28: R.call_tir(cls.add, ...): output 0 has shape (4, 5) but parameter "
+                       "`C` of `add` has shape (4, 4) (at <string>:26:9)")
+    message = call_tir_problem('R.call_tir(cls.add, (x, x), out_sinfo=R.Tensor((4, 4), "float16"))')
+    assert message == ("line 28: R.call_tir(cls.add, ...): output 0 has dtype float16 but "
+                       "parameter `C` of `add` has dtype float32 (at <string>:26:9)")
+
+
+def test_call_tir_input_rank_is_checked() -> None:
+    message = call_tir_problem(f"R.call_tir(cls.add, (x, R.const([1.0, 2.0, 3.0, 4.0])), {OUT44})")
+    assert message == ("line 28: R.call_tir(cls.add, ...): input 1 has shape (4,) but parameter "
+                       "`B` of `add` has shape (4, 4) (at <string>:26:9)")
+
+
+def test_call_tir_symbolic_sizes_are_bound_by_the_first_use() -> None:
+    message = call_tir_problem('R.call_tir(cls.double, (y,), out_sinfo=R.Tensor((m + 1, 4), "float32"))')
+    assert message == ("line 28: R.call_tir(cls.double, ...): output 0 has shape (m + 1, 4) but "
+                       "parameter `B` of `double` has shape (n, 4), where input 0 (y) makes n = m "
+                       "(at <string>:26:9)")
+    message = call_tir_problem(f"R.call_tir(cls.double, (x,), out_sinfo=R.Tensor((3, 4), \"float32\"))")
+    assert message == ("line 28: R.call_tir(cls.double, ...): output 0 has shape (3, 4) but "
+                       "parameter `B` of `double` has shape (n, 4), where input 0 (x) makes n = 4 "
+                       "(at <string>:26:9)")
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_call_tir_with_consistent_symbolic_sizes_builds_and_runs(target: str) -> None:
+    mod = call_tir_module('R.call_tir(cls.double, (y,), out_sinfo=R.Tensor((m, 4), "float32"))')
+    tvmscript.verify(mod)
+    y = rng.standard_normal((3, 4)).astype("float32")
+    np.testing.assert_array_equal(tvmscript.build(mod, target)["main"](X44, y), y * 2)
+
+
+def test_call_tir_of_a_graph_function_says_how_to_call_it() -> None:
+    message = call_tir_problem(f"R.call_tir(cls.main, (x, y), {OUT44})")
+    assert message == ("line 28: R.call_tir(cls.main, ...): `main` is a graph-level function; "
+                       "call it as cls.main(...) (R.call_tir calls loop-level functions) "
+                       "(at <string>:26:9)")

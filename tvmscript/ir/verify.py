@@ -15,6 +15,7 @@ Checks, for a ``PrimFunc``, a graph ``Function`` or every function of an ``IRMod
 4. stores, lets and loops have matching dtypes, and conditions are bool;
 5. every buffer used is defined (a parameter, ``T.alloc_buffer``, ``T.match_buffer``,
    ``T.decl_buffer``) where it is used.
+7. every graph-level ``R.call_tir`` passes what its loop-level callee takes.
 """
 
 from __future__ import annotations
@@ -297,6 +298,14 @@ class _Checker(Visitor):
                 self.define(param)
             self.visit(func.body)
             self.visit(func.ret_struct_info)
+        self.check_call_tir(func)
+
+    def check_call_tir(self, func: Function) -> None:
+        """7. every ``R.call_tir`` fits the function it calls (``verify_graph.py``)."""
+        from .verify_graph import call_tir_problems  # it builds on this module
+
+        for message, node in call_tir_problems(func, self.module):
+            self.report(message, node)
 
     # -------------------------------------------------------- variables and buffers
 
