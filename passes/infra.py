@@ -123,6 +123,14 @@ class PassInstrument:
 
 _LOCAL = threading.local()
 
+# Config keys that passes and backends read, with the Python type each value must have. A key
+# not listed here stays free-form (a pass's own option); a listed key with a value of the wrong
+# type is refused when the context is made, before it silently changes nothing.
+INSTRUMENT_BOUND_CHECKERS = "tir.instrument_bound_checkers"
+CONFIG_TYPES: dict[str, type] = {
+    INSTRUMENT_BOUND_CHECKERS: bool,  # assert before every access not provably in bounds
+}
+
 
 @dataclass
 class PassContext:
@@ -132,6 +140,17 @@ class PassContext:
     disabled_pass: Sequence[str] = ()
     config: dict[str, Any] = field(default_factory=dict)
     instruments: Sequence[PassInstrument] = ()
+
+    def __post_init__(self) -> None:
+        for key, kind in CONFIG_TYPES.items():
+            value = self.config.get(key, kind())
+            if not isinstance(value, kind):
+                raise TypeError(f"PassContext config {key!r} must be a {kind.__name__}, "
+                                f"not {type(value).__name__} {value!r}")
+
+    def flag(self, key: str) -> bool:
+        """Whether a boolean config key is set (``config={key: True}``)."""
+        return bool(self.config.get(key, False))
 
     def __enter__(self) -> "PassContext":
         stack = _stack()

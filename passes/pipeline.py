@@ -8,6 +8,7 @@ from tvmscript.ir.function import BaseFunc
 
 from . import (  # noqa: F401  (importing a pass module registers its pass)
     flatten_buffer,
+    instrument_bound_checkers,
     lower_bf16,
     lower_blocks,
     lower_init_block,
@@ -15,7 +16,7 @@ from . import (  # noqa: F401  (importing a pass module registers its pass)
     unroll_loop,
     vectorize_loop,
 )
-from .infra import Pass, PassContext, Sequential, get_pass
+from .infra import INSTRUMENT_BOUND_CHECKERS, Pass, PassContext, Sequential, get_pass
 
 
 def _simplify() -> list[Pass]:
@@ -27,10 +28,19 @@ def _simplify() -> list[Pass]:
     return [get_pass("simplify")]
 
 
+def bound_checks() -> list[Pass]:
+    """``instrument-bound-checkers`` when the current PassContext asks for it (config
+    ``"tir.instrument_bound_checkers"``); it runs first, so checks name the user's buffers."""
+    if not PassContext.current().flag(INSTRUMENT_BOUND_CHECKERS):
+        return []
+    return [get_pass("instrument-bound-checkers")]
+
+
 def default_pipeline() -> Sequential:
     """The passes that turn a scheduled function into what code generation takes."""
     simplify = _simplify()
     return Sequential([
+        *bound_checks(),
         get_pass("lower-init-block"),
         get_pass("lower-blocks"),
         get_pass("flatten-buffer"),

@@ -29,7 +29,7 @@ class InterpretedModule:
             mod_or_func = IRModule.from_function(mod_or_func, str(name))
         if not isinstance(mod_or_func, IRModule):
             raise TypeError(f"expected an IRModule or PrimFunc, got {type(mod_or_func).__name__}")
-        self.mod = mod_or_func
+        self.mod = _with_bound_checks(mod_or_func)
         self._kernels: dict[str, InterpretedKernel] = {}
         self._executable = None
 
@@ -60,6 +60,17 @@ class InterpretedModule:
 
     def __repr__(self) -> str:
         return f"InterpretedModule({list(self.mod)})"
+
+
+def _with_bound_checks(mod: IRModule) -> IRModule:
+    """``mod`` with an assert before each access not provably in bounds, when the current
+    PassContext sets ``"tir.instrument_bound_checkers"`` (the LLVM target gets the same pass
+    in its lowering pipeline; the interpreter runs the unlowered module)."""
+    from passes.pipeline import bound_checks
+
+    for check in bound_checks():
+        mod = check(mod)
+    return mod
 
 
 class _LazyKernels:

@@ -45,8 +45,12 @@ class InterpretedKernel:
 
     def __call__(self, *args: Any) -> None:
         values = self.binder(args)
-        with np.errstate(all="ignore"):
-            self._fn(*values)
+        try:
+            with np.errstate(all="ignore"):
+                self._fn(*values)
+        except InterpreterAssertError as err:  # named as the compiled kernel names it
+            raise InterpreterAssertError(f"{self.name}: assertion failed: {err}",
+                                         err.index) from None
 
     def __repr__(self) -> str:
         return f"InterpretedKernel({self.name!r})"
