@@ -15,6 +15,7 @@ Checks, for a ``PrimFunc``, a graph ``Function`` or every function of an ``IRMod
 4. stores, lets and loops have matching dtypes, and conditions are bool;
 5. every buffer used is defined (a parameter, ``T.alloc_buffer``, ``T.match_buffer``,
    ``T.decl_buffer``) where it is used.
+6. no buffer access is provably out of bounds (every path reaching it leaves the buffer).
 7. every graph-level ``R.call_tir`` passes what its loop-level callee takes.
 """
 
@@ -288,6 +289,14 @@ class _Checker(Visitor):
                 self.define(param)
             self.define_buffers(list(func.buffer_map.values()))
             self.visit(func.body)
+        self.check_bounds(func)
+
+    def check_bounds(self, func: PrimFunc) -> None:
+        """6. no access is provably out of bounds (``tvmscript/analysis/bounds.py``)."""
+        from ..analysis.bounds import out_of_bounds_accesses  # analysis sits above the IR
+
+        for item in out_of_bounds_accesses(func, _text):
+            self.found.append(_Found(item.message, item.node, (*self.path, *item.path)))
 
     def visit_Function(self, func: Function) -> None:
         with self.scope("the function"):
