@@ -184,18 +184,19 @@ class Access:
     node: Node
     shown: "tuple[PrimExpr, ...] | BufferRegion"  # the indices, or the nested block's region
     via: str | None = None  # the nested block whose region this is
+    facts: tuple[Lin, ...] = ()  # linear forms known to be <= 0 there (its T.where)
 
 
 def _covers(region: BufferRegion, access: Access, iter_doms: dict[Var, Interval]) -> bool:
     if len(region.region) != len(access.intervals):
         return False
     dims = zip(region.region, region.buffer.shape, access.points, access.intervals)
-    return all(_dim_covered(r, extent, point, interval, access.ranges, iter_doms)
+    return all(_dim_covered(r, extent, point, interval, access, iter_doms)
                for r, extent, point, interval in dims)
 
 
-def _dim_covered(r: Range, extent: PrimExpr, point: Any, interval: Interval,
-                 ranges: dict[Var, Interval], iter_doms: dict[Var, Interval]) -> bool:
+def _dim_covered(r: Range, extent: PrimExpr, point: Any, interval: Interval, access: Access,
+                 iter_doms: dict[Var, Interval]) -> bool:
     """A point equal to the region's start, a region over the whole dimension (where any
     in-bounds index lies; bounds are not this check's business), or a proven interval."""
     if point is not None and point == r.min:
@@ -203,9 +204,48 @@ def _dim_covered(r: Range, extent: PrimExpr, point: Any, interval: Interval,
     if _is_zero(r.min) and _const_value(_add(_lin(r.extent), _lin(extent), -1)) == 0:
         return True
     start = _lin(r.min)
-    low = _add(_bound(interval[0], ranges, False), start, -1)
-    high = _add(_end(start, _lin(r.extent)), _bound(interval[1], ranges, True), -1)
-    return _nonnegative(low, iter_doms) and _nonnegative(high, iter_doms)
+    end = _end(start, _lin(r.extent))
+    lows = _bounds(interval[0], access, False)
+    highs = _bounds(interval[1], access, True)
+    return (any(_nonnegative(_add(low, start, -1), iter_doms) for low in lows)
+            and any(_nonnegative(_add(end, high, -1), iter_doms) for high in highs))
+
+
+def _bounds(lin: Lin, access: Access, upper: bool) -> list[Lin]:
+    """Upper (or lower) bounds of ``lin`` over the loops around the access: the loops' own, and
+    one per fact ``D <= 0`` of the T.where that guards it (``L <= L - k * D`` for ``k > 0``, so
+    an uneven split's ``i_0 * 4 + i_1 < 18`` bounds ``i_0 * 4 + i_1 - 1`` by 16)."""
+    found = [_bound(lin, access.ranges, upper)]
+    for fact in access.facts:
+        k = _cancelling_scale(lin, fact, upper)
+        if k is not None:
+            found.append(_bound(_add(lin, fact, -k if upper else k), access.ranges, upper))
+    return found
+
+
+def _cancelling_scale(lin: Lin, fact: Lin, upper: bool) -> int | None:
+    """The positive integer ``k`` with which ``lin -/+ k * fact`` loses an atom of ``fact``."""
+    atoms = [a for a in fact if a != _ONE]
+    if not atoms or atoms[0] not in lin:
+        return None
+    k, rest = divmod(lin[atoms[0]] * (1 if upper else -1), fact[atoms[0]])
+    return k if rest == 0 and k > 0 else None
+
+
+_FACT_SIDES = {"LT": (1, 1), "LE": (1, 0), "GT": (-1, 1), "GE": (-1, 0)}
+
+
+def _facts(predicate: PrimExpr, lets: dict[Var, PrimExpr]) -> tuple[Lin, ...]:
+    """The conjuncts of a T.where that compare integers, each as a linear form ``D <= 0``."""
+    name = type(predicate).__name__
+    if name == "And":
+        return _facts(predicate.a, lets) + _facts(predicate.b, lets)
+    side = _FACT_SIDES.get(name)
+    if side is None or not predicate.a.dtype.is_integer:
+        return ()
+    sign, strict = side
+    diff = _add(_lin(predicate.a, lets), _lin(predicate.b, lets), -1)
+    return (_add(_add({}, diff, sign), _const(strict)),)
 
 
 def _nonnegative(lin: Lin, iter_doms: dict[Var, Interval]) -> bool:
@@ -257,10 +297,12 @@ class _Accesses(Visitor):
         self.visit((realize.iter_values, realize.predicate))
         block = realize.block
         vmap = {iv.var: value for iv, value in zip(block.iter_vars, realize.iter_values)}
+        facts = _facts(realize.predicate, self.lets)
         for is_read, regions in ((True, block.reads), (False, block.writes)):
             for region in regions:
                 if region.buffer not in block.alloc_buffers:
-                    self.record_region(is_read, substitute(region, vmap), realize, block.name_hint)
+                    self.record_region(is_read, substitute(region, vmap), realize, block.name_hint,
+                                       facts)
 
     def record_indices(self, is_read: bool, buffer: Buffer, indices: Sequence[PrimExpr],
                        node: Node) -> None:
@@ -269,14 +311,15 @@ class _Accesses(Visitor):
         self.found.append(Access(buffer, is_read, points, intervals, dict(self.ranges), node,
                                  tuple(indices)))
 
-    def record_region(self, is_read: bool, region: BufferRegion, node: Node, via: str) -> None:
+    def record_region(self, is_read: bool, region: BufferRegion, node: Node, via: str,
+                      facts: tuple[Lin, ...] = ()) -> None:
         points = tuple(r.min if _is_one(r.extent) else None for r in region.region)
         intervals = tuple(
             (_lin(r.min, self.lets), _end(_lin(r.min, self.lets), _lin(r.extent, self.lets)))
             for r in region.region
         )
         self.found.append(Access(region.buffer, is_read, points, intervals, dict(self.ranges),
-                                 node, region, via))
+                                 node, region, via, facts))
 
 
 def _range_interval(r: Range) -> Interval:
