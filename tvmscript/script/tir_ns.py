@@ -16,6 +16,7 @@ from ..ir.buffer import BufferRegion
 from ..ir.dtype import DataType, DTypeError, dtype as as_dtype
 from ..ir.expr import PrimExpr, Range, StringImm, const
 from ..ir.node import Node
+from ..schedule.region import uses_vars
 from .namespace import Namespace
 from .parser import tir_frames as F
 from .parser.builtin import ArgError, Builtin, table
@@ -199,8 +200,17 @@ def _regions(regions: tuple) -> list[BufferRegion]:
 
 
 def where(p, predicate):
+    """The block's predicate: it belongs to the realize, outside the block, so (as in TVM) it
+    can only use the enclosing loop variables, never the block's own iterators."""
     frame = p.block_frame("T.where")
-    frame.predicate = as_prim(predicate)
+    predicate = as_prim(predicate)
+    for iv, value in zip(frame.iter_vars, frame.iter_values):
+        if uses_vars(predicate, {iv.var}):
+            raise ArgError(0, f"T.where(...) uses the block's own iterator {iv.var.name}; a "
+                              "block predicate is over the enclosing loop variables: write it "
+                              "with the loop variables the iterators are bound to "
+                              f"({iv.var.name} = {value})")
+    frame.predicate = predicate
 
 
 def block_attr(p, attrs):
