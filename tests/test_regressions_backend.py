@@ -144,8 +144,8 @@ def test_mtriple_cross_compiles_and_refuses_to_run(aarch64_add):
                                            "compiled for aarch64-linux-gnu, not for this "
                                            "machine"):
         aarch64_add["add"]
-    with pytest.raises(RuntimeError, match="add: this kernel was compiled for another machine"):
-        aarch64_add.kernels["add"](np.zeros(64, "float32"), np.zeros(64, "float32"))
+    with pytest.raises(RuntimeError, match="this module cannot run in this process"):
+        aarch64_add.kernels["add"]
     asm = aarch64_add.get_source("asm")
     assert "\tfadd\ts1, s1, s0" in asm and "\tldr\t" in asm  # AArch64, not x86 (addss)
     assert 'target triple = "aarch64' in aarch64_add.get_source("ll")

@@ -26,6 +26,10 @@ def test_code_for_another_cpu_builds_and_exports_but_does_not_run_here(tmp_path)
     loaded = tvmscript.load_module(str(tmp_path / "add.so"))  # the library knows its target
     with pytest.raises(RuntimeError, match="compiled for -mcpu=sapphirerapids"):
         loaded["add"]
+    for module in (rt, loaded):  # the kernels table refuses too (it would die of SIGILL)
+        assert "add" in module.kernels and list(module.kernels) == ["add"]
+        with pytest.raises(RuntimeError, match="compiled for -mcpu=sapphirerapids"):
+            module.kernels["add"]
 
 
 def test_generic_level_runs_when_this_cpu_has_it():

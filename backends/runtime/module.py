@@ -8,7 +8,7 @@ releases the GIL) and turns a failed kernel ``assert`` into ``RuntimeError`` wit
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -135,7 +135,7 @@ class RuntimeModule:
     def __init__(self, kernels: dict[str, Kernel], owner: Any = None,
                  exporter: Callable[[str], None] | None = None, source: str = "",
                  graph: Any = None) -> None:
-        self.kernels = kernels
+        self.kernels = _GuardedKernels(kernels, self)
         self._owner = owner
         self._exporter = exporter
         self._source = source
@@ -145,7 +145,9 @@ class RuntimeModule:
     needs: tuple[str, ...] = ()  # what the process must be granted to run it ("amx")
     permission_reason: str | None = None  # set when the operating system refused a need
 
-    def __getitem__(self, name: str) -> Callable[..., Any]:
+    def check_runnable(self) -> None:
+        """Raise when this module's code must not run in this process (another CPU, or a
+        permission the operating system refused): it would die of an illegal instruction."""
         if self.cross_reason is not None:
             raise RuntimeError(f"this module cannot run in this process: {self.cross_reason}; "
                                "export_library() it and load it on that machine, or build "
@@ -153,6 +155,9 @@ class RuntimeModule:
         if self.permission_reason is not None:
             raise RuntimeError(f"this module cannot run in this process: "
                                f"{self.permission_reason}")
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        self.check_runnable()
         if name in self.kernels:
             return self.kernels[name]
         if self._graph is not None and name in self._graph_names():
@@ -187,3 +192,25 @@ class RuntimeModule:
 
     def __repr__(self) -> str:
         return f"<RuntimeModule {sorted(self.keys())}>"
+
+
+class _GuardedKernels(Mapping):
+    """``rt.kernels``: the kernels by name, handed out only when the module may run here."""
+
+    def __init__(self, kernels: dict[str, Kernel], module: RuntimeModule) -> None:
+        self._kernels = kernels
+        self._module = module
+
+    def __getitem__(self, name: str) -> Kernel:
+        kernel = self._kernels[name]
+        self._module.check_runnable()
+        return kernel
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._kernels)
+
+    def __len__(self) -> int:
+        return len(self._kernels)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._kernels
