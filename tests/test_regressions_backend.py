@@ -321,3 +321,10 @@ def test_mtriple_checks_the_cpu_against_that_machine():
     asm = tvmscript.build(tvmscript.from_source(ADD),
                           target=AARCH64 + " -mcpu=neoverse-v1").get_source("asm")
     assert "\tfadd\t" in asm
+
+
+def test_load_module_of_a_file_that_is_no_library_says_so(tmp_path):
+    bad = tmp_path / "not_a_library.so"
+    bad.write_bytes(b"\x7fELF" + bytes(60))  # what a truncated or foreign file looks like
+    with pytest.raises(OSError, match=r"cannot load .*not_a_library\.so: .*loads only there"):
+        tvmscript.load_module(str(bad))

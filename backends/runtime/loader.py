@@ -20,7 +20,11 @@ METADATA_SYMBOL = "__tvmscript_metadata"
 
 def load_module(path: str) -> RuntimeModule:
     path = os.path.abspath(str(path))
-    lib = ctypes.CDLL(path)
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError as error:
+        raise OSError(f"cannot load {path}: {error} (a library exported for another machine, "
+                      "with -mtriple, loads only there)") from None
     try:
         meta = ctypes.c_char.in_dll(lib, METADATA_SYMBOL)
     except ValueError:
