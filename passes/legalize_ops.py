@@ -110,9 +110,10 @@ class _Rewriter(Mutator):
         out = call.struct_info
         args = [a.struct_info for a in call.args]
         for sinfo in (out, *args):
-            if not isinstance(sinfo, G.TensorStructInfo) or sinfo.shape is None:
-                raise LegalizeError(f"R.{call.op.name[6:]} needs tensors of known rank and shape "
-                                    f"to build a kernel, got {sinfo.script()}")
+            if not isinstance(sinfo, G.TensorStructInfo) or sinfo.shape is None \
+                    or sinfo.dtype.is_void:
+                raise LegalizeError(f"R.{call.op.name[6:]} needs tensors of known rank, shape "
+                                    f"and dtype to build a kernel, got {sinfo.script()}")
         name = self.kernels.add(fn(call, args, out))
         return G.call_tir(GlobalVar(name), call.args, out)
 

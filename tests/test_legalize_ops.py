@@ -147,5 +147,5 @@ def main(x: R.Tensor(dtype="float32", ndim=2)) -> R.Tensor(dtype="float32", ndim
     return gv
 '''
     mod = tvmscript.IRModule.from_function(tvmscript.from_source(text), "main")
-    with pytest.raises(LegalizeError, match="R.exp needs tensors of known rank and shape"):
+    with pytest.raises(LegalizeError, match="R.exp needs tensors of known rank, shape and dtype"):
         legalize_ops(mod)

@@ -66,7 +66,7 @@ class Module:
     def main(x: R.Tensor((4, 4), "float32"), y: R.Tensor((4, 4), "float32")):
         cls = Module
         with R.dataflow():
-            gv = R.call_tir(cls.relu, (R.call_tir(cls.add, (x, y), out_sinfo=R.Tensor((4, 4), "float32")),), out_sinfo=R.Tensor((4, 4), "float32"))
+            gv = R.call_tir(cls.relu, (R.call_tir(cls.add, (x, y), out_sinfo=OUT),), out_sinfo=OUT)
             R.output(gv)
         return R.call_tir(cls.add, (gv, x), out_sinfo=R.Tensor((4, 4), "float32"))
 '''
@@ -91,7 +91,7 @@ def test_nested_operator_calls_and_calls_in_tuples_run(target: str) -> None:
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_nested_call_tir_runs(target: str) -> None:
-    mod = parse(NESTED_CALL_TIR)
+    mod = parse(NESTED_CALL_TIR.replace("OUT", 'R.Tensor((4, 4), "float32")'))
     assert_round_trip(mod)
     out = tvmscript.build(mod, target)["main"](X44, W44)
     np.testing.assert_allclose(out, np.maximum(X44 + W44, 0) + X44, rtol=1e-6)
@@ -284,11 +284,13 @@ def test_call_tir_input_rank_is_checked() -> None:
 
 
 def test_call_tir_symbolic_sizes_are_bound_by_the_first_use() -> None:
-    message = call_tir_problem('R.call_tir(cls.double, (y,), out_sinfo=R.Tensor((m + 1, 4), "float32"))')
+    message = call_tir_problem(
+        'R.call_tir(cls.double, (y,), out_sinfo=R.Tensor((m + 1, 4), "float32"))')
     assert message == ("line 28: R.call_tir(cls.double, ...): output 0 has shape (m + 1, 4) but "
                        "parameter `B` of `double` has shape (n, 4), where input 0 (y) makes n = m "
                        "(at <string>:26:9)")
-    message = call_tir_problem(f"R.call_tir(cls.double, (x,), out_sinfo=R.Tensor((3, 4), \"float32\"))")
+    message = call_tir_problem(
+        'R.call_tir(cls.double, (x,), out_sinfo=R.Tensor((3, 4), "float32"))')
     assert message == ("line 28: R.call_tir(cls.double, ...): output 0 has shape (3, 4) but "
                        "parameter `B` of `double` has shape (n, 4), where input 0 (x) makes n = 4 "
                        "(at <string>:26:9)")
@@ -307,3 +309,55 @@ def test_call_tir_of_a_graph_function_says_how_to_call_it() -> None:
     assert message == ("line 28: R.call_tir(cls.main, ...): `main` is a graph-level function; "
                        "call it as cls.main(...) (R.call_tir calls loop-level functions) "
                        "(at <string>:26:9)")
+
+
+# ---------------------------------------------------------------- 5. arguments of graph functions
+
+SIGNATURE = '''
+@R.function
+def main(x: R.Tensor(("n", 2), "float32"), s: R.Shape(["n", 2]), k: R.Prim("int32")):
+    y = R.add(x, x)
+    return (y, s, k)
+'''
+X32 = rng.standard_normal((3, 2)).astype("float32")
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_graph_arguments_are_checked_against_the_graph_signature(target: str) -> None:
+    main = tvmscript.build(parse(SIGNATURE), target)["main"]
+    y, s, k = main(X32, (3, 2), 5)
+    np.testing.assert_array_equal(y, X32 * 2)
+    assert (s, k) == ((3, 2), 5)
+    bad = [
+        ((X32.T.copy().T, (3, 2), 5), ValueError,
+         "main: argument 'x' is not C-contiguous (strides (4, 12)); "
+         "pass np.ascontiguousarray(...)"),
+        ((X32, (4, 2), 5), ValueError, "main: argument 's' has element 0 == 4, but n is 3 "
+                                       "from an earlier argument"),
+        ((X32, (3, 5), 5), ValueError, "main: argument 's' must have element 1 == 2, got (3, 5)"),
+        ((X32, "ab", 5), TypeError, "main: argument 's' must be a shape: a tuple of 2 ints, "
+                                    "got str"),
+        ((X32, (3, 2), 5.5), TypeError,
+         "main: argument 'k' must be a scalar of dtype int32, got float"),
+        ((X32, (3, 2), True), TypeError,
+         "main: argument 'k' must be a scalar of dtype int32, got bool"),
+        ((X32, (3, 2), 2**31), ValueError, "main: argument 'k' is 2147483648, out of the range "
+                                           "of int32"),
+    ]
+    for args, error, message in bad:
+        with pytest.raises(error) as info:
+            main(*args)
+        assert str(info.value) == message
+
+
+def test_graph_operator_on_a_tensor_without_dtype_is_refused_at_build() -> None:
+    f = parse('''
+@R.function
+def main(x: R.Tensor((2, 2))):
+    y = R.add(x, x)
+    return y
+''')
+    with pytest.raises(NotImplementedError) as info:
+        tvmscript.build(f)
+    assert str(info.value) == ("R.add needs tensors of known rank, shape and dtype to build a "
+                               "kernel, got R.Tensor((2, 2))")

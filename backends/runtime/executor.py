@@ -8,8 +8,9 @@ Why precompiled steps: a graph function is translated once into a flat list of c
 register file (one list slot per variable and per symbolic size), so a call costs one list
 allocation plus one closure call per binding, with no IR walking and no dict lookups.
 Each function is normalized first (``passes/normalize.py``), so nested and returned calls are
-bindings too. Graph-level operators other than ``call_tir`` have no kernels until the ``legalize-ops`` pass
-turns them into ``call_tir``; meeting one is a ``NotImplementedError`` naming it.
+bindings too. Graph-level operators other than ``call_tir`` have no kernels until the
+``legalize-ops`` pass turns them into ``call_tir``; meeting one is a ``NotImplementedError``
+naming it.
 """
 
 from __future__ import annotations
@@ -347,25 +348,37 @@ class ParamChecker:
 
     def _check_PrimStructInfo(self, sinfo: G.PrimStructInfo, where: str, index: int):
         fname, dt = self.fname, sinfo.dtype
+        kinds, limits = _scalar_kinds(dt)
 
         def check(arg: Any, regs: list) -> None:
-            if not isinstance(arg, (int, float, np.number, np.bool_)):
-                raise TypeError(f"{fname}: argument {where!r} must be a {dt} scalar")
+            if not isinstance(arg, kinds) or (isinstance(arg, (bool, np.bool_)) != dt.is_bool):
+                raise TypeError(f"{fname}: argument {where!r} must be a scalar of dtype {dt}, "
+                                f"got {type(arg).__name__}")
+            if limits is not None and not limits[0] <= arg <= limits[1]:
+                raise ValueError(f"{fname}: argument {where!r} is {arg}, out of the range of {dt}")
+
+        return check
+
+    def _check_ShapeStructInfo(self, sinfo: G.ShapeStructInfo, where: str, index: int):
+        fname, ndim = self.fname, sinfo.ndim
+        sizes = self._sizes(sinfo.values or (), where, index, "element {}", "{}", tuple)
+        wanted = f"a tuple of {ndim} ints" if ndim >= 0 else "a tuple of ints"
+
+        def check(arg: Any, regs: list) -> None:
+            ok = isinstance(arg, (tuple, list)) and (ndim < 0 or len(arg) == ndim) and all(
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in arg)
+            if not ok:
+                raise TypeError(f"{fname}: argument {where!r} must be a shape: {wanted}, "
+                                f"got {type(arg).__name__}")
+            sizes(tuple(int(v) for v in arg), regs)
 
         return check
 
     def _check_TensorStructInfo(self, sinfo: G.TensorStructInfo, where: str, index: int):
         fname, ndim = self.fname, sinfo.ndim
         dtype = None if sinfo.dtype.is_void else np.dtype(sinfo.dtype.numpy_name())
-        consts: list[tuple[int, int]] = []
-        binds: list[tuple[int, int, str]] = []
-        for dim, e in enumerate(sinfo.shape or ()):
-            if isinstance(e, IntImm):
-                consts.append((dim, e.value))
-            elif isinstance(e, Var):
-                binds.append((dim, self.slots.slot(e), e.name))
-            else:
-                self.deferred.append(self._deferred_dim(e, where, index, dim))
+        sizes = self._sizes(sinfo.shape or (), where, index, "shape[{}]", "shape {}",
+                            lambda a: a.shape)
 
         def check(arg: Any, regs: list) -> None:
             if not isinstance(arg, np.ndarray):
@@ -377,24 +390,49 @@ class ParamChecker:
             if dtype is not None and arg.dtype != dtype:
                 raise TypeError(f"{fname}: argument {where!r} must have dtype {sinfo.dtype}, "
                                 f"got {arg.dtype}")
-            shape = arg.shape
+            if not arg.flags.c_contiguous:  # the kernels take dense row-major arrays
+                raise ValueError(f"{fname}: argument {where!r} is not C-contiguous (strides "
+                                 f"{arg.strides}); pass np.ascontiguousarray(...)")
+            sizes(arg.shape, regs)
+
+        return check
+
+    def _sizes(self, exprs: Sequence[PrimExpr], where: str, index: int, part: str, whole: str,
+               sizes_of: Callable[[Any], tuple]) -> Callable[[tuple, list], None]:
+        """Checks the sizes of a tensor's shape or a shape value: constants are compared, a
+        bare size variable is bound by its first use and compared after, other expressions are
+        checked once every parameter has bound its sizes. ``part``/``whole`` name an entry and
+        the sizes in messages."""
+        fname = self.fname
+        consts: list[tuple[int, int]] = []
+        binds: list[tuple[int, int, str]] = []
+        for dim, e in enumerate(exprs):
+            if isinstance(e, IntImm):
+                consts.append((dim, e.value))
+            elif isinstance(e, Var):
+                binds.append((dim, self.slots.slot(e), e.name))
+            else:
+                self.deferred.append(self._deferred_dim(e, where, index, dim, part, sizes_of))
+
+        def check(sizes: tuple, regs: list) -> None:
             for dim, value in consts:
-                if shape[dim] != value:
-                    raise ValueError(f"{fname}: argument {where!r} must have shape[{dim}] == "
-                                     f"{value}, got shape {shape}")
+                if sizes[dim] != value:
+                    raise ValueError(f"{fname}: argument {where!r} must have "
+                                     f"{part.format(dim)} == {value}, got {whole.format(sizes)}")
             for dim, slot, vname in binds:
                 bound = regs[slot]
                 if bound is None:
-                    regs[slot] = shape[dim]
-                elif bound != shape[dim]:
-                    raise ValueError(f"{fname}: argument {where!r} has shape[{dim}] == "
-                                     f"{shape[dim]}, but {vname} is {bound} from an earlier "
+                    regs[slot] = sizes[dim]
+                elif bound != sizes[dim]:
+                    raise ValueError(f"{fname}: argument {where!r} has {part.format(dim)} == "
+                                     f"{sizes[dim]}, but {vname} is {bound} from an earlier "
                                      "argument")
 
         return check
 
-    def _deferred_dim(self, e: PrimExpr, where: str, index: int, dim: int):
-        """A shape entry like ``2 * n``: checked once every parameter has bound its sizes."""
+    def _deferred_dim(self, e: PrimExpr, where: str, index: int, dim: int, part: str,
+                      sizes_of: Callable[[Any], tuple]):
+        """A size like ``2 * n``: checked once every parameter has bound its sizes."""
         holder: list[Getter] = []
         fname, slots = self.fname, self.slots
 
@@ -402,12 +440,22 @@ class ParamChecker:
             if not holder:
                 holder.append(slots.shape_function((e,), fname))
             expected = holder[0](regs)[0]
-            actual = _dig(args[index], where).shape[dim]
+            actual = sizes_of(_dig(args[index], where))[dim]
             if actual != expected:
-                raise ValueError(f"{fname}: argument {where!r} must have shape[{dim}] == "
+                raise ValueError(f"{fname}: argument {where!r} must have {part.format(dim)} == "
                                  f"{expected}, got {actual}")
 
         return check
+
+
+def _scalar_kinds(dt: Any) -> tuple[tuple[type, ...], tuple[int, int] | None]:
+    """The Python and numpy types a scalar of ``dt`` accepts, and an integer's range."""
+    if dt.is_bool:
+        return (bool, np.bool_), None
+    if dt.is_integer:
+        info = np.iinfo(dt.numpy_name())
+        return (int, np.integer), (int(info.min), int(info.max))
+    return (int, float, np.integer, np.floating), None
 
 
 def _dig(arg: Any, where: str) -> Any:

@@ -158,7 +158,8 @@ class RelaxParser(ParserBase):
             return self.guard(node, lambda: expr.struct_info)
         sinfo = self.eval(ann)
         if not isinstance(sinfo, G.StructInfo):
-            raise self.error(ann, f"expected struct info such as R.Tensor(...), got {describe(sinfo)}")
+            raise self.error(ann, "expected struct info such as R.Tensor(...), got "
+                                  f"{describe(sinfo)}")
         return sinfo
 
     def _expr(self, node: ast.Expr) -> None:
