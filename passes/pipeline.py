@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tvmscript.ir import IRModule
+from tvmscript.ir import IRModule, PrimFunc
 from tvmscript.ir.function import BaseFunc
 
 from . import (  # noqa: F401  (importing a pass module registers its pass)
@@ -57,8 +57,23 @@ def lower(obj: IRModule | BaseFunc) -> IRModule:
     """Run the default pipeline under the current PassContext; a function comes back as a
     module (its functions keyed by name, ``main`` when it has none)."""
     mod = obj if isinstance(obj, IRModule) else IRModule.from_function(obj, _name(obj))
+    refuse_out_of_bounds(mod)
     with PassContext.current():
         return default_pipeline()(mod)
+
+
+def refuse_out_of_bounds(mod: IRModule) -> None:
+    """Raise ``WellFormedError`` for accesses ``verify`` proves out of bounds: compiled, they
+    would read or write past the buffer (a crash at best), so ``build`` stops here instead."""
+    from tvmscript.analysis.bounds import out_of_bounds_accesses
+    from tvmscript.ir.verify import Problem, WellFormedError
+    from tvmscript.script.printer import to_script
+
+    problems = [Problem(item.message, item.node)
+                for func in mod.functions.values() if isinstance(func, PrimFunc)
+                for item in out_of_bounds_accesses(func, to_script)]
+    if problems:
+        raise WellFormedError(problems)
 
 
 def _name(func: BaseFunc) -> str:

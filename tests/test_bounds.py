@@ -59,6 +59,17 @@ def test_verify_reports_a_constant_offset_past_the_buffer():
         tvmscript.ir.verify(func)
 
 
+def test_build_refuses_a_provably_out_of_bounds_kernel_instead_of_compiling_it():
+    """The default build would compile the issue's kernel into one that segfaults."""
+    func = tvmscript.from_source(CONSTANT_OFFSET)
+    with pytest.raises(tvmscript.ir.WellFormedError) as info:
+        tvmscript.build(func, target="llvm")
+    assert str(info.value) == (
+        "the program is not well-formed:\n  read of `A[vi + 1000000]` is out of bounds (written "
+        "at <string>:7:21): index `vi + 1000000` of dimension 0 is always in "
+        "[1000000, 1000015], outside [0, 16) of buffer `A`")
+
+
 def test_verify_reports_a_negative_store_index_and_names_the_dimension():
     func = tvmscript.from_source('''
 @T.prim_func
