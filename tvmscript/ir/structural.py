@@ -110,7 +110,35 @@ class _Equal:
             self.path.pop()
 
     def eq_fields(self, a: Node, b: Node, defining: bool, skip: set[str] = frozenset()) -> None:
-        for name in a._field_names:
+        """The fields in order. A chain through first fields (``a + b + c + ...`` leans left)
+        is walked in a loop, not recursively, so a long sum does not exhaust Python's stack."""
+        spine = []
+        while (first := self.chain_field(a, b, skip)) is not None:
+            spine.append((a, b, defining, skip, first))
+            self.path.append("." + first)
+            a, b = getattr(a, first), getattr(b, first)
+            defining, skip = defining or first in spine[-1][0]._def_fields, frozenset()
+        self.eq_own_fields(a, b, defining, skip, None)
+        for a, b, defining, skip, first in reversed(spine):
+            self.path.pop()
+            self.eq_own_fields(a, b, defining, skip, first)
+
+    def chain_field(self, a: Node, b: Node, skip: set[str]) -> str | None:
+        """The first compared field of ``a`` when it holds a node of the same kind in both."""
+        first = next((n for n in a._field_names if n not in skip and n not in a._struct_skip),
+                     None)
+        if first is None:
+            return None
+        x, y = getattr(a, first), getattr(b, first)
+        chained = type(x) is type(y) and isinstance(x, Node) and x is not y \
+            and not isinstance(x, (Var, Buffer, GraphVar))
+        return first if chained else None
+
+    def eq_own_fields(self, a: Node, b: Node, defining: bool, skip: set[str],
+                      after: str | None) -> None:
+        """The fields of ``a`` after field ``after`` (all of them when None)."""
+        names = a._field_names
+        for name in names[names.index(after) + 1:] if after is not None else names:
             if name in skip or name in a._struct_skip:
                 continue
             self.path.append("." + name)

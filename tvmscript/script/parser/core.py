@@ -68,6 +68,7 @@ class ParserBase:
         self.env = env  # the Python scope: globals, closure, namespaces
         self.scopes: list[dict[str, Any]] = [{}]
         self.overrides: dict[str, Any] = {}
+        self.eval_depth = 0  # expressions being evaluated, outermost first
 
     # ------------------------------------------------------------ errors and spans
     def error(self, node: ast.AST | None, message: str) -> ScriptError:
@@ -85,6 +86,8 @@ class ParserBase:
         except ScriptError:
             raise
         except RecursionError as exc:
+            if self.eval_depth > 1:  # blame the whole expression, not its innermost part
+                raise
             raise converted(self.error(node, _TOO_DEEP), exc)
         except Exception as exc:  # noqa: BLE001 - every failure must point at the user's line
             raise converted(self.error(node, _message(exc)), exc)
@@ -129,7 +132,11 @@ class ParserBase:
         handler = _EXPR.get(type(node))
         if handler is None:
             raise self.error(node, _unsupported_expr(node))
-        return self.guard(node, handler, self, node)
+        self.eval_depth += 1
+        try:
+            return self.guard(node, handler, self, node)
+        finally:
+            self.eval_depth -= 1
 
     def eval_prim(self, node: ast.AST) -> PrimExpr:
         value = self.eval(node)
@@ -200,13 +207,22 @@ class ParserBase:
         return {self.eval(k): self.eval(v) for k, v in zip(node.keys, node.values)}
 
     def _binop(self, node: ast.BinOp) -> Any:
-        a, b = self.eval(node.left), self.eval(node.right)
+        """A left-leaning chain ``a + b + c + ...`` is evaluated in a loop, not recursively, so
+        a long sum written out by a code generator parses."""
+        chain = [node]
+        while isinstance(chain[-1].left, ast.BinOp):
+            chain.append(chain[-1].left)
+        value = self.eval(chain[-1].left)
+        for link in reversed(chain):
+            value = self.guard(link, self._apply_binop, link, value, self.eval(link.right))
+        return value
+
+    def _apply_binop(self, node: ast.BinOp, a: Any, b: Any) -> Any:
         symbol, py_fn, ir = _BINOPS.get(type(node.op)) or _unsupported_op(node.op)
         if not (is_ir(a) or is_ir(b)):
             _check_python_op(symbol, a, b)
             return py_fn(a, b)
-        a, b = as_prim(a) if isinstance(a, BufferSlice) else a, as_prim(b) if isinstance(b, BufferSlice) else b
-        a, b = self._match(symbol, a, b)
+        a, b = self._match(symbol, _loaded(a), _loaded(b))
         if isinstance(ir, str):
             if ir != "tir.pow" and not (a.dtype.is_integer or a.dtype.element_of().is_bool):
                 raise TypeError(f"operator `{symbol}` needs integer operands, got {describe(a)}")
@@ -226,7 +242,16 @@ class ParserBase:
                             f"expected the same dtype on both sides (use T.Cast)") from None
 
     def _unaryop(self, node: ast.UnaryOp) -> Any:
-        value = self.eval(node.operand)
+        """A chain ``- - x`` is evaluated in a loop, like a chain of binary operators."""
+        chain = [node]
+        while isinstance(chain[-1].operand, ast.UnaryOp):
+            chain.append(chain[-1].operand)
+        value = self.eval(chain[-1].operand)
+        for link in reversed(chain):
+            value = self.guard(link, self._apply_unaryop, link, value)
+        return value
+
+    def _apply_unaryop(self, node: ast.UnaryOp, value: Any) -> Any:
         if not is_ir(value):
             return _PY_UNARY[type(node.op)](value)
         value = as_prim(value)
@@ -266,9 +291,7 @@ class ParserBase:
             right = self.eval(comp)
             symbol, py_fn, cls = _CMPOPS.get(type(op)) or _unsupported_op(op)
             if is_ir(left) or is_ir(right):
-                a = as_prim(left) if isinstance(left, BufferSlice) else left
-                b = as_prim(right) if isinstance(right, BufferSlice) else right
-                parts.append(cls(*self._match(symbol, a, b)))
+                parts.append(cls(*self._match(symbol, _loaded(left), _loaded(right))))
             else:
                 parts.append(py_fn(left, right))
             left = right
@@ -326,6 +349,11 @@ def _check_python_function(func: Any, args: list, kwargs: dict) -> None:
     else:
         return
     raise TypeError(f"{shown} cannot compute on IR expressions; use {hint} in a kernel")
+
+
+def _loaded(value: Any) -> Any:
+    """A region used as an operand is a (vector) load."""
+    return as_prim(value) if isinstance(value, BufferSlice) else value
 
 
 def _unpack(value: Any) -> tuple | list:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ast
 import inspect
+import io
 import linecache
+import tokenize
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -47,10 +49,7 @@ class Source:
 def from_text(text: str, filename: str = "<string>") -> Source:
     """The source of ``tvmscript.from_source``: line numbers are those of ``text``."""
     source_text = SourceText(text, filename)
-    try:
-        tree = _parse(text, filename)
-    except SyntaxError as exc:
-        raise syntax_error(exc, source_text, 0, 0) from None
+    tree = _parse_or_raise(text, source_text, 0, 0)
     return Source(tree, source_text)
 
 
@@ -70,11 +69,40 @@ def from_object(obj: Any) -> Source:
     file_lines = linecache.getlines(filename)
     full = "".join(file_lines) if file_lines else "\n" * (start - 1) + "".join(lines)
     source_text = SourceText(full, filename)
-    try:
-        tree = _parse(body, filename)
-    except SyntaxError as exc:
-        raise syntax_error(exc, source_text, start - 1, indent) from None
+    tree = _parse_or_raise(body, source_text, start - 1, indent)
     return Source(tree, source_text, start - 1, indent)
+
+
+def _parse_or_raise(text: str, source_text: SourceText, line_offset: int,
+                    col_offset: int) -> ast.Module:
+    """Python's parser on ``text``; its failures become ScriptErrors in the user's file."""
+    try:
+        return _parse(text, source_text.filename)
+    except SyntaxError as exc:
+        raise syntax_error(exc, source_text, line_offset, col_offset) from None
+    except (RecursionError, MemoryError):  # Python's parser gives up on very deep nesting
+        pass
+    lineno = _most_operators(text) + line_offset
+    line = source_text.line(lineno)
+    raise ScriptError("this expression is nested too deeply for Python's parser; split it into "
+                      "several statements (e.g. with let bindings x = ...)", lineno,
+                      len(line) - len(line.lstrip()), source_text.filename, line)
+
+
+def _most_operators(text: str) -> int:
+    """The line (1-based) of the logical line with the most operators: where the deep
+    expression is, since Python's parser does not say."""
+    counts: dict[int, int] = {}
+    start = 1
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.NEWLINE:
+                start = tok.end[0] + 1
+            elif tok.type == tokenize.OP:
+                counts[start] = counts.get(start, 0) + 1
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return max(counts, key=counts.__getitem__, default=1)
 
 
 def _parse(text: str, filename: str) -> ast.Module:

@@ -32,6 +32,19 @@ def _is_zero_const(e: Any) -> bool:
     return type(e) in (E.IntImm, E.FloatImm) and e.value == 0
 
 
+def _is_negation(e: Any) -> bool:
+    """``0 - x`` printed as ``-x`` (what the parser makes of ``-x``)."""
+    return type(e) is E.Sub and _is_zero_const(e.a) and e.a.dtype == e.b.dtype \
+        and type(e.b) not in (E.IntImm, E.FloatImm)
+
+
+def _continues_chain(e: Any) -> bool:
+    """Whether ``e.a`` prints as the left part of ``e``'s operator chain, without parentheses."""
+    prec = _BINARY[type(e)][1]
+    left = _BINARY.get(type(e.a))
+    return prec != CMP and left is not None and left[1] == prec and not _is_negation(e.a)
+
+
 def _is_bare(e: Any) -> bool:
     """An int32 constant, printed as a plain Python int."""
     return type(e) is E.IntImm and e.dtype is INT32
@@ -113,9 +126,21 @@ class ExprMixin:
     # ------------------------------------------------------------ operators
 
     def e_BinaryOp(self, e: Any) -> tuple[str, int]:
+        """A left-leaning chain ``a + b + c + ...`` is printed in a loop, not recursively, so a
+        long sum prints (and parses back) without exhausting Python's stack."""
+        chain = [e]
+        while _continues_chain(chain[-1]):
+            chain.append(chain[-1].a)
+        text, prec = self.binary_op(chain[-1])
+        for link in reversed(chain[:-1]):
+            op, prec = _BINARY[type(link)]
+            b, pb = self.px(link.b)
+            text = text + op + (f"({b})" if pb <= prec else b)
+        return text, prec
+
+    def binary_op(self, e: Any) -> tuple[str, int]:
         op, prec = _BINARY[type(e)]
-        if prec == ADD and op == " - " and _is_zero_const(e.a) and e.a.dtype == e.b.dtype \
-                and type(e.b) not in (E.IntImm, E.FloatImm):
+        if _is_negation(e):
             return "-" + self.wrap(e.b, UNARY), UNARY
         a, pa = self.px(e.a)
         b, pb = self.px(e.b)

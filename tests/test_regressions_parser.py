@@ -1,0 +1,357 @@
+"""Regressions from issue 9 (a new user and a fuzzer on the parser and printer): each test
+failed before its fix."""
+
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import tvmscript
+from backends.interpreter import run as interpret
+from tvmscript import ScriptError, T, diagnostics, from_source
+
+HEAD = ("from tvmscript import T\n@T.prim_func\n"
+        "def f(A: T.Buffer((16,), \"float32\"), B: T.Buffer((16,), \"float32\")):\n")
+
+
+def kernel(body: str) -> str:
+    """A kernel whose body starts on line 4."""
+    return HEAD + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n"
+
+
+def loop(stmt: str) -> str:
+    """``stmt`` inside ``for i in range(16):``, on line 5."""
+    return kernel(f"for i in range(16):\n    {stmt}")
+
+
+def error_of(text: str) -> ScriptError:
+    with pytest.raises(ScriptError) as info:
+        from_source(text)
+    return info.value
+
+
+def assert_error(text: str, line: int, col: int, message: str) -> None:
+    err = error_of(text)
+    assert (err.lineno, err.col_offset) == (line, col), str(err)
+    assert err.message == message, str(err)
+
+
+# ------------------------------------------------------------ 1. short tracebacks
+
+_BAD_SCRIPT = '''\
+from tvmscript import T
+
+
+@T.prim_func
+def f(A: T.Buffer((16,), "float32")):
+    for i in range(16):
+        A[i] = A[i] + T.int32(1)
+'''
+
+
+def _run_bad_script(tmp_path, debug: bool) -> str:
+    path = tmp_path / "bad_kernel.py"
+    path.write_text(_BAD_SCRIPT)
+    env = dict(os.environ, TVMSCRIPT_DEBUG="1" if debug else "0")
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 1
+    return done.stderr
+
+
+def test_script_error_traceback_is_short(tmp_path):
+    stderr = _run_bad_script(tmp_path, debug=False)
+    assert "During handling of the above exception" not in stderr
+    assert "direct cause" not in stderr
+    assert "TypeError" not in stderr
+    for internal in ("parser/core.py", "parser/tir.py", "parser/builtin.py", "tir_ns.py"):
+        assert internal not in stderr, stderr
+    assert stderr.count('  File "') <= 3, stderr
+    assert "error: operands of `+` have different dtypes: float32 and int32" in stderr
+    assert f"--> {tmp_path / 'bad_kernel.py'}:7:16" in stderr
+    assert "7 |         A[i] = A[i] + T.int32(1)" in stderr
+
+
+def test_debug_switch_shows_the_internal_exception(tmp_path):
+    stderr = _run_bad_script(tmp_path, debug=True)
+    assert "The above exception was the direct cause of the following exception" in stderr
+    assert "TypeError" in stderr
+    assert "parser/core.py" in stderr
+    assert "error: operands of `+` have different dtypes" in stderr
+
+
+def test_debug_context_manager_chains_the_internal_exception():
+    with diagnostics.debug():
+        err = error_of(loop("A[i] = A[i] + T.int32(1)"))
+    assert isinstance(err.__cause__, TypeError)
+    err = error_of(loop("A[i] = A[i] + T.int32(1)"))
+    assert err.__cause__ is None and err.__suppress_context__
+
+
+# ------------------------------------------------------------ 2. hints for Python builtins
+
+
+@pytest.mark.parametrize("call, name", [
+    ("max(A[i], T.float32(0))", "T.max"), ("min(A[i], T.float32(0))", "T.min"),
+    ("abs(A[i])", "T.abs"), ("round(A[i])", "T.round"), ("pow(A[i], T.float32(2))", "T.pow"),
+])
+def test_python_builtin_on_ir_hints_t_function(call, name):
+    builtin = call.split("(")[0]
+    assert_error(loop(f"B[i] = {call}"), 5, 15,
+                 f"Python's {builtin}() cannot compute on IR expressions; use {name} in a kernel")
+
+
+def _line_of(marker: str) -> int:
+    with open(__file__) as fh:
+        return next(i + 1 for i, line in enumerate(fh) if line.rstrip().endswith(marker))
+
+
+def test_python_math_function_on_ir_hints_t_function():
+    with pytest.raises(ScriptError) as info:
+        @T.prim_func
+        def f(A: T.Buffer((16,), "float32")):
+            for i in range(16):
+                A[i] = math.exp(A[i])  # MATH-EXP
+    err = info.value
+    assert (err.lineno, err.col_offset) == (_line_of("# MATH-EXP"), 23)
+    assert err.message == ("Python's math.exp() cannot compute on IR expressions; "
+                           "use T.exp in a kernel")
+
+
+def test_numpy_function_on_ir_hints_t_function():
+    with pytest.raises(ScriptError) as info:
+        @T.prim_func
+        def f(A: T.Buffer((16,), "float32")):
+            for i in range(16):
+                A[i] = np.sqrt(A[i])  # NP-SQRT
+    assert info.value.lineno == _line_of("# NP-SQRT")
+    assert info.value.message == ("numpy.sqrt() cannot compute on IR expressions; "
+                                  "use T.sqrt in a kernel")
+
+
+def test_python_builtin_on_plain_numbers_still_works():
+    f = from_source(loop("B[i] = A[i] + T.float32(max(1, 2) + abs(-3))"))
+    assert "T.float32(5" in f.script()
+
+
+def test_and_or_as_select_hints_select():
+    assert_error(loop("B[i] = A[i] > 0 and A[i] or T.float32(0)"), 5, 15,
+                 "`and`/`or`/`not` need bool operands, got a float32 expression; to choose "
+                 "between values write T.Select(cond, a, b) or T.if_then_else(cond, a, b)")
+
+
+# ------------------------------------------------------------ 3. T.var
+
+
+def test_t_var_declares_a_symbolic_size():
+    f = from_source(kernel('''
+        n = T.var("int32")
+        X = T.match_buffer(A.data, (n,), "float32")
+        for i in range(16):
+            B[i] = A[i]
+    ''').replace('A: T.Buffer((16,), "float32")', "a: T.handle").replace(
+        "A.data", "a").replace("A[i]", "X[i]"))
+    assert str(f.buffer_map[f.params[0]].shape[0].dtype) == "int32"
+    assert f.buffer_map[f.params[0]].shape[0].name == "n"
+    again = from_source(f.script())
+    tvmscript.assert_structural_equal(f, again)
+
+
+SIZE = T.var("int32")
+LENGTH = T.int32()
+
+
+def test_module_level_sizes_become_the_kernels_variables():
+    @T.prim_func
+    def f(a: T.handle, b: T.handle):
+        A = T.match_buffer(a, (SIZE,), "float32")
+        B = T.match_buffer(b, (LENGTH,), "float32")
+        for i in range(SIZE):
+            B[i] = A[i]
+
+    (size,) = f.buffer_map[f.params[0]].shape
+    (length,) = f.buffer_map[f.params[1]].shape
+    assert (size.name, str(size.dtype), length.name) == ("SIZE", "int32", "LENGTH")
+    tvmscript.assert_structural_equal(f, from_source(f.script()))
+    a, b = np.arange(8, dtype="float32"), np.zeros(8, dtype="float32")
+    interpret(f, a, b)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_t_buffer_decl_is_decl_buffer():
+    f = from_source(kernel('''
+        X = T.buffer_decl((16,), "float32", data=A.data)
+        for i in range(16):
+            B[i] = X[i]
+    '''))
+    g = from_source(kernel('''
+        X = T.decl_buffer((16,), "float32", data=A.data)
+        for i in range(16):
+            B[i] = X[i]
+    '''))
+    tvmscript.assert_structural_equal(f, g)
+
+
+# ------------------------------------------------------------ 4. deep expressions
+
+
+def test_long_sum_is_a_script_error_naming_the_line():
+    text = loop("B[i] = A[i]" + " + 1.0" * 3000)
+    err = error_of(text)
+    assert err.lineno == 5
+    assert "nested too deeply" in err.message
+    assert "split it into several statements" in err.message
+
+
+def test_deep_unary_minus_is_a_script_error_naming_the_line():
+    text = loop("B[i] = " + "-" * 10000 + "A[i]")
+    err = error_of(text)
+    assert err.lineno == 5
+    assert "nested too deeply" in err.message
+
+
+def test_deep_right_leaning_power_is_a_script_error_at_the_expression():
+    assert_error(loop("B[i] = A[i]" + " ** A[i]" * 600), 5, 15,
+                 "this expression is nested too deeply to parse; split it into several "
+                 "statements (e.g. with let bindings x = ...)")
+
+
+def _sum_kernel(terms: int) -> str:
+    return loop("B[i] = A[i]" + "".join(f" + T.float32({k})" for k in range(terms)))
+
+
+def test_long_sum_round_trips():
+    f = from_source(_sum_kernel(500))
+    text = f.script()
+    g = from_source(text)
+    tvmscript.assert_structural_equal(f, g)
+    assert g.script() == text
+
+
+def test_long_sums_differing_deep_inside_are_unequal_at_that_path():
+    f = from_source(_sum_kernel(500))
+    g = from_source(_sum_kernel(500).replace("A[i] + T.float32(0)", "A[i] + T.float32(7)"))
+    with pytest.raises(tvmscript.ir.structural.StructuralMismatch) as info:
+        tvmscript.assert_structural_equal(f, g)
+    assert info.value.path.endswith(".value" + ".a" * 499 + ".b.value")
+    assert "0.0 vs 7.0" in info.value.reason
+
+
+def test_sum_parses_to_the_right_numbers():
+    f = from_source(_sum_kernel(100))
+    a, b = np.arange(16, dtype="float32"), np.zeros(16, dtype="float32")
+    interpret(f, a, b)
+    np.testing.assert_allclose(b, a + sum(range(100)))
+
+
+def test_deep_negation_round_trips():
+    f = from_source(loop("B[i] = " + "-" * 200 + "A[i]"))
+    g = from_source(f.script())
+    tvmscript.assert_structural_equal(f, g)
+
+
+# ------------------------------------------------------------ 5. unsupported operators
+
+
+@pytest.mark.parametrize("expr, col, symbol", [
+    ("A[i] @ A[i]", 15, "@"), ("i in (1, 2)", 24, "in"), ("i not in (1, 2)", 24, "not in"),
+    ("i is 1", 24, "is"), ("i is not 1", 24, "is not"),
+])
+def test_unsupported_operator_named_in_python_spelling(expr, col, symbol):
+    stmt = f"B[i] = {expr}" if symbol == "@" else f"B[i] = T.Select({expr}, A[i], A[i])"
+    assert_error(loop(stmt), 5, col, f"the operator `{symbol}` is not supported in a kernel")
+
+
+# ------------------------------------------------------------ 6. star arguments
+
+
+def test_star_argument_of_an_expression():
+    assert_error(loop("B[i] = T.max(*(i + 1))"), 5, 21,
+                 "cannot unpack an int32 expression with `*`; expected a tuple or a list")
+
+
+def test_star_argument_of_a_tuple_still_works():
+    f = from_source(loop("B[i] = T.max(*(A[i], T.float32(0)))"))
+    g = from_source(loop("B[i] = T.max(A[i], T.float32(0))"))
+    tvmscript.assert_structural_equal(f, g)
+
+
+# ------------------------------------------------------------ 7. non-IR values
+
+
+@pytest.mark.parametrize("stmt, what", [
+    ('T.func_attr({"x": T})', "the namespace T"),
+    ('T.func_attr({"x": T.float32})', "T.float32"),
+    ('T.func_attr({"x": [1, max]})', "builtin_function_or_method"),
+])
+def test_func_attr_refuses_values_that_do_not_print(stmt, what):
+    assert_error(kernel(stmt + "\nB[0] = A[0]"), 4, 16,
+                 f"T.func_attr value for key 'x' is {what}; expected a string, number, bool, "
+                 "IR expression, or a list, tuple or dict of them")
+
+
+def test_block_attr_and_loop_annotation_refuse_non_ir_values():
+    block = ('for i in range(16):\n    with T.block("b"):\n        vi = T.axis.spatial(16, i)\n'
+             '        T.block_attr({"k": T.int8})\n        B[vi] = A[vi]')
+    err = error_of(kernel(block))
+    assert (err.lineno, err.col_offset) == (7, 25)
+    assert err.message.startswith("T.block_attr value for key 'k' is T.int8")
+    err = error_of(kernel('for i in T.serial(16, annotations={"k": T}):\n    B[i] = A[i]'))
+    assert (err.lineno, err.col_offset) == (4, 38)
+    assert err.message.startswith("annotations value for key 'k' is the namespace T")
+
+
+def test_good_attributes_still_round_trip():
+    f = from_source(kernel('T.func_attr({"global_symbol": "f", "n": [1, 2.5, (True, None)]})\n'
+                           "B[0] = A[0]"))
+    tvmscript.assert_structural_equal(f, from_source(f.script()))
+
+
+def test_attr_node_and_scope_refuse_non_ir_values():
+    assert_error(kernel('with T.attr(T.float32, "k", 1):\n    B[0] = A[0]'), 4, 16,
+                 "T.attr expects an IR node such as a variable or buffer, got T.float32")
+    assert_error(kernel('X = T.alloc_buffer((4,), "float32", scope=T)\nB[0] = A[0]'), 4, 46,
+                 'scope must be a string such as "global" or "shared", got the namespace T')
+
+
+@pytest.mark.parametrize("stmt", ["B[i] = T.float32", "x = T.float32\n    B[i] = x",
+                                  "T.evaluate(T.float32)"])
+def test_dtype_used_as_a_value_is_refused(stmt):
+    err = error_of(loop(stmt))
+    assert err.lineno in (5, 6)
+    assert "T.float32" in err.message
+
+
+# ------------------------------------------------------------ 8. T.where on block iterators
+
+
+def test_where_on_the_blocks_own_iterator_is_refused():
+    text = kernel('''
+        for i in range(16):
+            with T.block("b"):
+                vi = T.axis.spatial(16, i)
+                T.where(vi < 8)
+                B[vi] = A[vi]
+    ''')
+    assert_error(text, 7, 20, "T.where(...) uses the block's own iterator vi; a block predicate "
+                              "is over the enclosing loop variables: write it with the loop "
+                              "variables the iterators are bound to (vi = i)")
+
+
+def test_where_on_loop_variables_round_trips():
+    f = from_source(kernel('''
+        for i in range(16):
+            with T.block("b"):
+                vi = T.axis.spatial(16, i)
+                T.where(i < 8)
+                B[vi] = A[vi]
+    '''))
+    g = from_source(f.script())
+    tvmscript.assert_structural_equal(f, g)
+    a, b = np.arange(16, dtype="float32"), np.zeros(16, dtype="float32")
+    interpret(g, a, b)
+    np.testing.assert_array_equal(b, np.where(np.arange(16) < 8, a, 0))
