@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pytest
 
@@ -361,3 +363,49 @@ def main(x: R.Tensor((2, 2))):
         tvmscript.build(f)
     assert str(info.value) == ("R.add needs tensors of known rank, shape and dtype to build a "
                                "kernel, got R.Tensor((2, 2))")
+
+
+def test_call_tir_in_the_returned_value_is_reported_at_the_return_line() -> None:
+    mod = parse(CALL_TIR.replace("CALL", f"lv = R.call_tir(cls.add, (x, x), {OUT44})").replace(
+        "return lv", f"return R.call_tir(cls.add, (x,), {OUT44})"))
+    with pytest.raises(WellFormedError) as info:
+        tvmscript.verify(mod)
+    (problem,) = info.value.problems
+    assert problem.message == ("line 29: R.call_tir(cls.add, ...) passes 1 input and 1 output, "
+                               "but `add` takes 3 parameters (A, B, C) (at <string>:27:9)")
+    assert mod.script().splitlines()[28].strip().startswith("return R.call_tir(cls.add, (x,)")
+
+
+# ---------------------------------------------------------------- 1. every program that parses runs
+
+_OPS = {"R.add": (2, np.add), "R.multiply": (2, np.multiply), "R.matmul": (2, np.matmul),
+        "R.nn.relu": (1, lambda a: np.maximum(a, 0)), "R.negative": (1, np.negative)}
+
+
+def _random_expr(gen: np.random.Generator, depth: int) -> tuple[str, Callable]:
+    """Script text of a random nested operator expression over x and w, and its numpy meaning."""
+    if depth == 0 or gen.random() < 0.2:
+        name = str(gen.choice(["x", "w"]))
+        return name, lambda env, name=name: env[name]
+    op = str(gen.choice(sorted(_OPS)))
+    arity, fn = _OPS[op]
+    parts = [_random_expr(gen, depth - 1) for _ in range(arity)]
+    text = f"{op}({', '.join(t for t, _ in parts)})"
+    return text, lambda env: fn(*(f(env) for _, f in parts))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_nested_programs_run_and_round_trip(seed: int) -> None:
+    gen = np.random.default_rng(seed)
+    (first, f1), (second, f2) = _random_expr(gen, 3), _random_expr(gen, 3)
+    f = parse(f'''
+@R.function
+def main(x: R.Tensor((4, 4), "float32"), w: R.Tensor((4, 4), "float32")):
+    lv = {first}
+    return ({second}, R.add(lv, x))
+''')
+    assert_round_trip(f)
+    a, b = tvmscript.build(f, "llvm")["main"](X44, W44)
+    env = {"x": X44.astype("float64"), "w": W44.astype("float64")}
+    np.testing.assert_allclose(a, f2(env), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(b, f1(env) + X44, rtol=1e-4, atol=1e-4)

@@ -29,6 +29,7 @@ class RelaxParser(ParserBase):
         self.outputs: set[str] | None = None  # names exported by R.output in the current dataflow
         self.marked: bool = False
         self.result: G.GraphExpr | None = None
+        self.returned: ast.Return | None = None
 
     # ------------------------------------------------------------ API for builtins
     def symbolic(self, name: str, dtype: Any = INT64) -> Var:
@@ -92,7 +93,8 @@ class RelaxParser(ParserBase):
         if self.result is None:
             raise self.error(fdef, f"graph-level function '{fdef.name}' must end with "
                                    "`return value`")
-        body = G.SeqExpr(tuple(self.blocks), self.result)
+        body = G.SeqExpr(tuple(self.blocks), self.result)  # spans its return statement,
+        self.span(self.returned, body)  # where a problem of the returned value is written
         ret = ret if ret is not None else self.guard(fdef, lambda: self.result.struct_info)
         return G.Function(tuple(params), body, ret, self.attrs, fdef.name).with_span(
             self.source.span(fdef))
@@ -198,6 +200,7 @@ class RelaxParser(ParserBase):
         if node.value is None:
             raise TypeError("a graph-level function must return a value")
         self.result = self.guard(node.value, as_graph, self.eval(node.value))
+        self.returned = node
 
 
 def _module_ref(env: Any) -> ModuleRef | None:

@@ -180,6 +180,8 @@ class GraphMixin:
     def seq_expr(self, s: G.SeqExpr) -> None:
         for blk in s.blocks:
             self.binding_block(blk)
+        if self.locs is not None:  # a problem in the returned value is on the return line
+            self.loc(s)
         self.emit(f"return {self.gexpr(s.body)}")
 
     def graph_func(self, f: G.Function, name: str) -> None:
