@@ -18,6 +18,7 @@ from .dtype import INT64
 from .expr import Cast, IntImm, PrimExpr, Var
 from .function import GlobalVar, IRModule, PrimFunc
 from .functor import post_order_visit, substitute
+from .graph_ops import GraphTypeError
 from .node import Node
 from .verify import Problem, _Found, _text, _with_lines
 
@@ -80,10 +81,18 @@ def _check_call(call: G.Call, module: IRModule | None) -> list[str]:
 
 def _inputs(args: G.GraphExpr) -> list[tuple[str, G.StructInfo]]:
     if isinstance(args, G.Tuple):
-        return [(_arg_name(i, f), f.struct_info) for i, f in enumerate(args.fields)]
-    sinfo = args.struct_info
+        return [(_arg_name(i, f), _sinfo(f)) for i, f in enumerate(args.fields)]
+    sinfo = _sinfo(args)
     fields = sinfo.fields if isinstance(sinfo, G.TupleStructInfo) else (sinfo,)
     return [(f"input {i}", f) for i, f in enumerate(fields)]
+
+
+def _sinfo(expr: G.GraphExpr) -> G.StructInfo:
+    """What is known of an argument; nothing when it is ill-typed (verify must not raise)."""
+    try:
+        return expr.struct_info
+    except GraphTypeError:
+        return G.ObjectStructInfo()
 
 
 def _arg_name(index: int, arg: G.GraphExpr) -> str:
