@@ -148,17 +148,20 @@ def test_and_or_as_select_hints_select():
 
 
 def test_t_var_declares_a_symbolic_size():
-    f = from_source(kernel('''
-        n = T.var("int32")
-        X = T.match_buffer(A.data, (n,), "float32")
-        for i in range(16):
-            B[i] = A[i]
-    ''').replace('A: T.Buffer((16,), "float32")', "a: T.handle").replace(
-        "A.data", "a").replace("A[i]", "X[i]"))
-    assert str(f.buffer_map[f.params[0]].shape[0].dtype) == "int32"
-    assert f.buffer_map[f.params[0]].shape[0].name == "n"
-    again = from_source(f.script())
-    tvmscript.assert_structural_equal(f, again)
+    f = from_source('''from tvmscript import T
+@T.prim_func
+def f(a: T.handle):
+    n = T.var("int32")
+    A = T.match_buffer(a, (n,), "float32")
+    for i in range(n):
+        A[i] = T.float32(1)
+''')
+    (n,) = f.buffer_map[f.params[0]].shape
+    assert (n.name, str(n.dtype)) == ("n", "int32")
+    tvmscript.assert_structural_equal(f, from_source(f.script()))
+    a = np.zeros(5, dtype="float32")
+    interpret(f, a)
+    np.testing.assert_array_equal(a, np.ones(5, dtype="float32"))
 
 
 SIZE = T.var("int32")

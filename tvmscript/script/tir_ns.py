@@ -138,7 +138,8 @@ def attr(p, node, attr_key, value):
                           f"got {describe(node)}")
     if not isinstance(attr_key, str):
         raise ArgError(1, f"T.attr expects a string key, got {describe(attr_key)}")
-    return F.AttrSpec(node, attr_key, StringImm(value) if isinstance(value, str) else as_prim(value))
+    value = StringImm(value) if isinstance(value, str) else as_prim(value)
+    return F.AttrSpec(node, attr_key, value)
 
 
 # ---------------------------------------------------------------- functions and blocks
@@ -300,7 +301,8 @@ def thread_binding(p, start, stop=None, thread=None, annotations=None):
     if isinstance(stop, str) and thread is None:
         stop, thread = None, stop
     if not isinstance(thread, str):
-        raise ArgError("thread", "T.thread_binding needs thread=\"threadIdx.x\" (or blockIdx.x, ...)")
+        raise ArgError("thread", "T.thread_binding needs thread=\"threadIdx.x\" "
+                                 "(or blockIdx.x, ...)")
     return _loop_spec(S.ForKind.THREAD_BINDING, start, stop, thread, annotations)
 
 
@@ -336,7 +338,8 @@ def broadcast(p, value, lanes):
 
 def let(p, var, value, body):
     if not isinstance(var, E.Var):
-        raise ArgError(0, f"T.let binds a variable declared with x = T.int32(), got {describe(var)}")
+        raise ArgError(0, "T.let binds a variable declared with x = T.int32(), "
+                          f"got {describe(var)}")
     return E.Let(var, as_prim(value), as_prim(body))
 
 

@@ -36,7 +36,8 @@ _BINOPS: dict[type, tuple[str, Callable[[Any, Any], Any], Any]] = {
     ast.Mult: ("*", operator.mul, E.Mul), ast.Div: ("/", operator.truediv, E.Div),
     ast.FloorDiv: ("//", operator.floordiv, E.FloorDiv), ast.Mod: ("%", operator.mod, E.FloorMod),
     ast.Pow: ("**", operator.pow, "tir.pow"), ast.BitAnd: ("&", operator.and_, "tir.bitwise_and"),
-    ast.BitOr: ("|", operator.or_, "tir.bitwise_or"), ast.BitXor: ("^", operator.xor, "tir.bitwise_xor"),
+    ast.BitOr: ("|", operator.or_, "tir.bitwise_or"),
+    ast.BitXor: ("^", operator.xor, "tir.bitwise_xor"),
     ast.LShift: ("<<", operator.lshift, "tir.shift_left"),
     ast.RShift: (">>", operator.rshift, "tir.shift_right"),
 }

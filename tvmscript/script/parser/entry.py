@@ -136,7 +136,8 @@ def _kind(parser: ParserBase, dec: ast.expr) -> str | None:
     return None
 
 
-def parse_module(cdef: ast.ClassDef, source: src.Source, env_of: Callable[[str], ChainMap]) -> IRModule:
+def parse_module(cdef: ast.ClassDef, source: src.Source,
+                 env_of: Callable[[str], ChainMap]) -> IRModule:
     names = [s.name for s in cdef.body if isinstance(s, ast.FunctionDef)]
     ref = ModuleRef(cdef.name, names)
     functions: dict[str, Any] = {}

@@ -31,7 +31,8 @@ class Source:
 
     def span(self, node: ast.AST) -> Span:
         line = getattr(node, "lineno", 1) + self.line_offset
-        end_line = (getattr(node, "end_lineno", None) or getattr(node, "lineno", 1)) + self.line_offset
+        end_line = getattr(node, "end_lineno", None) or getattr(node, "lineno", 1)
+        end_line += self.line_offset
         col = getattr(node, "col_offset", 0) + self.col_offset
         end_col = (getattr(node, "end_col_offset", None) or col) + self.col_offset
         return Span(self.text, line, col, end_line, end_col)
@@ -118,7 +119,8 @@ def _indent(lines: list[str]) -> int:
     return 0
 
 
-def syntax_error(exc: SyntaxError, text: SourceText, line_offset: int, col_offset: int) -> ScriptError:
+def syntax_error(exc: SyntaxError, text: SourceText, line_offset: int,
+                 col_offset: int) -> ScriptError:
     lineno = (exc.lineno or 1) + line_offset
     col = max(0, (exc.offset or 1) - 1) + col_offset
     n_lines = max(1, len(text.text.splitlines()))

@@ -178,7 +178,7 @@ class TIRParser(ParserBase):
             self.define(name, v)
 
     def _let(self, node: ast.stmt, name: str, value: Any, ann: Any) -> Any:
-        if self.lookup_local(name) is not None and isinstance(self.lookup_local(name), (Var, Buffer)):
+        if isinstance(self.lookup_local(name), (Var, Buffer)):
             raise TypeError(f"'{name}' is already defined; script variables are bound once")
         if not isinstance(value, (PrimExpr, BufferSlice, bool, int, float)):
             self.define(name, value)  # a Python value (tuple, module reference ...)
@@ -316,7 +316,8 @@ class TIRParser(ParserBase):
             wrap = spec.bind(self, [target.id], node)
             if not isinstance(wrap, Wrap):
                 raise self.error(node.items[0].context_expr,
-                                 f"{spec.script_kind} cannot be used in a `with`; assign it instead")
+                                 f"{spec.script_kind} cannot be used in a `with`; "
+                                 "assign it instead")
             body = self.parse_body(node.body)
         finally:
             self.pop_scope()
@@ -391,7 +392,8 @@ def _store_value(value: Any, want, buf: Buffer) -> PrimExpr:
 def _target_names(target: ast.expr) -> list[str] | None:
     if isinstance(target, ast.Name):
         return [target.id]
-    if isinstance(target, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Name) for e in target.elts):
+    if isinstance(target, (ast.Tuple, ast.List)) \
+            and all(isinstance(e, ast.Name) for e in target.elts):
         return [e.id for e in target.elts]
     return None
 

@@ -98,7 +98,8 @@ def as_int_expr(value: Any, what: str) -> PrimExpr:
 
 
 def extent_between(start: PrimExpr, stop: PrimExpr) -> PrimExpr:
-    """``stop - start`` as the contract writes it: ``e`` for ``a + e``, folded constants, else Sub."""
+    """``stop - start`` as the contract writes it: ``e`` for ``a + e``, folded constants, else
+    Sub."""
     if isinstance(stop, E.Add) and structural_equal(stop.a, start):
         return stop.b
     if isinstance(start, IntImm) and isinstance(stop, IntImm):
@@ -150,7 +151,8 @@ class BufferSlice:
                 indices.append(rng.min)
                 continue
             if not isinstance(rng.extent, IntImm):
-                raise TypeError("a slice used as a vector must have a constant extent, e.g. i:i + 16")
+                raise TypeError("a slice used as a vector must have a constant extent, "
+                                "e.g. i:i + 16")
             step = index.step if index.step is not None else 1
             indices.append(E.Ramp(rng.min, E._const_like(step, rng.min.dtype), rng.extent.value))
         return tuple(indices)
