@@ -409,3 +409,19 @@ def main(x: R.Tensor((4, 4), "float32"), w: R.Tensor((4, 4), "float32")):
     env = {"x": X44.astype("float64"), "w": W44.astype("float64")}
     np.testing.assert_allclose(a, f2(env), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(b, f1(env) + X44, rtol=1e-4, atol=1e-4)
+
+
+# ---------------------------------------------------------------- found by the program fuzzer
+
+def test_conv2d_kernel_larger_than_its_input_is_an_error_at_the_call() -> None:
+    with pytest.raises(ScriptError) as info:
+        parse('''
+@R.function
+def main(x: R.Tensor((1, 3, 8, 8), "float32"), w: R.Tensor((4, 3, 2147483648, 3), "float32")):
+    y = R.nn.conv2d(x, w, padding=[1, 1])
+    return y
+''')
+    assert info.value.message == ("R.nn.conv2d: the output would have height -2147483637; the "
+                                  "(dilated) kernel (2147483648, 3) is larger than the padded "
+                                  "input (10, 10)")
+    assert (info.value.lineno, info.value.col_offset) == (4, 8)

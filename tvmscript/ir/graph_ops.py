@@ -212,7 +212,14 @@ def _conv2d(call: Call) -> StructInfo:
 
     n, _, h, wd = x.shape
     o, _, kh, kw = w.shape
-    return TensorStructInfo((n, o, _fold(out(h, kh, ph0, ph1, sh, dh)), _fold(out(wd, kw, pw0, pw1, sw, dw))), dt)
+    oh, ow = _fold(out(h, kh, ph0, ph1, sh, dh)), _fold(out(wd, kw, pw0, pw1, sw, dw))
+    for name, size in (("height", oh), ("width", ow)):
+        if isinstance(size, IntImm) and size.value < 1:
+            raise GraphTypeError(
+                f"R.nn.conv2d: the output would have {name} {size.value}; the (dilated) kernel "
+                f"{_fmt((kh, kw))} is larger than the padded input "
+                f"{_fmt((_fold(h + (ph0 + ph1)), _fold(wd + (pw0 + pw1))))}")
+    return TensorStructInfo((n, o, oh, ow), dt)
 
 
 def _fold(e: PrimExpr) -> PrimExpr:
