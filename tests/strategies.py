@@ -4,11 +4,19 @@ Loop-level functions: nested loops of every kind, blocks (spatial and reduction,
 lets, ifs, selects, casts, intrinsic calls and vector loads/stores. Every index stays in bounds
 (``floormod`` by the dimension) so the same programs can later be compiled and interpreted.
 Graph-level functions: operator chains with matching shapes, dataflow blocks, tuples, constants.
+Fuzzing support (``fuzz_settings``, ``time_limit``, ``INVALID_VALUES``) for tests/test_fuzz_*.py.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from tvmscript import ir
@@ -297,3 +305,52 @@ def graph_functions(draw) -> G.Function:
         block = G.BindingBlock(tuple(bindings))
     body = G.SeqExpr((block,), out)
     return G.Function(tuple(params), body, out.sinfo)
+
+
+# ---------------------------------------------------------------- fuzzing support
+
+
+def fuzz_settings(examples: int, **overrides: Any) -> settings:
+    """Settings of the fuzz tests (tests/test_fuzz_*.py), chosen by ``TVMSCRIPT_FUZZ``.
+
+    Why a switch: CI must be reproducible and fast, so the default ("ci") replays the same
+    ``examples`` every run (``derandomize=True``); ``TVMSCRIPT_FUZZ=deep`` explores 20 times as
+    many fresh random examples per run (``TVMSCRIPT_FUZZ_SCALE=N`` for another factor), and
+    hypothesis stores any failure it finds in its example database so the next run replays it.
+    """
+    deep = os.environ.get("TVMSCRIPT_FUZZ", "ci") == "deep"
+    scale = int(os.environ.get("TVMSCRIPT_FUZZ_SCALE", "20" if deep else "1"))
+    base = dict(max_examples=examples * scale, deadline=None, derandomize=not deep,
+                suppress_health_check=list(HealthCheck))
+    return settings(**{**base, **overrides})
+
+
+class TimeLimitExceeded(AssertionError):
+    """Raised inside the code under test when it runs past ``time_limit`` (a hang)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float, what: str) -> Iterator[None]:
+    """Fail (instead of hanging the suite) when the body runs longer than ``seconds``.
+
+    Uses SIGALRM, so it only interrupts the main thread, which is where pytest runs tests.
+    """
+    def alarm(signum: int, frame: Any) -> None:
+        raise TimeLimitExceeded(f"{what} ran for more than {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except TimeLimitExceeded as err:
+        # a fresh exception: the alarm may fire in generated code whose frames have no line
+        # numbers, and pytest cannot render such a traceback (INTERNALERROR)
+        raise TimeLimitExceeded(str(err)) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+# values no integer, index or handle parameter accepts: wrong kinds, and ints past int32
+INVALID_VALUES = (None, "4", 4.0, 2.5, float("nan"), -1, 0, 2**31, -(2**31) - 1, 10**30, [],
+                  (), {}, 1j, object())
