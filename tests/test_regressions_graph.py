@@ -425,3 +425,43 @@ def main(x: R.Tensor((1, 3, 8, 8), "float32"), w: R.Tensor((4, 3, 2147483648, 3)
                                   "(dilated) kernel (2147483648, 3) is larger than the padded "
                                   "input (10, 10)")
     assert (info.value.lineno, info.value.col_offset) == (4, 8)
+
+
+@pytest.mark.parametrize("call, message", [
+    ("R.reshape(x, shape=(4, 2))", "R.reshape: cannot reshape 6 elements (shape (2, 3)) into "
+                                   "shape (4, 2) (8 elements)"),
+    ("R.reshape(x, shape=(-1, 4))", "R.reshape: cannot reshape 6 elements (shape (2, 3)) into "
+                                    "shape (-1, 4)"),
+    ("R.reshape(x, shape=(-1, -1))", "R.reshape: sizes are non-negative, with at most one -1 "
+                                     "to infer, got (-1, -1)"),
+    ("R.sum(x, axis=5)", "R.sum: axis 5 is out of range for a tensor of rank 2"),
+    ("R.sum(x, axis=[0, -2])", "R.sum: axis -2 repeats axis 0"),
+    ("R.nn.softmax(x, axis=2)", "R.nn.softmax: axis 2 is out of range for a tensor of rank 2"),
+])
+def test_operator_attributes_out_of_range_are_errors_at_the_call(call: str, message: str) -> None:
+    with pytest.raises(ScriptError) as info:
+        parse(f'''
+@R.function
+def main(x: R.Tensor((2, 3), "float32")):
+    y = {call}
+    return y
+''')
+    assert info.value.message == message
+    assert info.value.lineno == 4
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_reshape_infers_a_minus_one_size(target: str) -> None:
+    f = parse('''
+@R.function
+def main(x: R.Tensor((2, 3), "float32")):
+    y = R.reshape(x, shape=(-1, 2))
+    z = R.sum(x, axis=-1)
+    return (y, z)
+''')
+    assert_round_trip(f)
+    assert "y: R.Tensor((3, 2), dtype=\"float32\") = R.reshape(x, shape=(-1, 2))" in f.script()
+    x = rng.standard_normal((2, 3)).astype("float32")
+    y, z = tvmscript.build(f, target)["main"](x)
+    np.testing.assert_array_equal(y, x.reshape(-1, 2))
+    np.testing.assert_allclose(z, x.sum(axis=-1), rtol=1e-6)

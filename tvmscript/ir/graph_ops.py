@@ -6,6 +6,7 @@ The parser and printer know operators only through this registry, so adding an o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -34,13 +35,14 @@ class OpDef:
 
 
 _REGISTRY: dict[str, OpDef] = {}
+Inference = Callable[[Call], StructInfo]
 
 
 def register_op(script_name: str, num_args: int | None, attrs: dict[str, Any] | None = None,
-                doc: str = "") -> Callable[[Callable[[Call], StructInfo]], Callable[[Call], StructInfo]]:
+                doc: str = "") -> Callable[[Inference], Inference]:
     """Register ``R.<script_name>`` with its inference function (used as a decorator)."""
 
-    def wrap(infer: Callable[[Call], StructInfo]) -> Callable[[Call], StructInfo]:
+    def wrap(infer: Inference) -> Inference:
         name = "relax." + script_name
         if name in _REGISTRY:
             raise ValueError(f"operator {name!r} is already registered")
@@ -85,7 +87,8 @@ def _is_one(e: PrimExpr) -> bool:
     return isinstance(e, IntImm) and e.value == 1
 
 
-def broadcast_shapes(op: str, a: tuple[PrimExpr, ...], b: tuple[PrimExpr, ...]) -> tuple[PrimExpr, ...]:
+def broadcast_shapes(op: str, a: tuple[PrimExpr, ...],
+                     b: tuple[PrimExpr, ...]) -> tuple[PrimExpr, ...]:
     out: list[PrimExpr] = []
     for i in range(1, max(len(a), len(b)) + 1):
         x = a[-i] if i <= len(a) else None
@@ -116,7 +119,8 @@ def _binary(op: str) -> Callable[[Call], StructInfo]:
         a, b = tensor_arg(call, 0), tensor_arg(call, 1)
         dt = _dtype_of(op, a, b)
         if a.shape is None or b.shape is None:
-            return TensorStructInfo(None, dt, max(a.ndim, b.ndim) if min(a.ndim, b.ndim) >= 0 else -1)
+            ndim = max(a.ndim, b.ndim) if min(a.ndim, b.ndim) >= 0 else -1
+            return TensorStructInfo(None, dt, ndim)
         return TensorStructInfo(broadcast_shapes(op, a.shape, b.shape), dt)
 
     return infer
@@ -136,7 +140,23 @@ for _name in ("exp", "log", "sqrt", "tanh", "sigmoid", "negative", "abs", "nn.re
 
 @register_op("nn.softmax", 1, {"axis": -1}, doc="softmax along one axis")
 def _softmax(call: Call) -> StructInfo:
-    return tensor_arg(call, 0)
+    a = tensor_arg(call, 0)
+    if a.ndim >= 0:
+        _axes("nn.softmax", call.attrs.get("axis", -1), a.ndim)
+    return a
+
+
+def _axes(op: str, axis: Any, ndim: int) -> list[int]:
+    """Axes as numpy takes them (negative from the end), each in range and given once."""
+    listed = [axis] if not isinstance(axis, (tuple, list)) else list(axis)
+    out: list[int] = []
+    for a in listed:
+        if not isinstance(a, int) or isinstance(a, bool) or not -ndim <= a < ndim:
+            raise GraphTypeError(f"R.{op}: axis {a} is out of range for a tensor of rank {ndim}")
+        if a % ndim in out:
+            raise GraphTypeError(f"R.{op}: axis {a} repeats axis {listed[out.index(a % ndim)]}")
+        out.append(a % ndim)
+    return out
 
 
 @register_op("matmul", 2, doc="matrix product with numpy's batching rules")
@@ -168,15 +188,41 @@ def _permute(call: Call) -> StructInfo:
     axes = call.attrs.get("axes")
     axes = list(range(len(a.shape)))[::-1] if axes is None else list(axes)
     if sorted(axes) != list(range(len(a.shape))):
-        raise GraphTypeError(f"R.permute_dims: axes {axes} are not a permutation of 0..{len(a.shape) - 1}")
+        raise GraphTypeError(f"R.permute_dims: axes {axes} are not a permutation of "
+                             f"0..{len(a.shape) - 1}")
     return TensorStructInfo(tuple(a.shape[i] for i in axes), a.dtype)
 
 
 @register_op("reshape", 1, {"shape": ()}, doc="same elements, new shape")
 def _reshape(call: Call) -> StructInfo:
     a = tensor_arg(call, 0)
-    shape = tuple(call.attrs.get("shape", ()))
-    return TensorStructInfo(shape, a.dtype)
+    return TensorStructInfo(_reshaped(a, tuple(call.attrs.get("shape", ()))), a.dtype)
+
+
+def _reshaped(a: TensorStructInfo, shape: tuple) -> tuple:
+    """The new shape, its one ``-1`` inferred; the element count must stay the same."""
+    ints = all(isinstance(s, int) and not isinstance(s, bool) for s in shape)
+    if not ints:
+        return shape  # symbolic sizes: checked by the kernel at run time
+    if shape.count(-1) > 1 or any(s < -1 for s in shape):
+        raise GraphTypeError(f"R.reshape: sizes are non-negative, with at most one -1 to "
+                             f"infer, got {shape}")
+    total = _count(a)
+    rest = math.prod(s for s in shape if s != -1)
+    fits = total is None or (total % rest == 0 if -1 in shape and rest else total == rest)
+    if not fits or (-1 in shape and total is None):
+        counted = "" if -1 in shape else f" ({rest} elements)"
+        have = "an input of unknown shape" if total is None else \
+            f"{total} elements (shape {_fmt(a.shape)})"
+        raise GraphTypeError(f"R.reshape: cannot reshape {have} into shape {shape}{counted}")
+    return tuple(total // rest if s == -1 else s for s in shape)
+
+
+def _count(a: TensorStructInfo) -> int | None:
+    """How many elements ``a`` has, when its shape is static."""
+    if a.shape is None or not all(isinstance(s, IntImm) for s in a.shape):
+        return None
+    return math.prod(s.value for s in a.shape)
 
 
 @register_op("sum", 1, {"axis": None, "keepdims": False}, doc="sum over axes")
@@ -186,7 +232,7 @@ def _sum(call: Call) -> StructInfo:
         return TensorStructInfo(None, a.dtype)
     axis = call.attrs.get("axis")
     ndim = len(a.shape)
-    axes = range(ndim) if axis is None else [x % ndim for x in ((axis,) if isinstance(axis, int) else axis)]
+    axes = range(ndim) if axis is None else _axes("sum", axis, ndim)
     keep = bool(call.attrs.get("keepdims", False))
     one = IntImm(a.shape[0].dtype, 1) if ndim else None
     out = tuple(one if i in axes else s for i, s in enumerate(a.shape) if keep or i not in axes)
