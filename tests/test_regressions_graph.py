@@ -465,3 +465,15 @@ def main(x: R.Tensor((2, 3), "float32")):
     y, z = tvmscript.build(f, target)["main"](x)
     np.testing.assert_array_equal(y, x.reshape(-1, 2))
     np.testing.assert_allclose(z, x.sum(axis=-1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("call, message", [
+    ("cls.main(x)", "cls.main(...) passes 1 argument, but `main` takes 2 (x, y)"),
+    ("cls.add(x, x, x)", "cls.add(...) calls a loop-level function; call it with "
+                         "R.call_tir(cls.add, (inputs...), out_sinfo=...)"),
+])
+def test_calls_of_module_functions_are_checked(call: str, message: str) -> None:
+    mod = call_tir_module(call)
+    with pytest.raises(WellFormedError) as info:
+        tvmscript.verify(mod)
+    assert [p.message for p in info.value.problems] == [f"line 28: {message} (at <string>:26:9)"]

@@ -1,4 +1,5 @@
-"""Graph-level checks of ``verify``: every ``R.call_tir`` matches the function it calls.
+"""Graph-level checks of ``verify``: every ``R.call_tir`` matches the function it calls, and
+every call ``cls.f(...)`` of a graph-level function passes as many arguments as ``f`` takes.
 
 ``R.call_tir(cls.f, (x, y), out_sinfo=...)`` passes its inputs, then the outputs the caller
 allocates, as the parameters of the loop-level function ``f``. A wrong count, rank, size or dtype
@@ -26,8 +27,8 @@ __all__ = ["call_tir_problems", "check_graph_calls"]
 
 
 def check_graph_calls(mod: IRModule) -> list[Problem]:
-    """The ``call_tir`` problems of every graph function of ``mod``, with script lines (what
-    ``build`` refuses before it compiles anything)."""
+    """The call problems of every graph function of ``mod``, with script lines (what ``build``
+    refuses before it compiles anything)."""
     found = [_Found(message, node, (func,))
              for func in mod.functions.values() if isinstance(func, G.Function)
              for message, node in call_tir_problems(func, mod)]
@@ -35,15 +36,15 @@ def check_graph_calls(mod: IRModule) -> list[Problem]:
 
 
 def call_tir_problems(func: G.Function, module: IRModule | None) -> Iterator[tuple[str, Node]]:
-    """``(message, where)`` for each ``call_tir`` of ``func`` that does not fit its callee;
-    ``where`` is the binding (or the function body) that holds the call."""
-    for where, call in _call_tirs(func):
+    """``(message, where)`` for each call of ``func`` (``R.call_tir`` or ``cls.f(...)``) that does
+    not fit its callee; ``where`` is the binding (or the function body) that holds the call."""
+    for where, call in _calls(func):
         for message in _check_call(call, module):
             span = getattr(where, "span", None)
             yield (message if span is None else f"{message} (at {span})"), where
 
 
-def _call_tirs(func: G.Function) -> Iterator[tuple[Node, G.Call]]:
+def _calls(func: G.Function) -> Iterator[tuple[Node, G.Call]]:
     for block in func.body.blocks:
         for binding in block.bindings:
             for call in _calls_in(binding.value):
@@ -56,15 +57,20 @@ def _calls_in(expr: G.GraphExpr) -> list[G.Call]:
     found: list[G.Call] = []
 
     def visit(node: Node) -> None:
-        if isinstance(node, G.Call) and isinstance(node.op, G.Op) \
-                and node.op.name == "relax.call_tir":
+        if isinstance(node, G.Call) and (_is_call_tir(node) or isinstance(node.op, GlobalVar)):
             found.append(node)
 
     post_order_visit(expr, visit)
     return found
 
 
+def _is_call_tir(call: G.Call) -> bool:
+    return isinstance(call.op, G.Op) and call.op.name == "relax.call_tir"
+
+
 def _check_call(call: G.Call, module: IRModule | None) -> list[str]:
+    if not _is_call_tir(call):
+        return _check_function_call(call, module)
     gv = call.args[0] if call.args else None
     if not isinstance(gv, GlobalVar) or len(call.args) != 2 or len(call.sinfo_args) != 1:
         return ["R.call_tir takes a module function cls.f, a tuple of inputs and out_sinfo"]
@@ -77,6 +83,20 @@ def _check_call(call: G.Call, module: IRModule | None) -> list[str]:
         return []  # no such function: reported where the name is used
     return _Matcher(head, gv.name_hint, callee).check(_inputs(call.args[1]),
                                                       _outputs(call.sinfo_args[0]))
+
+
+def _check_function_call(call: G.Call, module: IRModule | None) -> list[str]:
+    """``cls.f(x, y)``: ``f`` is a graph-level function taking that many arguments."""
+    name = call.op.name_hint
+    callee = module.functions.get(name) if module is not None else None
+    if isinstance(callee, PrimFunc):
+        return [f"cls.{name}(...) calls a loop-level function; call it with "
+                f"R.call_tir(cls.{name}, (inputs...), out_sinfo=...)"]
+    if isinstance(callee, G.Function) and len(call.args) != len(callee.params):
+        names = ", ".join(p.name for p in callee.params)
+        return [f"cls.{name}(...) passes {_count(len(call.args), 'argument')}, but `{name}` "
+                f"takes {len(callee.params)} ({names})"]
+    return []
 
 
 def _inputs(args: G.GraphExpr) -> list[tuple[str, G.StructInfo]]:
