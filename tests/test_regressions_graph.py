@@ -192,9 +192,10 @@ def main(x: R.Tensor(("n", 2), "float32")):
     t = R.str("abc")
     return (x, s, t)
 ''')
-    s, t = (b.var for b in f.body.blocks[0].bindings)
-    assert isinstance(f.body.blocks[0].bindings[0].value, tvmscript.ir.graph.ShapeExpr)
-    assert f.body.blocks[0].bindings[1].value.value == "abc"
+    shape, string = (b.value for b in f.body.blocks[0].bindings)
+    assert isinstance(shape, tvmscript.ir.graph.ShapeExpr)
+    assert shape.values[0] is f.params[0].sinfo.shape[0]  # the size "n" of the signature
+    assert isinstance(string, tvmscript.ir.graph.StringImm) and string.value == "abc"
     assert_round_trip(f)
 
 
