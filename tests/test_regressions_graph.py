@@ -478,3 +478,50 @@ def test_calls_of_module_functions_are_checked(call: str, message: str) -> None:
     with pytest.raises(WellFormedError) as info:
         tvmscript.verify(mod)
     assert [p.message for p in info.value.problems] == [f"line 28: {message} (at <string>:26:9)"]
+
+
+SCALAR_KERNEL = '''
+@I.ir_module
+class Module:
+    @T.prim_func
+    def scale(a: T.handle, k: T.float32, b: T.handle):
+        n = T.int64()
+        A = T.match_buffer(a, (n,), "float32")
+        B = T.match_buffer(b, (n,), "float32")
+        for i in range(n):
+            with T.block("B"):
+                vi = T.axis.spatial(n, i)
+                B[vi] = A[vi] * k
+
+    @R.function
+    def main(x: R.Tensor(("m",), "float32")):
+        m = T.int64()
+        cls = Module
+        y = R.call_tir(cls.scale, (x, K), out_sinfo=R.Tensor((m,), "float32"))
+        return y
+'''
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_call_tir_passes_prim_values_to_scalar_parameters(target: str) -> None:
+    mod = parse(SCALAR_KERNEL.replace("K", "R.prim_value(T.float32(1.5))"))
+    tvmscript.verify(mod)
+    assert_round_trip(mod)
+    x = np.arange(5, dtype="float32")
+    np.testing.assert_array_equal(tvmscript.build(mod, target)["main"](x), x * 1.5)
+    bad = parse(SCALAR_KERNEL.replace("K", "R.prim_value(2)"))
+    with pytest.raises(WellFormedError) as info:
+        tvmscript.verify(bad)
+    assert [p.message for p in info.value.problems] == [
+        'line 19: R.call_tir(cls.scale, ...): input 1 is R.Prim("int64") but parameter `k` of '
+        '`scale` is a float32 scalar (at <string>:18:9)']
+
+
+def test_call_tir_tir_vars_are_refused_rather_than_dropped() -> None:
+    with pytest.raises(ScriptError) as info:
+        parse(SCALAR_KERNEL.replace("K", "R.prim_value(T.float32(1.5))").replace(
+            'out_sinfo=R.Tensor((m,), "float32")',
+            'out_sinfo=R.Tensor((m,), "float32"), tir_vars=R.shape([m])'))
+    assert info.value.message == ("R.call_tir: tir_vars is not supported; pass sizes and scalars "
+                                  "as inputs, e.g. R.prim_value(n)")
+    assert info.value.lineno == 18

@@ -91,6 +91,9 @@ def call_tir(p, func, args, out_sinfo=None, out_ty=None, tir_vars=None):
 
     if not isinstance(func, GlobalVar):
         raise ArgError(0, f"R.call_tir expects a module function cls.f, got {describe(func)}")
+    if tir_vars is not None:  # TVM's extra size arguments: refused rather than silently dropped
+        raise ArgError("tir_vars", "R.call_tir: tir_vars is not supported; pass sizes and "
+                                   "scalars as inputs, e.g. R.prim_value(n)")
     sinfo = out_sinfo if out_sinfo is not None else out_ty
     if sinfo is None:
         raise ArgError(0, "R.call_tir needs out_sinfo=R.Tensor(...)")
