@@ -14,11 +14,11 @@ from typing import Any, Sequence
 
 from .buffer import Buffer, BufferRegion
 from .expr import IntImm, PrimExpr, Range, Var
-from .functor import Visitor, substitute
+from .functor import Visitor, post_order_visit, substitute
 from .node import Node
 from .stmt import Block, BlockRealize, For, IterVar
 
-__all__ = ["Access", "uncovered_accesses"]
+__all__ = ["Access", "uncovered_accesses", "widen_to_cover"]
 
 Lin = dict  # atom (a variable or an opaque expression) -> integer coefficient
 _ONE = "1"
@@ -118,7 +118,16 @@ def _atom_span(atom: Any, ranges: dict[Var, Interval]) -> Interval | None:
     if isinstance(atom, Var):
         return ranges.get(atom)
     rule = _ATOM_RULES.get(type(atom).__name__)
-    return rule(atom, ranges) if rule is not None else None
+    if rule is None or not _mentions(atom, ranges):  # fixed while the loops run: stays symbolic
+        return None
+    return rule(atom, ranges)
+
+
+def _mentions(expr: PrimExpr, ranges: dict[Var, Interval]) -> bool:
+    found: list[Var] = []
+    post_order_visit(expr, lambda n: found.append(n) if isinstance(n, Var) and n in ranges
+                     else None)
+    return bool(found)
 
 
 def _const_bounds(expr: PrimExpr, ranges: dict[Var, Interval]) -> tuple[int, int] | None:
@@ -362,3 +371,30 @@ def uncovered_accesses(block: Block) -> list[tuple["Access", list[BufferRegion]]
         if not any(_covers(r, access, iter_doms) for r in regions):
             missed.append((access, regions))
     return missed
+
+
+def widen_to_cover(block: Block) -> Block:
+    """``block`` with each dimension of its regions that cannot be proven to cover its accesses
+    widened to the whole dimension (over-approximating is sound; a region the checker cannot
+    follow, like ``(vk_o * 32 + k_1) // 48`` under ``vk_o * 2 // 3``, would be refused)."""
+    missed = uncovered_accesses(block)
+    if not missed:
+        return block
+    iter_doms = {iv.var: _range_interval(iv.dom) for iv in block.iter_vars}
+    regions = {True: list(block.reads), False: list(block.writes)}
+    for access, _ in missed:
+        listed = regions[access.is_read]
+        for n, region in enumerate(listed):
+            if region.buffer is access.buffer:
+                listed[n] = _widen(region, access, iter_doms)
+    return block.with_(reads=tuple(regions[True]), writes=tuple(regions[False]))
+
+
+def _widen(region: BufferRegion, access: Access, iter_doms: dict[Var, Interval]) -> BufferRegion:
+    if len(region.region) != len(access.intervals):
+        return region.buffer.full_region()
+    dims = zip(region.region, region.buffer.shape, access.points, access.intervals)
+    full = region.buffer.full_region().region
+    return region.with_(region=tuple(
+        r if _dim_covered(r, extent, point, interval, access, iter_doms) else whole
+        for (r, extent, point, interval), whole in zip(dims, full)))

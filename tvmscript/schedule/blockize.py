@@ -12,11 +12,15 @@ tensorize matches against.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ..arith import Analyzer
 from ..arith.linear import to_linear
 from ..ir import stmt as S
 from ..ir.expr import IntImm, PrimExpr, Range, Var, const
-from ..ir.functor import substitute
+from ..ir.functor import Mutator, substitute
+from ..ir.region_cover import widen_to_cover
 from .errors import ScheduleError
 from .handles import BlockRV, LoopRV
 from .reduction import SPATIAL, all_of, conjuncts, vars_of, with_regions
@@ -90,6 +94,7 @@ def blockize(sch: Schedule, loop: LoopRV, preserve_unit_iters: bool = True) -> B
             inner_values.append(inner)
             expr = nv if _is_zero(expr) else expr + nv
         subst[iv.var] = expr
+    rewrite = _rewriter(subst, outer_ivs + inner_ivs)
     # the predicate: outer-only conjuncts go to the outer block, the rest stays inside
     outer_pred, inner_pred = [], []
     for c in conjuncts(realize.predicate):
@@ -105,21 +110,40 @@ def blockize(sch: Schedule, loop: LoopRV, preserve_unit_iters: bool = True) -> B
                 f"`{min(v.name for v in leaking)}` outside loop `{name}` together with "
                 "loops inside it, and it is not bound to an outer iterator")
         inner_pred.append(c)
-    inner_block = blk.with_(iter_vars=tuple(inner_ivs), init=None,
-                            body=substitute(blk.body, subst),
-                            reads=substitute(blk.reads, subst),
-                            writes=substitute(blk.writes, subst))
+    inner_block = blk.with_(iter_vars=tuple(inner_ivs), init=None, body=rewrite(blk.body),
+                            reads=rewrite(blk.reads), writes=rewrite(blk.writes))
     init = None
     if blk.init is not None:
-        init = _outer_init(sch, blk, inner_ivs, inner_values, subst, inner_pred)
+        init = _outer_init(sch, blk, inner_ivs, inner_values, rewrite, inner_pred)
     new_inner: S.Stmt = S.BlockRealize(tuple(inner_values), all_of(inner_pred), inner_block)
     for l in reversed(inner_loops):
         new_inner = l.with_(body=new_inner)
-    outer_block = with_regions(S.Block(fresh_block_name(sch.func, f"{blk.name_hint}_o"),
-                                       tuple(outer_ivs), init=init, body=new_inner))
+    outer_block = widen_to_cover(with_regions(S.Block(
+        fresh_block_name(sch.func, f"{blk.name_hint}_o"), tuple(outer_ivs), init=init,
+        body=new_inner)))
     outer = S.BlockRealize(tuple(outer_values), all_of(outer_pred), outer_block)
     sch.commit(replace(sch.func, top, outer))
     return BlockRV(outer_block.name_hint)
+
+
+def _rewriter(subst: dict, ivs: list[S.IterVar]) -> Callable[[Any], Any]:
+    """Substitute the iterator map, then simplify each ``//`` and ``%`` with the iterators'
+    domains, so a transformed layout's ``(vj_o * 16 + vj_i) // 16`` reads ``vj_o`` and the
+    outer block's regions stay provable (verify cannot see through the division)."""
+    ana = Analyzer()
+    for iv in ivs:
+        ana.bind(iv.var, iv.dom)
+    return lambda node: _SimplifyDivMod(ana).visit(substitute(node, subst))
+
+
+class _SimplifyDivMod(Mutator):
+    def __init__(self, ana: Analyzer) -> None:
+        self.ana = ana
+
+    def visit_FloorDiv(self, e: PrimExpr) -> PrimExpr:
+        return self.ana.simplify(self.generic_visit(e))
+
+    visit_FloorMod = visit_FloorDiv
 
 
 def _single_block_nest(top: S.For, name: str) -> tuple[list[S.For], S.BlockRealize]:
@@ -174,7 +198,8 @@ def _sum(terms: dict, dt) -> PrimExpr:
 
 
 def _outer_init(sch: Schedule, blk: S.Block, inner_ivs: list[S.IterVar],
-                inner_values: list[PrimExpr], subst: dict, inner_pred: list[PrimExpr]) -> S.Stmt:
+                inner_values: list[PrimExpr], rewrite: Callable[[Any], Any],
+                inner_pred: list[PrimExpr]) -> S.Stmt:
     """The inner init as a loop nest over the inner spatial iterators, in block ``<name>_init``.
 
     It keeps the parts of the inner ``T.where`` that speak about spatial loops only (an uneven
@@ -200,7 +225,7 @@ def _outer_init(sch: Schedule, blk: S.Block, inner_ivs: list[S.IterVar],
     new_ivs = [S.IterVar(Var(f"{iv.var.name}_init", iv.var.dtype), iv.dom, SPATIAL)
                for iv, _ in spatial]
     rename = {iv.var: n.var for (iv, _), n in zip(spatial, new_ivs)}
-    body = substitute(substitute(blk.init, subst), rename)
+    body = substitute(rewrite(blk.init), rename)
     init_block = with_regions(S.Block(fresh_block_name(sch.func, f"{blk.name_hint}_init"),
                                       tuple(new_ivs), body=body))
     stmt: S.Stmt = S.BlockRealize(tuple(loops), all_of(init_pred), init_block)
