@@ -17,7 +17,7 @@ import ast
 import re
 from collections.abc import Callable
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import tvmscript
@@ -38,7 +38,7 @@ WRAPPERS = ["({0} + {0})", "T.max({0}, {0})", "-({0})", "({0}) * 2", 'T.Cast("in
             "({0})[0]", "{0}({0})", "T.exp({0})", "(({0}) if True else ({0}))",
             "T.Select({0} < {0}, {0}, {0})", "((({0})))", "T.float32({0})", "[{0}]"]
 BAD_STATEMENTS = ["x = undefined_name", "return 1", "T.evaluate(1 / 0)", "import os", "del A",
-                  "A[0] = T.float32(1.5)", "pass", "yield 1", "lambda: 0", "print('hi')",
+                  "A[0] = T.float32(1.5)", "pass", "yield 1", "lambda: 0", "len('hi')",
                   'A = T.alloc_buffer((2,), "float32")', "while True: pass", "T.func_attr(5)",
                   "T.reads(Z[0])", "assert False, 'no'", "x: T.int32 = 1", "global q",
                   "raise ValueError('x')", 'with T.block("dup"): pass',
@@ -155,8 +155,21 @@ def check_round_trip_and_verify(obj: object) -> None:
         assert str(err)
 
 
-@fuzz_settings(900)
+# mutants the fuzzer found failing once, replayed every run as explicit examples
+BOOL_COMPARED_WITH_3 = (  # T.bool(3) prints as T.bool(True) and reparses as 1
+    "comparison_chain_parens", TIR_PROGRAMS["comparison_chain_parens"].replace('"int32"', '"bool"'))
+FLOAT_RESHAPE = (  # the size 2.5 printed as T.float32(2.5), which does not reparse
+    "graph_reshape_shape", MODULE_PROGRAMS["graph_reshape_shape"].replace("[2, 12]", "[2.5, 12]"))
+HUGE_CONV_KERNEL = (  # a kernel of height 2**31 gave an output of negative height
+    "module_attrs_conv",
+    MODULE_PROGRAMS["module_attrs_conv"].replace("(4, 3, 3, 3)", "(4, 3, 2147483648, 3)"))
+
+
+@fuzz_settings(1500)
 @given(mutated_programs())
+@example(BOOL_COMPARED_WITH_3)
+@example(FLOAT_RESHAPE)
+@example(HUGE_CONV_KERNEL)
 def test_mutated_program_fails_cleanly_or_round_trips(case):
     name, text = case
     with time_limit(20, f"mutated {name}"):

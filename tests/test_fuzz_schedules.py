@@ -55,7 +55,8 @@ def pad_relu(A: T.Buffer((6, 7), "float32"), B: T.Buffer((8, 9), "float32")):
     for i, j in T.grid(8, 9):
         with T.block("pad"):
             vi, vj = T.axis.remap("SS", [i, j])
-            P[vi, vj] = T.if_then_else(1 <= vi and vi < 7 and 1 <= vj and vj < 8, A[vi - 1, vj - 1], T.float32(0))
+            P[vi, vj] = T.if_then_else(1 <= vi and vi < 7 and 1 <= vj and vj < 8,
+                                       A[vi - 1, vj - 1], T.float32(0))
     for i, j in T.grid(8, 9):
         with T.block("relu"):
             vi, vj = T.axis.remap("SS", [i, j])
@@ -64,7 +65,8 @@ def pad_relu(A: T.Buffer((6, 7), "float32"), B: T.Buffer((8, 9), "float32")):
 
 CONV1D = '''
 @T.prim_func
-def conv1d(A: T.Buffer((2, 12), "float32"), W: T.Buffer((3, 2, 3), "float32"), C: T.Buffer((3, 10), "float32")):
+def conv1d(A: T.Buffer((2, 12), "float32"), W: T.Buffer((3, 2, 3), "float32"),
+           C: T.Buffer((3, 10), "float32")):
     for o, x, c, r in T.grid(3, 10, 2, 3):
         with T.block("C"):
             vo, vx, vc, vr = T.axis.remap("SSRR", [o, x, c, r])
@@ -87,7 +89,8 @@ KERNELS: dict[str, tuple[str, Callable[..., dict[int, np.ndarray]]]] = {
     "conv1d": (CONV1D, _conv1d),
 }
 
-# primitive -> the kinds of its positional arguments ("loops": one or more, variadic)
+# primitive -> the kinds of its positional arguments ("loops": one or more, variadic;
+# "consumer_loop" / "producer_loop": a loop of a consumer / producer of the block before it)
 PRIMITIVES: dict[str, tuple[str, ...]] = {
     "split": ("loop", "factors"), "fuse": ("loops",), "reorder": ("loops",),
     "parallel": ("loop",), "vectorize": ("loop",), "unroll": ("loop",),
@@ -96,7 +99,7 @@ PRIMITIVES: dict[str, tuple[str, ...]] = {
     "cache_read": ("block", "index", "scope"), "cache_write": ("block", "index", "scope"),
     "set_scope": ("block", "index", "scope"),
     "storage_align": ("block", "index", "index", "factor", "index"),
-    "compute_at": ("block", "loop"), "reverse_compute_at": ("block", "loop"),
+    "compute_at": ("block", "consumer_loop"), "reverse_compute_at": ("block", "producer_loop"),
     "compute_inline": ("block",), "reverse_compute_inline": ("block",),
     "decompose_reduction": ("block", "loop"), "rfactor": ("loop", "index"),
     "blockize": ("loop",), "get_block": ("key",), "get_loops": ("block",),
@@ -152,7 +155,17 @@ class StepFuzzer:
             return _blocks(self.sch) + ["pragma_x"]
         return []
 
-    def argument(self, kind: str) -> list:
+    def related_loops(self, kind: str, block: Any) -> list[LoopRV]:
+        """Loops of a consumer (or producer) of ``block``: where compute_at can move it."""
+        if not isinstance(block, BlockRV) or block.name not in _blocks(self.sch):
+            return self.loops()
+        find = self.sch.get_consumers if kind == "consumer_loop" else self.sch.get_producers
+        others = find(block)
+        if not others:
+            return self.loops()
+        return self.sch.get_loops(self.draw(st.sampled_from(others), "other block"))
+
+    def argument(self, kind: str, previous: list) -> list:
         """One argument (a list of several for ``loops``), a quarter of the time invalid."""
         if kind == "factors":
             return [self.factors()]
@@ -160,7 +173,10 @@ class StepFuzzer:
             return [self.invalid()]
         if kind == "loops":
             return self.loop_chain()
-        candidates = self.valid(kind)
+        if kind.endswith("_loop"):
+            candidates = self.related_loops(kind, previous[-1] if previous else None)
+        else:
+            candidates = self.valid(kind)
         return [self.draw(st.sampled_from(candidates), kind) if candidates else self.invalid()]
 
     def loop_chain(self) -> list:
@@ -181,7 +197,9 @@ class StepFuzzer:
     # ------------------------------------------------------------ one step
     def step(self) -> None:
         name = self.draw(st.sampled_from(sorted(PRIMITIVES)), "primitive")
-        args = [a for kind in PRIMITIVES[name] for a in self.argument(kind)]
+        args: list = []
+        for kind in PRIMITIVES[name]:
+            args += self.argument(kind, args)
         mod, trace = self.sch.mod, list(self.sch.trace.instructions)
         call = f"sch.{name}({', '.join(map(repr, args))})"
         try:
@@ -204,7 +222,9 @@ def _names_a_parameter(primitive: str, message: str) -> bool:
 
 
 def _flatten(result: Any) -> list:
-    return [x for r in result for x in _flatten(r)] if isinstance(result, (list, tuple)) else [result]
+    if isinstance(result, (list, tuple)):
+        return [x for r in result for x in _flatten(r)]
+    return [result]
 
 
 def _verify(sch: Schedule, call: str) -> None:
