@@ -97,7 +97,62 @@ def f(A: T.Buffer((16,), "float32"), B: T.Buffer((16,), "float32")):
     assert "index `i + 8` of dimension 0 is always in [16, 23], outside [0, 16)" in problem.message
 
 
+def test_verify_reports_an_unguarded_off_by_one():
+    """Nothing guards ``A[vi + 1]`` and the loop surely runs i = 15: it reads A[16]."""
+    func = tvmscript.from_source('''
+@T.prim_func
+def f(A: T.Buffer((16,), "float32"), B: T.Buffer((16,), "float32")):
+    for i in range(16):
+        with T.block("B"):
+            vi = T.axis.spatial(16, i)
+            B[vi] = A[vi + 1]
+''')
+    [problem] = check_well_formed(func)
+    line = line_of(func.script(), "B[vi] = A[vi + 1]")
+    assert problem.message == (
+        f"line {line}: read of `A[vi + 1]` is out of bounds (written at <string>:7:21): index "
+        "`vi + 1` of dimension 0 reaches 16 on an iteration that always runs (it spans "
+        "[1, 16]), outside [0, 16) of buffer `A`")
+
+
+def test_verify_reports_a_split_tail_without_its_where():
+    func = tvmscript.from_source('''
+@T.prim_func
+def f(A: T.Buffer((18,), "float32"), B: T.Buffer((18,), "float32")):
+    for io, ii in T.grid(5, 4):
+        with T.block("B"):
+            vi = T.axis.spatial(18, io * 4 + ii)
+            B[vi] = A[vi]
+''')
+    assert [p.message.split(": ", 1)[1] for p in check_well_formed(func)] == [
+        "read of `A[vi]` is out of bounds (written at <string>:7:21): index `vi` of dimension "
+        "0 reaches 19 on an iteration that always runs (it spans [0, 19]), outside [0, 18) of "
+        "buffer `A`",
+        "store to `B[vi]` is out of bounds (written at <string>:7:13): index `vi` of dimension "
+        "0 reaches 19 on an iteration that always runs (it spans [0, 19]), outside [0, 18) of "
+        "buffer `B`"]
+
+
 CORRECT = {
+    "guarded_off_by_one": '''
+@T.prim_func
+def f(A: T.Buffer((16,), "float32"), B: T.Buffer((16,), "float32")):
+    for i in range(16):
+        if i < 15:
+            B[i] = A[i + 1]
+''',
+    "over_approximated": '''
+@T.prim_func
+def f(A: T.Buffer((16,), "float32"), B: T.Buffer((16,), "float32")):
+    for i in range(16):
+        B[i] = A[T.min(i * 2, 15)]
+''',
+    "symbolic_loop": '''
+@T.prim_func
+def f(A: T.Buffer((16,), "float32"), B: T.Buffer((16,), "float32"), n: T.int32):
+    for i in range(n):
+        B[0] = A[i + 1]
+''',
     "if_guard": '''
 @T.prim_func
 def f(A: T.Buffer((16,), "float32"), B: T.Buffer((20,), "float32")):

@@ -4,31 +4,43 @@ bounds-checking pass (``passes/instrument_bound_checkers.py``) walk with.
 Why only *provable* ones: ``verify`` runs on every program (after every pass in the tests), so it
 must never reject a correct kernel; padding kernels, ``T.where`` tails and symbolic shapes all
 write indices whose interval over the loops leaves the buffer while every executed access stays
-inside. The rule: an access is reported when, on every path that reaches it, some index lies
-outside ``[0, extent)``, i.e. the interval of the index, under the ranges of the enclosing loops,
-block iterators and lets and the conditions guarding it (``if``, ``T.if_then_else``,
-``T.Select``, ``T.where``, ``assert``), is entirely below 0 or entirely at or above every value
-the extent can take. Code the analyzer proves unreachable (a guard it proves false, a loop of no
-iterations) is skipped. Example::
+inside. An access is reported by one of two rules:
+
+1. *always outside*: on every path that reaches it, the index lies outside ``[0, extent)``: its
+   interval, under the ranges of the enclosing loops, block iterators and lets and the conditions
+   guarding it (``if``, ``T.if_then_else``, ``T.Select``, ``T.where``, ``assert``), is entirely
+   below 0 or at or above every value the extent can take. Code the analyzer proves unreachable
+   (a guard it proves false, a loop of no iterations) is skipped.
+2. *surely reaches outside*: nothing guards the access (no condition of any kind between the
+   function's entry and it, every enclosing loop has constant bounds and runs at least once), so
+   every combination of the loop variables runs it; the index is linear in those variables
+   (block iterators and lets replaced by their values), so its extremes are attained, not an
+   over-approximation; and an extreme leaves ``[0, extent)`` of a constant extent.
+
+Example::
 
     for i in range(16):
-        B[i] = A[i + 1000000]        # reported: index in [1000000, 1000015], extent 16
-        B[i] = A[i + 1]              # not reported: only the last iteration leaves A
+        B[i] = A[i + 1000000]        # rule 1: index in [1000000, 1000015], extent 16
+        B[i] = A[i + 1]              # rule 2: i = 15 reads A[16]
+        if i < 15:
+            B[i] = A[i + 1]          # neither: guarded, and not always outside
 """
 
 from __future__ import annotations
 
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..arith import Analyzer, Bound
-from ..arith.int_bound import is_integral
+from ..arith.int_bound import fit, is_integral
+from ..arith.linear import linear_bound, to_linear
+from ..arith.rewrite import is_true
 from ..ir.buffer import Buffer
-from ..ir.expr import BufferLoad, Call, Not, PrimExpr, Range, Select, Var, const
+from ..ir.expr import BufferLoad, Call, IntImm, Not, PrimExpr, Range, Select, Var, const
 from ..ir.function import PrimFunc
-from ..ir.functor import Visitor, post_order_visit
+from ..ir.functor import Visitor, post_order_visit, substitute
 from ..ir.node import IdentityNode, Node
 from ..ir.stmt import AttrStmt, BlockRealize, For, IterVar
 
@@ -145,13 +157,19 @@ def out_of_bounds_accesses(func: PrimFunc, text: Callable[[Any], str]) -> list[O
 
 
 class _Walk(Visitor):
-    """Visits what can run, with the analyzer knowing the ranges and conditions around it."""
+    """Visits what can run, with the analyzer knowing the ranges and conditions around it, and
+    (for the second rule) which loop iterations surely run: ``box`` holds the constant ranges of
+    the loops around, ``values`` what block iterators and lets stand for, and ``unsure`` counts
+    the conditions (or loops of unknown extent) between the function's entry and here."""
 
     def __init__(self, text: Callable[[Any], str]) -> None:
         self.scopes = Scopes()
         self.text = text
         self.path: list[Node] = []
         self.found: list[OutOfBounds] = []
+        self.box: dict[Var, Bound] = {}
+        self.values: dict[Var, PrimExpr] = {}
+        self.unsure = 0
 
     def visit(self, obj: Any) -> Any:
         if isinstance(obj, Node) and not isinstance(obj, IdentityNode):
@@ -162,41 +180,65 @@ class _Walk(Visitor):
                 self.path.pop()
         return super().visit(obj)
 
-    def visit_under(self, scope: Any, body: Any) -> None:
-        with scope as live:
+    def visit_under(self, scope: Any, body: Any, unsure: bool = False,
+                    box: dict | None = None, values: dict | None = None) -> None:
+        with scope as live, self.surely_run(unsure, box or {}, values or {}):
             if live:
                 self.visit(body)
+
+    @contextmanager
+    def surely_run(self, unsure: bool, box: dict, values: dict) -> Iterator[None]:
+        saved = dict(self.box), dict(self.values), self.unsure
+        self.box.update(box)
+        self.values.update({var: substitute(v, self.values) for var, v in values.items()})
+        self.unsure += unsure
+        try:
+            yield
+        finally:
+            self.box, self.values, self.unsure = saved
 
     # -------------------------------------------------------- statements
 
     def visit_For(self, loop: For) -> None:
         self.visit((loop.min, loop.extent))
-        self.visit_under(self.scopes.loop(loop), loop.body)
+        every = _constant_range(loop)
+        self.visit_under(self.scopes.loop(loop), loop.body, unsure=every is None,
+                         box={loop.loop_var: every} if every else None)
 
     def visit_LetStmt(self, let: Any) -> None:
         self.visit(let.value)
-        self.visit_under(self.scopes.binding(let.var, let.value), let.body)
+        self.visit_under(self.scopes.binding(let.var, let.value), let.body,
+                         values={let.var: let.value})
 
     def visit_IfThenElse(self, node: Any) -> None:
         self.visit(node.condition)
-        self.visit_under(self.scopes.assuming(node.condition), node.then_case)
+        self.visit_under(self.scopes.assuming(node.condition), node.then_case, unsure=True)
         if node.else_case is not None:
-            self.visit_under(self.scopes.assuming(Not(node.condition)), node.else_case)
+            self.visit_under(self.scopes.assuming(Not(node.condition)), node.else_case,
+                             unsure=True)
 
     def visit_AssertStmt(self, node: Any) -> None:
         self.visit((node.condition, node.message))
-        self.visit_under(self.scopes.assuming(node.condition), node.body)
+        self.visit_under(self.scopes.assuming(node.condition), node.body, unsure=True)
+
+    def visit_While(self, node: Any) -> None:
+        self.visit(node.condition)
+        self.visit_under(nullcontext(True), node.body, unsure=True)
 
     def visit_AttrStmt(self, attr: AttrStmt) -> None:
         self.visit(attr.value)
-        self.visit_under(self.scopes.thread(attr), attr.body)
+        self.visit_under(self.scopes.thread(attr), attr.body,
+                         unsure=attr.attr_key == "thread_extent")
 
     def visit_BlockRealize(self, realize: BlockRealize) -> None:
         self.visit((realize.iter_values, realize.predicate))
-        self.visit_under(self.scopes.block(realize), realize.block)
+        bindings = dict(zip((iv.var for iv in realize.block.iter_vars), realize.iter_values))
+        self.visit_under(self.scopes.block(realize), realize.block,
+                         unsure=not is_true(realize.predicate), values=bindings)
 
-    def visit_Block(self, block: Any) -> None:
-        self.visit((block.init, block.body))  # regions and views are checked elsewhere
+    def visit_Block(self, block: Any) -> None:  # regions and views are checked elsewhere
+        self.visit_under(nullcontext(True), block.init, unsure=True)  # the first iteration
+        self.visit(block.body)
 
     def visit_BufferStore(self, store: Any) -> None:
         self.visit((store.value, store.indices))
@@ -210,7 +252,8 @@ class _Walk(Visitor):
 
     def visit_Let(self, let: Any) -> None:
         self.visit(let.value)
-        self.visit_under(self.scopes.binding(let.var, let.value), let.body)
+        self.visit_under(self.scopes.binding(let.var, let.value), let.body,
+                         values={let.var: let.value})
 
     def visit_Select(self, op: Select) -> None:
         self.visit_guarded(op.condition, op.true_value, op.false_value)
@@ -225,29 +268,65 @@ class _Walk(Visitor):
 
     def visit_guarded(self, cond: PrimExpr, then: PrimExpr, other: PrimExpr) -> None:
         self.visit(cond)
-        self.visit_under(self.scopes.assuming(cond), then)
-        self.visit_under(self.scopes.assuming(Not(cond)), other)
+        self.visit_under(self.scopes.assuming(cond), then, unsure=True)
+        self.visit_under(self.scopes.assuming(Not(cond)), other, unsure=True)
+
+    def visit_And(self, op: Any) -> None:  # the interpreter skips ``b`` when ``a`` decides
+        self.visit(op.a)
+        self.visit_under(nullcontext(True), op.b, unsure=True)
+
+    visit_Or = visit_And
 
     # -------------------------------------------------------- the rule
 
     def check(self, node: Node, what: str, buffer: Buffer, indices: Sequence[PrimExpr]) -> None:
         for dim, index in checked_dims(buffer, indices):
-            index_bound = self.scopes.bound(index)
-            extent_bound = self.scopes.bound(buffer.shape[dim])
-            if index_bound.min > index_bound.max:
-                continue  # no value reaches here
-            if index_bound.max < 0 or index_bound.min >= extent_bound.max:
-                self.report(node, what, buffer, indices, dim, index_bound)
+            finding = self.always_outside(index, buffer.shape[dim])
+            finding = finding or self.surely_reaches_outside(index, buffer.shape[dim])
+            if finding:
+                self.report(node, what, buffer, indices, dim, finding)
+
+    def always_outside(self, index: PrimExpr, extent: PrimExpr) -> str | None:
+        """Rule 1: every value the index can take here lies outside ``[0, extent)``."""
+        index_bound = self.scopes.bound(index)
+        if index_bound.min > index_bound.max:
+            return None  # no value reaches here
+        if index_bound.max < 0 or index_bound.min >= self.scopes.bound(extent).max:
+            return f"is always in {_interval(index_bound)}"
+        return None
+
+    def surely_reaches_outside(self, index: PrimExpr, extent: PrimExpr) -> str | None:
+        """Rule 2: unguarded, inside loops of constant ranges (so every iteration runs), an
+        index linear in their variables takes its extreme values, which leave the buffer."""
+        if self.unsure or not isinstance(extent, IntImm) or index.dtype.lanes != 1:
+            return None
+        form = to_linear(substitute(index, self.values))
+        if any(term not in self.box for term in form.terms):
+            return None
+        lo, hi = linear_bound(form, self.box.__getitem__)
+        if (lo, hi) != tuple(fit(lo, hi, index.dtype)):
+            return None  # the value may wrap around
+        outside = lo if lo < 0 else hi if hi >= extent.value else None
+        if outside is None:
+            return None
+        return f"reaches {outside} on an iteration that always runs (it spans [{lo}, {hi}])"
 
     def report(self, node: Node, what: str, buffer: Buffer, indices: Sequence[PrimExpr],
-               dim: int, index_bound: Bound) -> None:
+               dim: int, finding: str) -> None:
         access = f"{buffer.name}[{', '.join(self.text(i) for i in indices)}]"
         extent = self.text(buffer.shape[dim])
         where = f" (written at {node.span})" if node.span is not None else ""
         message = (f"{what} `{access}` is out of bounds{where}: index `{self.text(indices[dim])}`"
-                   f" of dimension {dim} is always in {_interval(index_bound)}, outside "
-                   f"[0, {extent}) of buffer `{buffer.name}`")
+                   f" of dimension {dim} {finding}, outside [0, {extent}) of buffer "
+                   f"`{buffer.name}`")
         self.found.append(OutOfBounds(message, node, tuple(self.path)))
+
+
+def _constant_range(loop: For) -> Bound | None:
+    """The loop variable's values when the loop surely runs each of them (constant bounds)."""
+    if isinstance(loop.min, IntImm) and isinstance(loop.extent, IntImm) and loop.extent.value > 0:
+        return Bound(loop.min.value, loop.min.value + loop.extent.value - 1)
+    return None
 
 
 def _interval(bound: Bound) -> str:
