@@ -312,6 +312,11 @@ def test_nested_block_region_outside_the_parent_region():
         "covers A[vo * 4:vo * 4 + 4]",
         "block `tile` writes B[vo * 4 + ii] through nested block `elem` but its T.writes only "
         "covers B[vo * 4:vo * 4 + 4]",
+        # the fifth element of the last tile is A[16] / B[16], past both buffers
+        "read of `A[v]` is out of bounds: index `v` of dimension 0 reaches 16 on an iteration "
+        "that always runs (it spans [0, 16]), outside [0, 16) of buffer `A`",
+        "store to `B[v]` is out of bounds: index `v` of dimension 0 reaches 16 on an iteration "
+        "that always runs (it spans [0, 16]), outside [0, 16) of buffer `B`",
     ]
 
 
