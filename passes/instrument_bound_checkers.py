@@ -36,7 +36,7 @@ from tvmscript.ir import (
 from tvmscript.ir.expr import Broadcast, Ramp, binary
 from tvmscript.ir.functor import Visitor
 from tvmscript.ir.rewrite import all_of
-from tvmscript.script.printer import to_script
+from tvmscript.ir.verify import _text  # expressions named as verify's messages name them
 
 from .infra import PassContext, prim_func_pass
 
@@ -206,8 +206,8 @@ class _Collect(Visitor):
 
 def _message(node: Any, what: str, buffer: Buffer, dim: int) -> str:
     """What the user reads when the check fails (the runtime adds the function's name)."""
-    access = f"{buffer.name}[{', '.join(to_script(i) for i in node.indices)}]"
+    access = f"{buffer.name}[{', '.join(_text(i) for i in node.indices)}]"
     where = f" (written at {node.span})" if node.span is not None else ""
     return (f"{what} `{access}` is out of bounds{where}: index "
-            f"`{to_script(node.indices[dim])}` of dimension {dim} must lie in "
-            f"[0, {to_script(buffer.shape[dim])})")
+            f"`{_text(node.indices[dim])}` of dimension {dim} must lie in "
+            f"[0, {_text(buffer.shape[dim])})")

@@ -66,12 +66,11 @@ def refuse_out_of_bounds(mod: IRModule) -> None:
     """Raise ``WellFormedError`` for accesses ``verify`` proves out of bounds: compiled, they
     would read or write past the buffer (a crash at best), so ``build`` stops here instead."""
     from tvmscript.analysis.bounds import out_of_bounds_accesses
-    from tvmscript.ir.verify import Problem, WellFormedError
-    from tvmscript.script.printer import to_script
+    from tvmscript.ir.verify import Problem, WellFormedError, _text
 
     problems = [Problem(item.message, item.node)
                 for func in mod.functions.values() if isinstance(func, PrimFunc)
-                for item in out_of_bounds_accesses(func, to_script)]
+                for item in out_of_bounds_accesses(func, _text)]
     if problems:
         raise WellFormedError(problems)
 

@@ -281,6 +281,51 @@ def test_checked_build_checks_a_guarded_load_only_where_its_guard_holds(target):
         kernel(a, b, -3)
 
 
+GATHER = '''
+@T.prim_func
+def gather(A: T.Buffer((4, 8), "float32"), I: T.Buffer((16,), "int32"),
+           B: T.Buffer((16,), "float32")):
+    for i in range(16):
+        B[i] = A[i // 4, I[i]]
+'''
+
+
+@pytest.mark.parametrize("target", ["llvm", "interpreter"])
+def test_checked_build_catches_an_index_loaded_from_data(target):
+    """A gather's indices come from an argument: only a run-time check can see a bad one."""
+    kernel = _build(GATHER, target, CHECKED)
+    a, b = np.arange(32, dtype="float32").reshape(4, 8), np.zeros(16, "float32")
+    indices = (np.arange(16) * 3 % 8).astype("int32")
+    kernel(a, indices, b)
+    np.testing.assert_array_equal(b, a[np.arange(16) // 4, indices])
+    indices[5] = 8
+    with pytest.raises(RuntimeError) as info:
+        kernel(a, indices, b)
+    assert str(info.value) == (
+        "gather: assertion failed: read of `A[i // 4, I[i]]` is out of bounds (written at "
+        "<string>:6:16): index `I[i]` of dimension 1 must lie in [0, 8)")
+
+
+RAMP = '''
+@T.prim_func
+def vcopy(A: T.Buffer((32,), "float32"), B: T.Buffer((16,), "float32"), n: T.int32):
+    for i in range(4):
+        B[i * 4:i * 4 + 4] = A[i * 4 + n:i * 4 + n + 4]
+'''
+
+
+@pytest.mark.parametrize("target", ["llvm", "interpreter"])
+def test_checked_build_checks_both_ends_of_a_vector_access(target):
+    kernel = _build(RAMP, target, CHECKED)
+    a, b = np.arange(32, dtype="float32"), np.zeros(16, "float32")
+    kernel(a, b, 16)
+    np.testing.assert_array_equal(b, a[16:])
+    for n in (17, -1):  # the last lane, then the first, leaves A
+        with pytest.raises(RuntimeError, match=r"index `i \* 4 \+ n:i \* 4 \+ n \+ 4` of "
+                                               r"dimension 0 must lie in \[0, 32\)"):
+            kernel(a, b, n)
+
+
 PARALLEL_STORE = '''
 @T.prim_func
 def scatter(A: T.Buffer((64,), "float32"), B: T.Buffer((64,), "float32"), n: T.int32):
