@@ -163,3 +163,52 @@ def f(A: T.Buffer((16,), "float32"), B: T.Buffer((16,), "float32")):
     a, b = np.arange(16, dtype="float32"), np.full(16, -1, "float32")
     got = outputs(sch.func, [a, b], "llvm")[1]
     np.testing.assert_array_equal(got, np.r_[[-1] * 4, a[4:12] * 2, [-1] * 4])
+
+
+# ---------------------------------------------------------------- tensorize, then ...
+
+
+def fma_tensorized() -> tuple[tvmscript.PrimFunc, Schedule]:
+    from backends.intrinsics.x86 import available, missing_features
+    from tests.test_tensorize import F32_MATMUL, FMA, fma_schedule
+
+    if not available(FMA):
+        pytest.skip(f"this CPU lacks {', '.join(missing_features(FMA))}")
+    before = prim(F32_MATMUL)
+    return before, fma_schedule(before)
+
+
+def fma_numbers(sch: Schedule, before: tvmscript.PrimFunc) -> None:
+    check_numbers(before, sch)
+    rng = np.random.default_rng(9)
+    a = rng.standard_normal((64, 32)).astype("float32")
+    b = rng.standard_normal((32, 48)).astype("float32")
+    got = outputs(sch.func, [a, b, np.full((64, 48), np.nan, "float32")], "llvm")[2]
+    np.testing.assert_allclose(got, a @ b, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("kind, index, view", [
+    ("cache_write", 0, "T.match_buffer(C_local["),
+    ("cache_read", 1, "T.match_buffer(A_local["),
+    ("cache_read", 2, "T.match_buffer(B_local["),
+])
+def test_cache_of_a_tensorized_block_moves_its_match_buffer_views(kind, index, view):
+    before, sch = fma_tensorized()
+    getattr(sch, kind)(sch.get_block("C_o"), index, "local")
+    assert view in sch.func.script()
+    fma_numbers(sch, before)
+
+
+def test_cache_write_of_a_tensorized_block_then_reverse_compute_at():
+    before, sch = fma_tensorized()
+    c_o = sch.get_block("C_o")
+    sch.reverse_compute_at(sch.cache_write(c_o, 0, "local"), sch.get_loops(c_o)[1])
+    fma_numbers(sch, before)
+
+
+def test_blockize_above_a_tensorized_block_rewrites_its_match_buffers():
+    before, sch = fma_tensorized()
+    c_o = sch.get_block("C_o")
+    sch.blockize(sch.get_loops(c_o)[2])
+    assert "T.match_buffer(C[vi_o_o, vj_o_o * 8:vj_o_o * 8 + 8]" in sch.func.script()
+    fma_numbers(sch, before)

@@ -111,7 +111,8 @@ def blockize(sch: Schedule, loop: LoopRV, preserve_unit_iters: bool = True) -> B
                 "loops inside it, and it is not bound to an outer iterator")
         inner_pred.append(c)
     inner_block = blk.with_(iter_vars=tuple(inner_ivs), init=None, body=rewrite(blk.body),
-                            reads=rewrite(blk.reads), writes=rewrite(blk.writes))
+                            reads=rewrite(blk.reads), writes=rewrite(blk.writes),
+                            match_buffers=rewrite(blk.match_buffers))
     init = None
     if blk.init is not None:
         init = _outer_init(sch, blk, inner_ivs, inner_values, rewrite, inner_pred)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..arith import Analyzer
 from ..ir import stmt as S
-from ..ir.buffer import Buffer, BufferRegion
+from ..ir.buffer import Buffer, BufferRegion, MatchBufferRegion
 from ..ir.expr import BufferLoad, IntImm, PrimExpr, Range, Var, const
 from ..ir.function import PrimFunc
 from ..ir.functor import Mutator
@@ -43,6 +43,11 @@ class _Redirect(Mutator):
         if store.buffer is self.old and not self.loads_only:
             return store.with_(buffer=self.new)
         return store
+
+    def visit_MatchBufferRegion(self, match: MatchBufferRegion) -> MatchBufferRegion:
+        """A tensorized block reaches the buffer through its match_buffer views: they move to the
+        cache too (the accesses go through the view, the regions alone would not move them)."""
+        return match.with_(source=self._region(match.source))
 
     def visit_Block(self, block: S.Block):
         new = self.generic_visit(block)
