@@ -345,7 +345,10 @@ def time_limit(seconds: float, what: str) -> Iterator[None]:
     except TimeLimitExceeded as err:
         # a fresh exception: the alarm may fire in generated code whose frames have no line
         # numbers, and pytest cannot render such a traceback (INTERNALERROR)
-        raise TimeLimitExceeded(str(err)) from None
+        fresh = TimeLimitExceeded(str(err))
+        for note in getattr(err, "__notes__", []):
+            fresh.add_note(note)
+        raise fresh from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)

@@ -20,11 +20,13 @@ draws 20 times as many fresh ones (see ``tests.strategies.fuzz_settings``).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -200,20 +202,28 @@ class StepFuzzer:
         args: list = []
         for kind in PRIMITIVES[name]:
             args += self.argument(kind, args)
-        mod, trace = self.sch.mod, list(self.sch.trace.instructions)
-        call = f"sch.{name}({', '.join(map(repr, args))})"
-        try:
-            result = getattr(self.sch, name)(*args)
-        except ScheduleError as err:
-            assert str(err), call
-        except TypeError as err:
-            assert _names_a_parameter(name, str(err)), f"{call}: TypeError {err}"
-        else:
-            _verify(self.sch, call)
-            self.seen += [r for r in _flatten(result) if isinstance(r, (BlockRV, LoopRV))]
-            return
-        assert self.sch.mod is mod, f"{call} raised but replaced sch.mod"
-        assert self.sch.trace.instructions == trace, f"{call} raised but changed sch.trace"
+        result = check_step(self.sch, name, args)
+        self.seen += [r for r in _flatten(result) if isinstance(r, (BlockRV, LoopRV))]
+
+
+def check_step(sch: Schedule, name: str, args: list) -> Any:
+    """Call ``sch.<name>(*args)``: it raises ScheduleError (or a TypeError naming a parameter)
+    and leaves the schedule as it was, or returns a well-formed module. Returns the result
+    (None when refused)."""
+    mod, trace = sch.mod, list(sch.trace.instructions)
+    call = f"sch.{name}({', '.join(map(repr, args))})"
+    try:
+        result = getattr(sch, name)(*args)
+    except ScheduleError as err:
+        assert str(err), call
+    except TypeError as err:
+        assert _names_a_parameter(name, str(err)), f"{call}: TypeError {err}"
+    else:
+        _verify(sch, call)
+        return result
+    assert sch.mod is mod, f"{call} raised but replaced sch.mod"
+    assert sch.trace.instructions == trace, f"{call} raised but changed sch.trace"
+    return None
 
 
 def _names_a_parameter(primitive: str, message: str) -> bool:
@@ -265,21 +275,55 @@ def _has_thread_bindings(sch: Schedule) -> bool:
     return "T.thread_binding" in sch.mod.script()
 
 
+def check_final(name: str, sch: Schedule, llvm: bool) -> None:
+    """The scheduled function computes numpy's numbers, its trace replays, its text reparses."""
+    _check_numbers(name, sch.func, llvm and not _has_thread_bindings(sch))
+    _check_replay_and_text(name, sch)
+
+
+@contextlib.contextmanager
+def showing_the_schedule(sch: Schedule) -> Iterator[None]:
+    """Any failure inside gets the trace and the scheduled module as notes."""
+    try:
+        yield
+    except BaseException as err:
+        err.add_note(f"trace:\n{sch.trace}\nscheduled:\n{sch.mod.script()}")
+        raise
+
+
 @fuzz_settings(320)
 @given(name=st.sampled_from(sorted(KERNELS)), steps=st.integers(1, 8), data=st.data())
 def test_random_primitive_sequences_keep_contracts(name, steps, data):
     sch = Schedule(tvmscript.from_source(KERNELS[name][0]))
     fuzzer = StepFuzzer(sch, data)
-    with time_limit(20, f"{steps} primitives on {name}"):
+    with time_limit(10, f"{steps} primitives on {name}"), showing_the_schedule(sch):
         for _ in range(steps):
             fuzzer.step()
-        try:
-            llvm = data.draw(st.integers(0, 3), label="llvm?") == 0
-            _check_numbers(name, sch.func, llvm and not _has_thread_bindings(sch))
-            _check_replay_and_text(name, sch)
-        except Exception as err:
-            err.add_note(f"trace:\n{sch.trace}\nscheduled:\n{sch.mod.script()}")
-            raise
+        check_final(name, sch, data.draw(st.integers(0, 3), label="llvm?") == 0)
+
+
+def _loop(sch: Schedule, block: str, index: int) -> LoopRV:
+    return sch.get_loops(sch.get_block(block))[index]
+
+
+# sequences the fuzzer found breaking a contract once, replayed every run:
+# (kernel, steps as (primitive, function of the schedule giving the arguments))
+FOUND: dict[str, tuple[str, list[tuple[str, Callable[[Schedule], list]]]]] = {
+    # accepted: a 2**31-iteration int32 loop (verify passed; running it hangs)
+    "split_by_2_31": ("matmul", [("split", lambda s: [_loop(s, "C", 2), [2**31]])]),
+    # TypeError "typing.Any cannot be used with isinstance()" naming no parameter
+    "annotate_none": ("matmul", [("annotate", lambda s: [s.get_block("C"), "4", None])]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FOUND))
+def test_found_sequences_keep_contracts(case):
+    name, steps = FOUND[case]
+    sch = Schedule(tvmscript.from_source(KERNELS[name][0]))
+    with time_limit(10, case), showing_the_schedule(sch):
+        for primitive, arguments in steps:
+            check_step(sch, primitive, arguments(sch))
+        check_final(name, sch, llvm=True)
 
 
 def test_kernels_match_numpy_unscheduled():
