@@ -212,3 +212,29 @@ def test_blockize_above_a_tensorized_block_rewrites_its_match_buffers():
     sch.blockize(sch.get_loops(c_o)[2])
     assert "T.match_buffer(C[vi_o_o, vj_o_o * 8:vj_o_o * 8 + 8]" in sch.func.script()
     fma_numbers(sch, before)
+
+
+def test_reverse_compute_at_of_a_blockized_consumer_says_why_it_is_refused():
+    from tests.schedule_testing import expect_error
+
+    before = prim('''
+@T.prim_func
+def ew(A: T.Buffer((32, 32), "float32"), C: T.Buffer((32, 32), "float32")):
+    B = T.alloc_buffer((32, 32), "float32")
+    for i, j in T.grid(32, 32):
+        with T.block("B"):
+            vi, vj = T.axis.remap("SS", [i, j])
+            B[vi, vj] = A[vi, vj] * T.float32(2)
+    for i, j in T.grid(32, 32):
+        with T.block("C"):
+            vi, vj = T.axis.remap("SS", [i, j])
+            C[vi, vj] = B[vi, vj] + T.float32(1)
+''')
+    sch = Schedule(before)
+    i, j = sch.get_loops(sch.get_block("C"))
+    sch.split(j, [None, 8])
+    c_o = sch.blockize(sch.get_loops(sch.get_block("C"))[2])
+    i_b = sch.get_loops(sch.get_block("B"))[0]
+    expect_error(sch, lambda: sch.reverse_compute_at(c_o, i_b),
+                 "block `C_o` cannot be reverse-computed at loop `i`: its region of `B` is not one "
+                 "iterator plus a constant, with a constant extent, so some of its instances")

@@ -241,12 +241,13 @@ def iter_domain(block: S.Block, regions: list[BufferRegion], need: dict[Buffer, 
             form = to_linear(r.min) if r.min.dtype.is_integer else None
             if form is None or len(form.terms) != 1:
                 if uses_vars(r.min, ivars) and reading:
-                    raise _Unsupported(f"index `{r.min.script() if hasattr(r.min, 'script') else r.min}`")
+                    raise _Unsupported(f"index `{r.min}` is not one iterator plus a constant")
                 continue
             (var, coeff), = form.terms.items()
             if var not in ivars or coeff != 1 or not isinstance(r.extent, IntImm):
                 if reading:
-                    raise _Unsupported(f"region of `{region.buffer.name}`")
+                    raise _Unsupported(f"region of `{region.buffer.name}` is not one iterator "
+                                       "plus a constant, with a constant extent")
                 continue
             c, e = form.constant, r.extent.value
             iv = (ana.simplify(lo - c), ana.simplify(hi - c - (e - 1))) if reading else \
@@ -471,7 +472,7 @@ def reverse_compute_at(sch: Schedule, block: BlockRV, loop: LoopRV,
         domain = iter_domain(leaf.block, list(leaf.block.reads), made, ana, reading=True)
     except _Unsupported as exc:
         raise ScheduleError(
-            f"block `{name}` cannot be reverse-computed at loop `{lname}`: its {exc} so some of "
+            f"block `{name}` cannot be reverse-computed at loop `{lname}`: its {exc}, so some of "
             f"its instances would need elements a later iteration produces (part of the output "
             f"would stay uncomputed)") from None
     _check_covers(leaf.block, domain, outer, name, lname)
