@@ -155,20 +155,29 @@ def check_round_trip_and_verify(obj: object) -> None:
         assert str(err)
 
 
+def _mutant(name: str, old: str, new: str) -> tuple[str, str]:
+    """(name, the corpus program ``name`` with ``old`` replaced by ``new``), checked to apply."""
+    text = dict(BASES)[name]
+    assert old in text, (name, old)
+    return name, text.replace(old, new)
+
+
 # mutants the fuzzer found failing once, replayed every run as explicit examples
 BOOL_COMPARED_WITH_3 = (  # T.bool(3) prints as T.bool(True) and reparses as 1
-    "comparison_chain_parens", TIR_PROGRAMS["comparison_chain_parens"].replace('"int32"', '"bool"'))
+    _mutant("comparison_chain_parens", '"int32"', '"bool"'))
 FLOAT_RESHAPE = (  # the size 2.5 printed as T.float32(2.5), which does not reparse
-    "graph_reshape_shape", MODULE_PROGRAMS["graph_reshape_shape"].replace("[2, 12]", "[2.5, 12]"))
+    _mutant("graph_reshape_shape", "[2, 12]", "[2.5, 12]"))
+FLOAT_RAMP_STRIDE = (  # a float32 stride of T.Ramp parsed; verify crashed with a TypeError
+    _mutant("vector_ramp_broadcast", "T.Ramp(i * 32, 1, 8)", "T.Ramp(i * 32, 0.0, 8)"))
 HUGE_CONV_KERNEL = (  # a kernel of height 2**31 gave an output of negative height
-    "module_attrs_conv",
-    MODULE_PROGRAMS["module_attrs_conv"].replace("(4, 3, 3, 3)", "(4, 3, 2147483648, 3)"))
+    _mutant("module_attrs_conv", "(4, 3, 3, 3)", "(4, 3, 2147483648, 3)"))
 
 
 @fuzz_settings(1500)
 @given(mutated_programs())
 @example(BOOL_COMPARED_WITH_3)
 @example(FLOAT_RESHAPE)
+@example(FLOAT_RAMP_STRIDE)
 @example(HUGE_CONV_KERNEL)
 def test_mutated_program_fails_cleanly_or_round_trips(case):
     name, text = case

@@ -137,7 +137,9 @@ class StepFuzzer:
     def loops(self) -> list[LoopRV]:
         """The loops around a drawn block, outermost first (from ``sch.get_loops``)."""
         block = self.block()
-        return self.sch.get_loops(block) if block is not None else []
+        loops = self.sch.get_loops(block) if block is not None else []
+        self.seen += loops  # kept: later primitives may remove them (stale handles)
+        return loops
 
     def invalid(self) -> Any:
         wrong = [BlockRV("no_such_block"), LoopRV(Var("ghost")), *self.seen]
