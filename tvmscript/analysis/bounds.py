@@ -38,7 +38,9 @@ from ..arith.int_bound import fit, is_integral
 from ..arith.linear import linear_bound, to_linear
 from ..arith.rewrite import is_true
 from ..ir.buffer import Buffer
-from ..ir.expr import BufferLoad, Call, IntImm, Not, PrimExpr, Range, Select, Var, const
+from ..ir.expr import (
+    LT, BufferLoad, Call, IntImm, Not, PrimExpr, Range, Select, Var, binary, const,
+)
 from ..ir.function import PrimFunc
 from ..ir.functor import Visitor, post_order_visit, substitute
 from ..ir.node import IdentityNode, Node
@@ -106,8 +108,15 @@ class Scopes:
 
     @contextmanager
     def loop(self, loop: For) -> Iterator[bool]:
-        with self.binding(loop.loop_var, Range(loop.min, loop.extent)) as live:
-            yield live
+        """Inside a loop: its variable's range, and ``var < min + extent`` as a fact (so a
+        symbolic ``for i in range(n)`` proves ``i < n``)."""
+        var, end = loop.loop_var, loop.min + loop.extent
+        with self.binding(var, Range(loop.min, loop.extent)) as live:
+            if not live or end.dtype != var.dtype:
+                yield live
+                return
+            with self.ana.constraint(binary(LT, var, end)):
+                yield live
 
     @contextmanager
     def block(self, realize: BlockRealize) -> Iterator[bool]:
