@@ -211,7 +211,8 @@ def test_transform_layout_errors():
     expect_error(sch, lambda: sch.transform_layout(c, ("read", 5), lambda i, j: (j, i)),
                  "block `C` has 3 read buffers")
     expect_error(sch, lambda: sch.transform_layout(c, ("both", 0), lambda i, j: (j, i)),
-                 "'read' or 'write'")
+                 "transform_layout: a buffer is given as ('read', k), ('write', k), k or a "
+                 "name, got ('both', 0)")
     expect_error(sch, lambda: sch.transform_layout(c, "Z", lambda i, j: (j, i)),
                  "block `C` neither reads nor writes a buffer named `Z`")
     expect_error(sch, lambda: sch.transform_layout(c, "A", lambda i: (i,)),

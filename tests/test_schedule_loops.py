@@ -551,9 +551,12 @@ def test_annotation_errors() -> None:
     sch.annotate(i, "x", 1)
     expect_error(sch, lambda: sch.unannotate(i, "y"), "loop `i` has no annotation `y` (it has `x`)")
     expect_error(sch, lambda: sch.unannotate(b, "y"), "block `B` has no annotation `y` (it has none)")
-    expect_error(sch, lambda: sch.annotate(i, 3, 1), "annotation keys are strings")
+    expect_error(sch, lambda: sch.annotate(i, 3, 1),
+                 "annotate: argument `key` must be a string, got 3")
     expect_error(sch, lambda: sch.annotate(i, "z", object()), "annotation values are")
-    expect_error(sch, lambda: sch.annotate("i", "z", 1), "expected a block or loop handle")
+    expect_error(sch, lambda: sch.annotate("i", "z", 1),
+                 "annotate: argument `target` must be a loop handle (LoopRV) or a block handle "
+                 "(BlockRV), got 'i'")
 
 
 # ---------------------------------------------------------------- add_unit_loop

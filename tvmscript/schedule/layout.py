@@ -12,6 +12,7 @@ runs once, the matmul streams ``B_packed`` contiguously.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ from ..ir.buffer import Buffer, BufferRegion
 from ..ir.expr import BufferLoad, IntImm, PrimExpr, Range, Var, const
 from ..ir.function import PrimFunc
 from ..ir.functor import Mutator, post_order_visit
+from .arguments import dtype_problem
 from .errors import ScheduleError
 from .handles import BlockRV
 from .index_map import IndexMap
@@ -41,15 +43,22 @@ def _resolve_buffer(blk: S.Block, buffer: Any) -> Buffer:
                 return r.buffer
         raise ScheduleError(f"transform_layout: block `{name}` neither reads nor writes a buffer "
                             f"named `{buffer}`")
-    kind, index = ("write", buffer) if isinstance(buffer, int) else tuple(buffer)
-    if kind not in ("read", "write"):
-        raise ScheduleError(f"transform_layout: buffer index kind must be 'read' or 'write', "
-                            f"got {kind!r}")
+    kind, index = _buffer_index(buffer)
     regions = blk.reads if kind == "read" else blk.writes
-    if not 0 <= int(index) < len(regions):
+    if not 0 <= index < len(regions):
         raise ScheduleError(f"transform_layout: block `{name}` has {len(regions)} {kind} "
-                            f"buffers, so there is no {kind} buffer {int(index)}")
-    return regions[int(index)].buffer
+                            f"buffers, so there is no {kind} buffer {index}")
+    return regions[index].buffer
+
+
+def _buffer_index(buffer: Any) -> tuple[str, int]:
+    """``("read" | "write", k)`` from ``k`` (a write) or a pair, or ScheduleError."""
+    pair = ("write", buffer) if not isinstance(buffer, (tuple, list)) else tuple(buffer)
+    if (len(pair) != 2 or pair[0] not in ("read", "write") or isinstance(pair[1], bool)
+            or not isinstance(pair[1], numbers.Integral)):
+        raise ScheduleError(f"transform_layout: a buffer is given as ('read', k), ('write', k), "
+                            f"k or a name, got {buffer!r}")
+    return pair[0], int(pair[1])
 
 
 def _const_shape(buf: Buffer) -> list[int]:
@@ -90,9 +99,9 @@ def transform_layout(sch: Schedule, block: BlockRV, buffer: Any, index_map: Inde
     what = "transform_layout"
     blk: S.Block = sch.get(block)
     buf = _resolve_buffer(blk, buffer)
-    if not isinstance(index_map, IndexMap):
-        raise ScheduleError(f"{what}: index_map must be an IndexMap or a lambda, got "
-                            f"{type(index_map).__name__}")
+    problem = pad_value is not None and dtype_problem(pad_value, buf.dtype)
+    if problem:
+        raise ScheduleError(f"{what}: pad_value {pad_value!r} {problem}")
     shape = _const_shape(buf)
     if index_map.ndim_in != len(shape):
         raise ScheduleError(f"{what}: index map {index_map.as_python()} takes "
@@ -311,15 +320,21 @@ def pad_einsum(sch: Schedule, block: BlockRV, padding: list) -> None:
     realize: S.BlockRealize = loc.path[-2]
     name = blk.name_hint
     loops = loc.loops()
+    if any(isinstance(p, bool) or not isinstance(p, numbers.Integral) or p <= 0
+           for p in padding):
+        raise ScheduleError(f"{what}: padding factors must be positive integers, got {padding}")
     padding = [int(p) for p in padding]
     if len(padding) != len(blk.iter_vars):
         raise ScheduleError(f"{what}: block `{name}` has {len(blk.iter_vars)} iterators but "
                             f"{len(padding)} padding factors were given")
-    if any(p <= 0 for p in padding):
-        raise ScheduleError(f"{what}: padding factors must be positive, got {padding}")
     _trivial_nest(blk, realize, loops, what)
     extents = {iv.var: iv.dom.extent.value for iv in blk.iter_vars}
     padded = {iv.var: -(-extents[iv.var] // p) * p for iv, p in zip(blk.iter_vars, padding)}
+    for iv in blk.iter_vars:
+        problem = dtype_problem(padded[iv.var], iv.var.dtype)
+        if problem:
+            raise ScheduleError(f"{what}: padding iterator `{iv.var.name}` of block `{name}` to "
+                                f"{padded[iv.var]} {problem}")
     if all(padded[v] == extents[v] for v in extents):
         raise ScheduleError(f"{what}: the iterators of block `{name}` already are multiples of "
                             f"{padding}; nothing to pad")
@@ -485,7 +500,10 @@ class _Swap(Mutator):
 def _transform_layout_method(self: Schedule, block: BlockRV, buffer: Any, index_map: Any,
                              pad_value: float | None = None) -> None:
     if not isinstance(index_map, IndexMap) and callable(index_map):
-        index_map = IndexMap.from_func(index_map)
+        try:
+            index_map = IndexMap.from_func(index_map)
+        except Exception as err:  # the user's lambda: anything may go wrong in it
+            raise ScheduleError(f"transform_layout: {err}") from err
     return _registered(self, block, buffer, index_map, pad_value=pad_value) \
         if pad_value is not None else _registered(self, block, buffer, index_map)
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 from typing import Any
+
+import numpy as np
 
 from ..arith import Analyzer
 from ..ir import expr as E
@@ -19,6 +22,7 @@ from ..ir import stmt as S
 from ..ir.dtype import INT32
 from ..ir.expr import IntImm, PrimExpr, Range, Var
 from ..ir.functor import Mutator, Visitor, substitute
+from .arguments import dtype_problem
 from .errors import ScheduleError
 from .handles import BlockRV, IntRV, LoopRV
 from .schedule import Schedule, register_primitive
@@ -31,9 +35,7 @@ THREAD_TAGS = ("blockIdx.x", "blockIdx.y", "blockIdx.z", "threadIdx.x", "threadI
 # ---------------------------------------------------------------- helpers
 
 
-def _loop_loc(sch: Schedule, loop: Any) -> Location:
-    if not isinstance(loop, LoopRV):
-        raise ScheduleError(f"expected a loop handle, got {loop!r}")
+def _loop_loc(sch: Schedule, loop: LoopRV) -> Location:
     return sch.loc(loop)
 
 
@@ -136,7 +138,7 @@ def _int(value: Any, what: str) -> int | None:
         return None
     if isinstance(value, IntImm):
         return value.value
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise ScheduleError(f"{what} must be an integer or None, got {value!r}")
     return int(value)
 
@@ -170,13 +172,10 @@ def split(sch: Schedule, loop: LoopRV, factors: list, preserve_unit_iters: bool 
     ana = _analyzer(loc.path[:-1])
     extent = node.extent
     known = math.prod(f for f in ints if f is not None)
+    _check_product(node, ints, known)
     exprs: list[PrimExpr] = []
     for f in ints:
-        if f is None:
-            inferred = ana.simplify(E.FloorDiv(extent + _const(known - 1, dt), _const(known, dt)))
-            exprs.append(inferred)
-        else:
-            exprs.append(_const(f, dt))
+        exprs.append(_const(f, dt) if f is not None else _inferred(extent, known, dt, ana))
     if None not in ints and not ana.can_prove(E.GE(_const(known, dt), extent)):
         raise ScheduleError(
             f"the factors {list(ints)} of {_name(node)} multiply to {known}, less than its "
@@ -214,7 +213,32 @@ def _split_factors(node: S.For, factors: Any) -> list[int | None]:
     bad = [f for f in ints if f is not None and f <= 0]
     if bad:
         raise ScheduleError(f"split factors of {_name(node)} must be positive, got {bad[0]}")
+    for f in ints:
+        problem = f is not None and dtype_problem(f, node.loop_var.dtype)
+        if problem:
+            raise ScheduleError(f"split factor {f} of {_name(node)} {problem}")
     return ints
+
+
+def _inferred(extent: PrimExpr, known: int, dt: Any, ana: Analyzer) -> PrimExpr:
+    """``ceil(extent / known)``, computed in Python for a constant extent (in the loop's dtype
+    ``extent + known - 1`` may overflow)."""
+    if isinstance(extent, IntImm):
+        return _const(-(-extent.value // known), dt)
+    return ana.simplify(E.FloorDiv(extent + _const(known - 1, dt), _const(known, dt)))
+
+
+def _check_product(node: S.For, ints: list[int | None], known: int) -> None:
+    """The loops' extents multiply to a value of the loop's dtype (``outer * inner + ...``
+    reaches it minus one); the inferred factor is computed here for a constant extent, where
+    the expression for it would itself overflow."""
+    if None in ints and isinstance(node.extent, IntImm):
+        ints = [-(-node.extent.value // known) if f is None else f for f in ints]
+    total = math.prod(f for f in ints if f is not None)
+    problem = dtype_problem(total, node.loop_var.dtype)
+    if problem:
+        raise ScheduleError(f"the factors {ints} of {_name(node)} multiply to {total}, which "
+                            f"{problem}")
 
 
 # ---------------------------------------------------------------- fuse
@@ -253,6 +277,7 @@ def fuse(sch: Schedule, *loops: LoopRV, preserve_unit_iters: bool = True) -> Loo
     for lp in nodes:
         if lp.loop_var.dtype != dt:
             raise ScheduleError(f"cannot fuse loops of different dtypes ({_name(lp)} is {lp.loop_var.dtype})")
+    _check_fused_extent(nodes)
     kept = [lp for lp in nodes if preserve_unit_iters or not E.is_const_int(lp.extent, 1)] or nodes[-1:]
     fused_var = Var("_".join(lp.loop_var.name for lp in nodes) + "_fused", dt)
     vmap: dict[Var, PrimExpr] = {}
@@ -271,6 +296,17 @@ def fuse(sch: Schedule, *loops: LoopRV, preserve_unit_iters: bool = True) -> Loo
     new = _simplify_bindings(new, locs[0].path[:-1])
     sch.commit(replace(sch.func, nodes[0], new))
     return LoopRV(fused_var)
+
+
+def _check_fused_extent(nodes: list[S.For]) -> None:
+    """The fused loop's extent is a value of the loops' dtype (constant extents only: a
+    symbolic one is as large as the program makes it)."""
+    extents = [lp.extent.value for lp in nodes if isinstance(lp.extent, IntImm)]
+    total = math.prod(extents)
+    problem = dtype_problem(total, nodes[0].loop_var.dtype)
+    if problem:
+        names = ", ".join(f"`{lp.loop_var.name}`" for lp in nodes)
+        raise ScheduleError(f"cannot fuse loops {names}: their fused extent {total} {problem}")
 
 
 def _check_distinct(nodes: list[S.For], what: str) -> None:
@@ -422,10 +458,9 @@ def bind(sch: Schedule, loop: LoopRV, thread_axis: str) -> None:
     A loop carrying a reduction may only be bound to ``threadIdx.*`` (cross-thread reduction).
     """
     if thread_axis not in THREAD_TAGS:
-        name = f"`{sch.get(loop).loop_var.name}`" if isinstance(loop, LoopRV) else repr(loop)
         raise ScheduleError(
-            f"cannot bind loop {name} to {thread_axis!r}: not a thread axis "
-            f"(expected one of {', '.join(THREAD_TAGS)})")
+            f"cannot bind loop `{sch.get(loop).loop_var.name}` to {thread_axis!r}: not a thread "
+            f"axis (expected one of {', '.join(THREAD_TAGS)})")
     _set_kind(sch, loop, S.ForKind.THREAD_BINDING, f"bound to {thread_axis}", thread_tag=thread_axis)
 
 
@@ -445,9 +480,7 @@ def _annotation_value(value: Any) -> Any:
                         f"dicts of them, got {value!r}")
 
 
-def _target(sch: Schedule, rv: Any) -> tuple[S.Stmt, str]:
-    if not isinstance(rv, (LoopRV, BlockRV)):
-        raise ScheduleError(f"expected a block or loop handle, got {rv!r}")
+def _target(sch: Schedule, rv: LoopRV | BlockRV) -> tuple[S.Stmt, str]:
     node = sch.get(rv)
     return node, (_name(node) if isinstance(node, S.For) else f"block `{node.name_hint}`")
 
@@ -462,8 +495,6 @@ def annotate(sch: Schedule, target: LoopRV | BlockRV, key: str, value: Any) -> N
     ``T.block_attr({...})``)
     """
     node, _ = _target(sch, target)
-    if not isinstance(key, str):
-        raise ScheduleError(f"annotation keys are strings, got {key!r}")
     new = dict(node.annotations)
     new[key] = _annotation_value(value)
     sch.commit(replace(sch.func, node, node.with_(annotations=new)))
@@ -502,9 +533,7 @@ def add_unit_loop(sch: Schedule, target: BlockRV | LoopRV) -> LoopRV:
             with T.block("B"):
                 ...
     """
-    loc = sch.loc(target) if isinstance(target, (BlockRV, LoopRV)) else None
-    if loc is None:
-        raise ScheduleError(f"expected a block or loop handle, got {target!r}")
+    loc = sch.loc(target)
     if isinstance(loc.node, S.Block):
         if loc.node.name_hint == "root" and len(loc.path) <= 2:
             raise ScheduleError("cannot add a loop above the root block `root`")

@@ -306,8 +306,6 @@ def rfactor(sch: Schedule, loop: LoopRV, factor_axis: int = 0) -> BlockRV:
     """
     what = "rfactor"
     rf_loop: S.For = sch.get(loop)
-    if not isinstance(rf_loop, S.For):
-        raise ScheduleError(f"{what}: expected a loop, got {loop!r}")
     name = rf_loop.loop_var.name
     blocks = _blocks_under(rf_loop)
     if len(blocks) != 1:

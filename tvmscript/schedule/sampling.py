@@ -8,10 +8,10 @@ program and a changed decision gives the mutated one. An invalid decision is a S
 from __future__ import annotations
 
 import functools
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
-from ..ir import stmt as S
 from ..ir.expr import IntImm
 from .errors import ScheduleError
 from .get import get_consumers  # the plain function: calling it records nothing
@@ -23,6 +23,10 @@ ROOT = -1
 
 
 # ---------------------------------------------------------------- perfect tiles
+
+MAX_TILES = 16
+"""The most tile sizes ``sample_perfect_tile`` draws: it enumerates the tilings, whose number
+grows combinatorially with ``n`` (a fuzzer's ``n=100`` exhausted memory)."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -55,8 +59,6 @@ def sample_perfect_tile(sch: Schedule, loop: LoopRV, n: int, max_innermost_facto
     changes only when the factors are used).
     """
     node = sch.get(loop)
-    if not isinstance(node, S.For):
-        raise ScheduleError(f"sample_perfect_tile expects a loop, got {loop!r}")
     name = f"loop `{node.loop_var.name}`"
     if not isinstance(node.extent, IntImm):
         raise ScheduleError(f"cannot sample perfect tiles of {name}: its extent "
@@ -65,6 +67,8 @@ def sample_perfect_tile(sch: Schedule, loop: LoopRV, n: int, max_innermost_facto
     if n < 1 or limit < 1:
         raise ScheduleError(f"sample_perfect_tile needs n >= 1 and max_innermost_factor >= 1, "
                             f"got n={n}, max_innermost_factor={limit}")
+    if n > MAX_TILES:
+        raise ScheduleError(f"sample_perfect_tile draws at most {MAX_TILES} tile sizes, got n={n}")
     extent = node.extent.value
     if decision is None:
         choices = perfect_tilings(extent, n, limit)
@@ -77,10 +81,10 @@ def sample_perfect_tile(sch: Schedule, loop: LoopRV, n: int, max_innermost_facto
 
 
 def _check_tile_decision(decision: Any, name: str, extent: int, n: int, limit: int) -> list[int]:
-    try:
-        values = [int(v) for v in decision]
-    except (TypeError, ValueError):
-        raise ScheduleError(f"a perfect-tile decision is a list of {n} integers, got {decision!r}") from None
+    if not isinstance(decision, (list, tuple)) or not all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in decision):
+        raise ScheduleError(f"a perfect-tile decision is a list of {n} integers, got {decision!r}")
+    values = [int(v) for v in decision]
     product = 1
     for v in values:
         product *= v
@@ -168,8 +172,6 @@ def sample_compute_location(sch: Schedule, block: BlockRV, *,
     After ``l = sch.sample_compute_location(b)``: ``l`` is None, the ``i`` or the ``j`` loop of
     ``C`` (decision -1, 0 or 1); the program is unchanged until ``sch.compute_at(b, l)``.
     """
-    if not isinstance(block, BlockRV):
-        raise ScheduleError(f"sample_compute_location expects a block handle, got {block!r}")
     cands = compute_location_candidates(sch, block)
     if decision is None:
         decision = cands[int(sch.rng.integers(len(cands)))]
