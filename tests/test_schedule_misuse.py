@@ -139,6 +139,13 @@ def test_fuse_whose_extent_overflows_is_refused() -> None:
      "the decision [-1, -128] is not a tiling of loop `i`"),
     (lambda sch, i: sch.sample_perfect_tile(i, n=100),
      "sample_perfect_tile draws at most 16 tile sizes, got n=100"),
+    (lambda sch, i: sch.sample_categorical([1, 2], [float("nan"), 1.0]),
+     "sample_categorical probabilities must be finite and non-negative with a positive sum, "
+     "got [nan, 1.0]"),
+    (lambda sch, i: sch.sample_categorical([1, 2], [float("inf"), 1.0]),
+     "probabilities must be finite"),
+    (lambda sch, i: sch.sample_categorical([1, 2], [1e308, 1e308]),
+     "probabilities must be finite"),
     (lambda sch, i: sch.sample_categorical([1, 2], [0.5, "x"]),
      "sample_categorical: argument `probs` must be a sequence of numbers, got [0.5, 'x']"),
 ])

@@ -8,6 +8,7 @@ program and a changed decision gives the mutated one. An invalid decision is a S
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 from collections.abc import Sequence
 from typing import Any
@@ -115,9 +116,9 @@ def sample_categorical(sch: Schedule, candidates: Sequence[int], probs: Sequence
     if not cands or len(cands) != len(ps):
         raise ScheduleError(f"sample_categorical needs as many probabilities as candidates (and at "
                             f"least one), got {len(cands)} candidates and {len(ps)} probabilities")
-    if any(p < 0 for p in ps) or sum(ps) <= 0:
-        raise ScheduleError(f"sample_categorical probabilities must be non-negative with a positive "
-                            f"sum, got {ps}")
+    if not all(0 <= p < math.inf for p in ps) or not 0 < sum(ps) < math.inf:
+        raise ScheduleError(f"sample_categorical probabilities must be finite and non-negative "
+                            f"with a positive sum, got {ps}")
     if decision is None:
         total = sum(ps)
         index = int(sch.rng.choice(len(cands), p=[p / total for p in ps]))
