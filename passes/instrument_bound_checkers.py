@@ -182,6 +182,8 @@ class _Collect(Visitor):
         if isinstance(index, Broadcast):
             index = index.value
         if isinstance(index, Ramp):
+            if index.stride.dtype != index.base.dtype:
+                return None  # ill-typed (verify's business), not checkable
             last = index.base + index.stride * (index.lanes - 1)
             parts = [self.in_bounds(index.base, extent), self.in_bounds(last, extent)]
             parts = [p for p in parts if p is not None]
@@ -193,7 +195,7 @@ class _Collect(Visitor):
         return all_of(parts) if parts else None
 
     def proved(self, cond: PrimExpr) -> bool:
-        return self.scopes.ana.can_prove(cond)
+        return self.scopes.proves(cond)
 
     def wrap(self, cond: PrimExpr) -> PrimExpr:
         for frame in reversed(self.context):

@@ -209,6 +209,19 @@ def test_verify_accepts_guarded_padded_symbolic_and_strided_accesses(name):
     assert bound_problems(lower(func)) == []  # flattened buffers after lowering
 
 
+def test_an_ill_typed_index_stops_neither_verify_nor_the_pass():
+    """A float Ramp stride (found by the program fuzzer) made the interval analysis raise
+    TypeError out of verify; it now teaches the analysis nothing."""
+    func = tvmscript.from_source('''
+@T.prim_func
+def f(A: T.Buffer((256,), "float32"), B: T.Buffer((256,), "float32")):
+    for i in range(32):
+        B[i * 8:i * 8 + 8] = A[T.Ramp(i * 8, 0.0, 8)]
+''')
+    assert bound_problems(func) == []
+    assert _asserts(instrument_bound_checkers(func)) == 0
+
+
 def _all_programs() -> dict[str, str]:
     sources = {f"corpus/{n}": t for n, t in {**PROGRAMS, **MODULES}.items()}
     sources.update({f"conformance/{n}": c.SOURCE for n, c in CASES.items()})

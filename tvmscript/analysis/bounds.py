@@ -74,7 +74,9 @@ class Scopes:
     """An ``Analyzer`` that follows a walk into loops, lets, blocks and guarded code.
 
     Each context manager yields whether the code inside can run at all, as far as the analyzer
-    can tell (False: a guard it proves false, a loop it proves empty)."""
+    can tell (False: a guard it proves false, a loop it proves empty). An ill-typed expression
+    (a float inside an index; verify's dtype checks name it) teaches the analyzer nothing,
+    rather than stopping the walk."""
 
     def __init__(self) -> None:
         self.ana = Analyzer()
@@ -82,41 +84,25 @@ class Scopes:
     @contextmanager
     def assuming(self, cond: PrimExpr) -> Iterator[bool]:
         """Inside: ``cond`` holds (the then-side of an ``if``, the body of an ``assert``)."""
-        if not (cond.dtype.is_bool and cond.dtype.lanes == 1):
-            yield True
-            return
-        if self.ana.can_prove(Not(cond)):
-            yield False
-            return
-        with self.ana.constraint(cond):
-            yield all(self._nonempty(var) for var in _vars_of(cond))
+        with ExitStack() as stack:
+            yield self._assume(stack, cond)
 
     @contextmanager
     def binding(self, var: Var, value: PrimExpr | Range) -> Iterator[bool]:
         """Inside: ``var`` lies in a range or equals a value (loops, lets, block iterators)."""
-        if not var.dtype.is_integer or var.dtype.lanes != 1:
-            yield True
-            return
-        if isinstance(value, Range) and self.ana.const_int_bound(value.extent).max <= 0:
-            yield False  # a loop of no iterations never runs its body
-            return
-        if isinstance(value, PrimExpr) and not is_integral(value.dtype):
-            yield True
-            return
-        with self.ana.binding(var, value):
-            yield self._nonempty(var)
+        with ExitStack() as stack:
+            yield self._bind(stack, var, value)
 
     @contextmanager
     def loop(self, loop: For) -> Iterator[bool]:
         """Inside a loop: its variable's range, and ``var < min + extent`` as a fact (so a
         symbolic ``for i in range(n)`` proves ``i < n``)."""
-        var, end = loop.loop_var, loop.min + loop.extent
-        with self.binding(var, Range(loop.min, loop.extent)) as live:
-            if not live or end.dtype != var.dtype:
-                yield live
-                return
-            with self.ana.constraint(binary(LT, var, end)):
-                yield live
+        with ExitStack() as stack:
+            live = self._bind(stack, loop.loop_var, Range(loop.min, loop.extent))
+            end = _loop_end(loop)
+            if live and end is not None:
+                self._assume(stack, binary(LT, loop.loop_var, end))
+            yield live
 
     @contextmanager
     def block(self, realize: BlockRealize) -> Iterator[bool]:
@@ -124,27 +110,69 @@ class Scopes:
         with ExitStack() as stack:
             live = True
             for iv, value in zip(realize.block.iter_vars, realize.iter_values):
-                live = stack.enter_context(self.binding(iv.var, value)) and live
-            live = stack.enter_context(self.assuming(realize.predicate)) and live
-            yield live
+                live = self._bind(stack, iv.var, value) and live
+            yield self._assume(stack, realize.predicate) and live
 
     @contextmanager
     def thread(self, attr: AttrStmt) -> Iterator[bool]:
         """Inside ``T.launch_thread``: the thread index ranges over the launch extent."""
-        if attr.attr_key != "thread_extent" or not isinstance(attr.node, IterVar):
-            yield True
-            return
-        with self.binding(attr.node.var, Range(const(0, attr.value.dtype), attr.value)) as live:
-            yield live
+        with ExitStack() as stack:
+            if attr.attr_key != "thread_extent" or not isinstance(attr.node, IterVar):
+                yield True
+            else:
+                extent = Range(const(0, attr.value.dtype), attr.value)
+                yield self._bind(stack, attr.node.var, extent)
 
-    def bound(self, expr: PrimExpr) -> Bound:
-        return self.ana.const_int_bound(expr)
+    def bound(self, expr: PrimExpr) -> Bound | None:
+        """The interval of ``expr``; None when it is ill-typed."""
+        try:
+            return self.ana.const_int_bound(expr)
+        except TypeError:
+            return None
+
+    def proves(self, cond: PrimExpr) -> bool:
+        try:
+            return self.ana.can_prove(cond)
+        except TypeError:
+            return False
+
+    def _assume(self, stack: ExitStack, cond: PrimExpr) -> bool:
+        if not (cond.dtype.is_bool and cond.dtype.lanes == 1):
+            return True
+        if self.proves(Not(cond)):
+            return False
+        try:
+            stack.enter_context(self.ana.constraint(cond))
+        except TypeError:
+            return True
+        return all(self._nonempty(var) for var in _vars_of(cond))
+
+    def _bind(self, stack: ExitStack, var: Var, value: PrimExpr | Range) -> bool:
+        if not var.dtype.is_integer or var.dtype.lanes != 1:
+            return True
+        parts = (value.min, value.extent) if isinstance(value, Range) else (value,)
+        bounds = [self.bound(p) if is_integral(p.dtype) else None for p in parts]
+        if None in bounds:
+            return True
+        if isinstance(value, Range) and bounds[1].max <= 0:
+            return False  # a loop of no iterations never runs its body
+        stack.enter_context(self.ana.binding(var, value))
+        return self._nonempty(var)
 
     def _nonempty(self, var: Var) -> bool:
         if not var.dtype.is_integer or var.dtype.lanes != 1:
             return True
         bound = self.ana.const_int_bound(var)
         return bound.min <= bound.max
+
+
+def _loop_end(loop: For) -> PrimExpr | None:
+    """``min + extent`` of the loop's dtype, or None when the loop is ill-typed."""
+    try:
+        end = loop.min + loop.extent
+    except TypeError:
+        return None
+    return end if end.dtype == loop.loop_var.dtype else None
 
 
 def _vars_of(expr: PrimExpr) -> list[Var]:
@@ -297,10 +325,10 @@ class _Walk(Visitor):
 
     def always_outside(self, index: PrimExpr, extent: PrimExpr) -> str | None:
         """Rule 1: every value the index can take here lies outside ``[0, extent)``."""
-        index_bound = self.scopes.bound(index)
-        if index_bound.min > index_bound.max:
-            return None  # no value reaches here
-        if index_bound.max < 0 or index_bound.min >= self.scopes.bound(extent).max:
+        index_bound, extent_bound = self.scopes.bound(index), self.scopes.bound(extent)
+        if index_bound is None or extent_bound is None or index_bound.min > index_bound.max:
+            return None  # ill-typed, or no value reaches here
+        if index_bound.max < 0 or index_bound.min >= extent_bound.max:
             return f"is always in {_interval(index_bound)}"
         return None
 
