@@ -11,15 +11,47 @@ from __future__ import annotations
 from typing import Any
 
 from tvmscript.ir import IRModule, PrimFunc
+from tvmscript.ir.depth import (BUILD_MAX_DEPTH, SPLIT_HINT, expr_depth, recursion_headroom,
+                                refuse_too_deep)
 from tvmscript.ir.function import BaseFunc
 
+from .runtime.executor import Executable
 from .target import Target
 
 
 def build(obj: IRModule | PrimFunc, target: str | Target = "llvm") -> Any:
-    """Compile ``obj``; ``rt["name"](*args)`` calls a function of the result."""
+    """Compile ``obj``; ``rt["name"](*args)`` calls a function of the result.
+
+    Lowering and code generation walk expressions recursively: they run with room on the stack
+    for ``BUILD_MAX_DEPTH`` levels (``tvmscript/ir/depth.py``), and deeper expressions are
+    refused up front with a ValueError naming the function."""
     target = Target.parse(target)
     mod = _as_module(obj)
+    _refuse_too_deep(mod)
+    with recursion_headroom():
+        try:
+            return _build(mod, target)
+        except RecursionError:  # a pass made an expression deeper than build handles
+            raise ValueError(_deepest_message(mod)) from None
+
+
+def _refuse_too_deep(mod: IRModule) -> None:
+    for name, func in mod.functions.items():
+        if isinstance(func, PrimFunc):
+            refuse_too_deep(name, func.body)
+
+
+def _deepest_message(mod: IRModule) -> str:
+    """What to say when lowering ran out of stack although no expression was too deep."""
+    depths = {name: expr_depth(f.body) for name, f in mod.functions.items()
+              if isinstance(f, PrimFunc)}
+    name = max(depths, key=depths.__getitem__, default="main")
+    return (f"function {name!r} became too deeply nested while lowering (its deepest "
+            f"expression is {depths.get(name, 0)} levels deep before lowering; build handles "
+            f"{BUILD_MAX_DEPTH}); {SPLIT_HINT}")
+
+
+def _build(mod: IRModule, target: Target) -> Any:
     if any(not isinstance(f, PrimFunc) for f in mod.functions.values()):
         mod = legalize(mod)
     if target.kind == "interpreter":
@@ -49,7 +81,7 @@ def build(obj: IRModule | PrimFunc, target: str | Target = "llvm") -> Any:
             raise ValueError(f"graph-level functions run in this process, but "
                              f"{rt.permission_reason}")
     if len(kernels) != len(mod.functions):
-        rt._graph = _graph_executable(mod, rt)
+        rt._graph = Executable(mod, rt.kernels)
     return rt
 
 
@@ -74,29 +106,6 @@ def lower(mod: IRModule) -> IRModule:
     from passes.pipeline import lower as run_pipeline
 
     return run_pipeline(mod)
-
-
-def _graph_executable(mod: IRModule, rt: Any) -> Any:
-    try:
-        from .runtime.executor import Executable
-    except ImportError as err:
-        names = [n for n, f in mod.functions.items() if not isinstance(f, PrimFunc)]
-        return _Missing(names, "graph-level functions need backends/runtime/executor.py "
-                               f"(Executable), which is not available: {err}")
-    return Executable(mod, rt.kernels)
-
-
-class _Missing:
-    """Stands for the graph executor until it exists; using it says what is missing."""
-
-    def __init__(self, names: list[str], message: str) -> None:
-        self.names, self.message = names, message
-
-    def function_names(self) -> list[str]:
-        return self.names
-
-    def __getitem__(self, name: str) -> Any:
-        raise NotImplementedError(self.message)
 
 
 def load_module(path: str) -> Any:

@@ -13,6 +13,7 @@ import pytest
 import tvmscript
 from backends.interpreter import run as interpret
 from tvmscript import ScriptError, T, diagnostics, from_source
+from tvmscript.ir.depth import MAX_EXPR_DEPTH
 
 HEAD = ("from tvmscript import T\n@T.prim_func\n"
         "def f(A: T.Buffer((16,), \"float32\"), B: T.Buffer((16,), \"float32\")):\n")
@@ -219,8 +220,13 @@ def test_deep_unary_minus_is_a_script_error_naming_the_line():
 
 def test_deep_right_leaning_power_is_a_script_error_at_the_expression():
     assert_error(loop("B[i] = A[i]" + " ** A[i]" * 600), 5, 15,
-                 "this expression is nested too deeply to parse; split it into several "
-                 "statements (e.g. with let bindings x = ...)")
+                 "this expression is nested too deeply (602 levels; the limit is "
+                 f"{MAX_EXPR_DEPTH}); split it into several statements (e.g. with let bindings "
+                 "x = ...)")
+
+
+# the deepest sum a script may hold: A[i] is 2 levels deep, each term adds one
+_DEEPEST_SUM = MAX_EXPR_DEPTH - 2
 
 
 def _sum_kernel(terms: int) -> str:
@@ -228,7 +234,7 @@ def _sum_kernel(terms: int) -> str:
 
 
 def test_long_sum_round_trips():
-    f = from_source(_sum_kernel(500))
+    f = from_source(_sum_kernel(_DEEPEST_SUM))
     text = f.script()
     g = from_source(text)
     tvmscript.assert_structural_equal(f, g)
@@ -236,11 +242,12 @@ def test_long_sum_round_trips():
 
 
 def test_long_sums_differing_deep_inside_are_unequal_at_that_path():
-    f = from_source(_sum_kernel(500))
-    g = from_source(_sum_kernel(500).replace("A[i] + T.float32(0)", "A[i] + T.float32(7)"))
+    f = from_source(_sum_kernel(_DEEPEST_SUM))
+    g = from_source(_sum_kernel(_DEEPEST_SUM).replace("A[i] + T.float32(0)",
+                                                      "A[i] + T.float32(7)"))
     with pytest.raises(tvmscript.ir.structural.StructuralMismatch) as info:
         tvmscript.assert_structural_equal(f, g)
-    assert info.value.path.endswith(".value" + ".a" * 499 + ".b.value")
+    assert info.value.path.endswith(".value" + ".a" * (_DEEPEST_SUM - 1) + ".b.value")
     assert "0.0 vs 7.0" in info.value.reason
 
 
@@ -252,7 +259,7 @@ def test_sum_parses_to_the_right_numbers():
 
 
 def test_deep_negation_round_trips():
-    f = from_source(loop("B[i] = " + "-" * 200 + "A[i]"))
+    f = from_source(loop("B[i] = " + "-" * (MAX_EXPR_DEPTH - 2) + "A[i]"))
     g = from_source(f.script())
     tvmscript.assert_structural_equal(f, g)
 

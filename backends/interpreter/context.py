@@ -47,7 +47,10 @@ _IDENT = re.compile(r"\W")
 class Context:
     """Names, constants, integer bounds and buffer layouts of one function being translated."""
 
-    def __init__(self) -> None:
+    def __init__(self, hoist_deep: bool = False) -> None:
+        # lines defining deep sub-expressions, emitted before the statement that uses them
+        # (None: this context's code has no statements to put them before)
+        self.pending: list[str] | None = [] if hoist_deep else None
         self.namespace: dict[str, Any] = base_namespace()
         self.names: dict[int, str] = {}  # id(Var or Buffer) -> local name
         self.keep: list[Any] = []  # keep named nodes alive so ids stay unique
@@ -84,6 +87,13 @@ class Context:
         if key is not None:
             self._const_ids[key] = name
         return name
+
+    def take_pending(self) -> list[str]:
+        """The lines that must run right before the next statement (and forget them)."""
+        if not self.pending:
+            return []
+        lines, self.pending = self.pending, []
+        return lines
 
     def dtype_const(self, np_dtype: Any) -> str:
         """The hoisted name of a numpy dtype object (for ``_np.zeros(n, <name>)``)."""

@@ -16,6 +16,7 @@ import numpy as np
 
 from backends.signature import BufferParam, KernelSignature, ScalarParam
 from tvmscript.ir import PrimFunc
+from tvmscript.ir.depth import recursion_headroom, refuse_too_deep
 
 from .arguments import ArgumentBinder
 from .context import Context
@@ -39,8 +40,7 @@ class InterpretedKernel:
         self.func = func
         self.name = name
         self.binder = ArgumentBinder(func, name)
-        self.source, self.assert_count, namespace = _translate(func, self.binder.sig, name)
-        exec(compile(self.source, f"<tvmscript-interpreter {name}>", "exec"), namespace)
+        self.source, self.assert_count, namespace = _compile(func, self.binder.sig, name)
         self._fn = namespace["_kernel"]
 
     def __call__(self, *args: Any) -> None:
@@ -56,9 +56,20 @@ class InterpretedKernel:
         return f"InterpretedKernel({self.name!r})"
 
 
+def _compile(func: PrimFunc, sig: KernelSignature, name: str) -> tuple[str, int, dict]:
+    """``_translate``, and the source run in its globals (defining ``_kernel``); with room on
+    the stack for expressions as deep as ``build`` allows, and a ValueError naming the
+    function for deeper ones rather than a RecursionError from inside the translator."""
+    refuse_too_deep(name, func.body)
+    with recursion_headroom():
+        source, assert_count, namespace = _translate(func, sig, name)
+        exec(compile(source, f"<tvmscript-interpreter {name}>", "exec"), namespace)
+    return source, assert_count, namespace
+
+
 def _translate(func: PrimFunc, sig: KernelSignature, name: str) -> tuple[str, int, dict]:
     """The generated source, the number of asserts, and the globals the source runs with."""
-    ctx = Context()
+    ctx = Context(hoist_deep=True)
     stmts = StmtTranslator(ctx)
     params: list[str] = []
     for p in sig.params:

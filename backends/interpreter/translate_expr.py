@@ -21,6 +21,10 @@ from .values import int_range, np_dtype, value_np_dtype, wrap_text
 
 _ARITH_SYMBOL = {"Add": "+", "Sub": "-", "Mul": "*"}
 _CMP_SYMBOL = {"EQ": "==", "NE": "!=", "LT": "<", "LE": "<=", "GT": ">", "GE": ">="}
+# Python's tokenizer refuses more than 200 nested brackets; a sub-expression nested deeper than
+# this becomes a thunk defined before its statement, so generated lines stay under ~150 levels.
+_HOIST_NESTING = 96
+_OPEN, _CLOSE = frozenset("([{"), frozenset(")]}")
 
 
 def _interval(op: str, a: Bounds, b: Bounds) -> Bounds:
@@ -38,6 +42,7 @@ class ExprTranslator:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._table: dict[type, Callable[[E.PrimExpr], Code]] = {}
+        self._let_names: list[str] = []  # variables of the Lets whose body is being translated
 
     def __call__(self, expr: E.PrimExpr) -> Code:
         cls = type(expr)
@@ -50,7 +55,23 @@ class ExprTranslator:
             else:
                 raise NotImplementedError(f"the interpreter cannot evaluate {cls.__name__}")
             self._table[cls] = method
-        return method(expr)
+        return self.hoisted(method(expr))
+
+    def hoisted(self, code: Code) -> Code:
+        """``code``, or a call of a thunk holding it when its brackets nest too deeply.
+
+        A thunk (``_d = lambda: ...``) rather than a plain temporary keeps evaluation where it
+        was: inside a ``while`` condition, an ``if_then_else`` branch or a short-circuit. The
+        variables of enclosing Lets are its parameters: a Let bound inside another thunk is
+        local to that thunk, out of this one's sight."""
+        pending = self.ctx.pending
+        if pending is None or code.text.count("(") + code.text.count("[") <= _HOIST_NESTING:
+            return code
+        if bracket_nesting(code.text) <= _HOIST_NESTING:
+            return code
+        name, params = self.ctx.fresh("_d"), ", ".join(self._let_names)
+        pending.append(f"{name} = lambda{' ' if params else ''}{params}: {code.text}")
+        return Code(f"{name}({params})", code.bounds)
 
     # ------------------------------------------------------------ helpers
 
@@ -191,7 +212,11 @@ class ExprTranslator:
     def visit_Let(self, op: E.Let) -> Code:
         value = self(op.value)
         name = self.ctx.define(op.var, value.bounds)
-        body = self(op.body)
+        self._let_names.append(name)  # a thunk in the body takes it as a parameter
+        try:
+            body = self(op.body)
+        finally:
+            self._let_names.pop()
         return Code(f"(({name} := {value.text}), {body.text})[1]", body.bounds)
 
     # ------------------------------------------------------------ casts and vectors
@@ -335,6 +360,25 @@ def _vector_bounds(a: Code, b: Code, symbol: str) -> Bounds | None:
     if a.bounds is None or b.bounds is None:
         return None
     return _interval(symbol, a.bounds, b.bounds)
+
+
+def bracket_nesting(text: str) -> int:
+    """How deeply brackets nest in generated Python ``text`` (outside string literals)."""
+    depth = deepest = 0
+    quote, escaped = "", False
+    for ch in text:
+        if quote:
+            if ch == quote and not escaped:
+                quote = ""
+            escaped = ch == "\\" and not escaped
+        elif ch in "'\"":
+            quote = ch
+        elif ch in _OPEN:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in _CLOSE:
+            depth -= 1
+    return deepest
 
 
 __all__ = ["ExprTranslator", "np_dtype"]

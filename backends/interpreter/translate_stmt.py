@@ -32,6 +32,8 @@ class StmtTranslator:
         self._table: dict[type, Callable[[S.Stmt], None]] = {}
 
     def emit(self, line: str) -> None:
+        for pending in self.ctx.take_pending():  # deep sub-expressions that ``line`` calls
+            self.lines.append("    " * self.depth + pending)
         self.lines.append("    " * self.depth + line)
 
     def __call__(self, stmt: S.Stmt) -> None:

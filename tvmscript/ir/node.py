@@ -10,6 +10,7 @@ equality of two separately written programs up to renaming is ``structural_equal
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -74,24 +75,39 @@ class Node:
         return made.with_span(self.span)
 
     def __eq__(self, other: object) -> bool:
+        """Field by field, with an explicit stack of node pairs: expressions thousands of
+        levels deep (built in Python) compare without recursing once per level."""
         if self is other:
             return True
         if type(self) is not type(other):
             return NotImplemented if not isinstance(other, Node) else False
-        if hash(self) != hash(other):
-            return False
-        return all(getattr(self, n) == getattr(other, n) for n in self._field_names)
+        pairs: list[tuple[Node, Node]] = [(self, other)]
+        while pairs:
+            a, b = pairs.pop()
+            if hash(a) != hash(b):
+                return False
+            if not all(_match(getattr(a, n), getattr(b, n), pairs) for n in a._field_names):
+                return False
+        return True
 
     def __ne__(self, other: object) -> bool:
         result = self.__eq__(other)
         return result if result is NotImplemented else not result
 
     def __hash__(self) -> int:
+        """Cached; the nodes below are hashed first, deepest first, so hashing never recurses
+        once per level (a fresh deep expression hashes without a RecursionError)."""
         try:
             return self._hash_cache
         except AttributeError:
             pass
-        value = hash((type(self).__name__,) + tuple(_hashable(getattr(self, n)) for n in self._field_names))
+        for below in _unhashed_post_order(self):
+            below._store_hash()
+        return self._store_hash()
+
+    def _store_hash(self) -> int:
+        value = hash((type(self).__name__,)
+                     + tuple(_hashable(getattr(self, n)) for n in self._field_names))
         object.__setattr__(self, "_hash_cache", value)
         return value
 
@@ -127,3 +143,56 @@ def _hashable(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_hashable(v) for v in value)
     return value
+
+
+def child_nodes(value: Any) -> Iterator[Node]:
+    """The nodes directly inside a node's fields (or inside a tuple, list or dict of them);
+    variables and buffers are references, with nothing inside."""
+    if isinstance(value, IdentityNode):
+        return
+    values = [getattr(value, n) for n in value._field_names] if isinstance(value, Node) else [value]
+    while values:
+        item = values.pop()
+        if isinstance(item, Node):
+            yield item
+        elif isinstance(item, (tuple, list)):
+            values.extend(item)
+        elif isinstance(item, dict):
+            values.extend(item.keys())
+            values.extend(item.values())
+
+
+def _unhashed_post_order(root: Node) -> list[Node]:
+    """Nodes below ``root`` whose hash is not cached yet, each after the nodes below it."""
+    order: list[Node] = []
+    seen: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(c, False) for c in _unhashed_children(root)]
+    while stack:
+        item, children_done = stack.pop()
+        if children_done:
+            order.append(item)
+        elif id(item) not in seen:
+            seen.add(id(item))
+            stack.append((item, True))
+            stack.extend((c, False) for c in _unhashed_children(item))
+    return order
+
+
+def _unhashed_children(item: Node) -> Iterator[Node]:
+    for child in child_nodes(item):
+        if type(child).__hash__ is Node.__hash__ and not hasattr(child, "_hash_cache"):
+            yield child
+
+
+def _match(x: Any, y: Any, pairs: list[tuple[Node, Node]]) -> bool:
+    """Whether two field values are equal, deferring a pair of nodes compared by fields to
+    ``pairs`` (tuples and lists compare item by item, as Python's own ``==`` does)."""
+    if type(x) is not type(y):
+        return x == y
+    if isinstance(x, Node) and type(x).__eq__ is Node.__eq__:
+        if x is not y:
+            pairs.append((x, y))
+        return True
+    if isinstance(x, (tuple, list)):
+        return len(x) == len(y) and all(a is b or _match(a, b, pairs) for a, b in zip(x, y))
+    return x == y

@@ -13,10 +13,12 @@ import io
 import linecache
 import tokenize
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from ...diagnostics import ScriptError
+from ...ir.depth import MAX_EXPR_DEPTH, SPLIT_HINT
 from ...ir.span import SourceText, Span
 
 
@@ -78,16 +80,74 @@ def _parse_or_raise(text: str, source_text: SourceText, line_offset: int,
                     col_offset: int) -> ast.Module:
     """Python's parser on ``text``; its failures become ScriptErrors in the user's file."""
     try:
-        return _parse(text, source_text.filename)
+        tree = _parse(text, source_text.filename)
     except SyntaxError as exc:
         raise syntax_error(exc, source_text, line_offset, col_offset) from None
     except (RecursionError, MemoryError):  # Python's parser gives up on very deep nesting
-        pass
-    lineno = _most_operators(text) + line_offset
-    line = source_text.line(lineno)
-    raise ScriptError("this expression is nested too deeply for Python's parser; split it into "
-                      "several statements (e.g. with let bindings x = ...)", lineno,
-                      len(line) - len(line.lstrip()), source_text.filename, line)
+        lineno = _most_operators(text) + line_offset
+        line = source_text.line(lineno)
+        raise ScriptError(f"this expression is nested too deeply for Python's parser (the "
+                          f"limit is {MAX_EXPR_DEPTH} levels); {SPLIT_HINT}", lineno,
+                          len(line) - len(line.lstrip()), source_text.filename, line) from None
+    _refuse_deep_expressions(tree, source_text, line_offset, col_offset)
+    return tree
+
+
+def _refuse_deep_expressions(tree: ast.Module, source_text: SourceText, line_offset: int,
+                             col_offset: int) -> None:
+    """Every layer below the parser is built for expressions up to ``MAX_EXPR_DEPTH`` deep
+    (``tvmscript/ir/depth.py``); deeper ones are refused here, at the outermost expression."""
+    depths = _ast_depths(tree)
+    deep = [child for node in ast.walk(tree) if not isinstance(node, ast.expr)
+            for child in _expr_children(node)
+            if isinstance(child, ast.expr) and depths.get(id(child), 0) > MAX_EXPR_DEPTH]
+    if not deep:
+        return
+    node = min(deep, key=lambda n: (n.lineno, n.col_offset))
+    source = Source(tree, source_text, line_offset, col_offset)
+    raise source.error(node, f"this expression is nested too deeply ({depths[id(node)]} levels; "
+                             f"the limit is {MAX_EXPR_DEPTH}); {SPLIT_HINT}")
+
+
+def _ast_depths(tree: ast.Module) -> dict[int, int]:
+    """id(expression node) -> the depth of the IR it becomes (as ``ir.depth.expr_depth`` counts,
+    never less), computed with an explicit stack so no nesting is too deep to measure."""
+    depths: dict[int, int] = {}
+    stack: list[tuple[ast.AST, bool]] = [(tree, False)]
+    while stack:
+        node, children_done = stack.pop()
+        children = list(_expr_children(node))
+        if children_done:
+            below = max((depths[id(c)] for c in children), default=0)
+            depths[id(node)] = below + _own_depth(node)
+        else:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children)
+    return depths
+
+
+def _expr_children(node: ast.AST) -> Iterator[ast.AST]:
+    """The operands of an expression (a call's arguments, not the function it calls); for any
+    other node, the nodes below it."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(node, ast.Call) and child is node.func:
+            continue
+        if isinstance(node, ast.expr) and isinstance(child, ast.keyword):
+            yield child.value
+        elif isinstance(child, ast.expr) or not isinstance(node, ast.expr):
+            yield child
+
+
+def _own_depth(node: ast.AST) -> int:
+    """Levels this node adds: ``a and b and c`` is two nested Ands, ``a < b < c`` an And of
+    comparisons; tuples and starred items add none; a name or constant is a leaf."""
+    if isinstance(node, ast.BoolOp):
+        return len(node.values) - 1
+    if isinstance(node, ast.Compare):
+        return len(node.ops)
+    if isinstance(node, (ast.Tuple, ast.List, ast.Starred)) or not isinstance(node, ast.expr):
+        return 0
+    return 1
 
 
 def _most_operators(text: str) -> int:
