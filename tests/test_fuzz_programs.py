@@ -36,7 +36,9 @@ DTYPES = ["float32", "int32", "float64", "int8", "uint8", "bool", "float16", "bf
           "float33", "int0", "handle", "float32x4", "void", "", "Float32", "int32x0"]
 WRAPPERS = ["({0} + {0})", "T.max({0}, {0})", "-({0})", "({0}) * 2", 'T.Cast("int8", {0})',
             "({0})[0]", "{0}({0})", "T.exp({0})", "(({0}) if True else ({0}))",
-            "T.Select({0} < {0}, {0}, {0})", "((({0})))", "T.float32({0})", "[{0}]"]
+            "T.Select({0} < {0}, {0}, {0})", "((({0})))", "T.float32({0})", "[{0}]",
+            " + ".join(["({0})"] * 300), "-(" * 300 + "{0}" + ")" * 300,
+            "T.max(" * 120 + "{0}" + ", {0})" * 120]
 BAD_STATEMENTS = ["x = undefined_name", "return 1", "T.evaluate(1 / 0)", "import os", "del A",
                   "A[0] = T.float32(1.5)", "pass", "yield 1", "lambda: 0", "len('hi')",
                   'A = T.alloc_buffer((2,), "float32")', "while True: pass", "T.func_attr(5)",
