@@ -376,3 +376,10 @@ def test_a_primitive_whose_result_is_ill_formed_is_refused(temporary_primitive):
     fast._test_drop_loop(i)
     with pytest.raises(ScheduleError, match="loop `i` is no longer in the function"):
         fast.get(i)
+
+
+def test_a_failed_get_block_in_another_function_keeps_the_function_worked_on() -> None:
+    mod = tvmscript.IRModule.from_function(MATMUL, "main").with_function("big", BIG)
+    sch = Schedule(mod, func_name="main")
+    expect_error(sch, lambda: sch.get_block("C", func_name="big"), "there is no block named `C`")
+    assert sch.func_name == "main"
