@@ -44,7 +44,7 @@ from tvmscript.ir.expr import Add, Mul, Sub
 
 from .infra import PassContext, prim_func_pass
 from .lower_intrinsics import VECTOR_OPS
-from tvmscript.ir.rewrite import rewrite
+from tvmscript.ir.rewrite import add, mul, renew, rewrite
 
 
 class NotVectorizable(Exception):
@@ -223,7 +223,10 @@ class _Vectorize(Mutator):
         return Call(call.dtype.with_lanes(lanes), call.op, args)
 
 
-def vectorize(loop: For) -> Stmt:
+DEFAULT_VECTORIZE_MAX_LANES = 64
+
+
+def vectorize(loop: For, max_lanes: int = DEFAULT_VECTORIZE_MAX_LANES) -> Stmt:
     """The vector form of ``loop`` (its kind VECTORIZED), or the loop made SERIAL."""
     if not isinstance(loop.extent, IntImm):
         return loop.with_(kind=ForKind.SERIAL)
@@ -233,16 +236,40 @@ def vectorize(loop: For) -> Stmt:
         _Check(loop.loop_var).visit(loop.body)
     except NotVectorizable:
         return loop.with_(kind=ForKind.SERIAL)
+    if loop.extent.value > max_lanes:
+        return _in_chunks(loop, max_lanes)
     return _Vectorize(loop.loop_var, loop.min, loop.extent.value).visit(loop.body)
 
 
+def _in_chunks(loop: For, max_lanes: int) -> Stmt:
+    """A serial loop over vectors of at most ``max_lanes`` lanes (the widest that divides the
+    extent): LLVM aborts on, or takes minutes over, vectors of thousands of lanes."""
+    extent = loop.extent.value
+    lanes = max(d for d in range(1, max_lanes + 1) if extent % d == 0)
+    if lanes == 1:
+        return loop.with_(kind=ForKind.SERIAL)
+    var = loop.loop_var
+    outer, inner = Var(f"{var.name}_o", var.dtype), Var(f"{var.name}_v", var.dtype)
+    start = add(loop.min, mul(outer, IntImm(var.dtype, lanes)))
+    body = renew(loop.body, {var: add(start, inner)})
+    vector = _Vectorize(inner, IntImm(var.dtype, 0), lanes).visit(body)
+    return For(outer, IntImm(var.dtype, 0), IntImm(var.dtype, extent // lanes), ForKind.SERIAL,
+               vector).with_span(loop.span)
+
+
 class _VectorizeLoops(Mutator):
+    def __init__(self, max_lanes: int) -> None:
+        self.max_lanes = max_lanes
+
     def visit_For(self, loop: For) -> Stmt:
         loop = self.generic_visit(loop)  # inner loops first
-        return vectorize(loop) if loop.kind == ForKind.VECTORIZED else loop
+        return vectorize(loop, self.max_lanes) if loop.kind == ForKind.VECTORIZED else loop
 
 
 @prim_func_pass("vectorize-loop", opt_level=0, required=True)
 def vectorize_loop(func: PrimFunc, ctx: PassContext) -> PrimFunc:
-    """Turn vectorizable ``T.vectorized`` loops into Ramp/Broadcast code; others go serial."""
-    return _VectorizeLoops().visit(func)
+    """Turn vectorizable ``T.vectorized`` loops into Ramp/Broadcast code (loops wider than
+    ``config["vectorize-max-lanes"]``, 64 by default, as a loop over such vectors); others go
+    serial."""
+    max_lanes = int(ctx.config.get("vectorize-max-lanes", DEFAULT_VECTORIZE_MAX_LANES))
+    return _VectorizeLoops(max_lanes).visit(func)

@@ -91,3 +91,54 @@ def f(A: T.Buffer((8,), "float32"), n: T.int32):
     if n > 0:
         A[0:8] = T.Broadcast(T.float32(0), 8)
 ''')
+
+
+def test_wide_loop_becomes_a_loop_over_vectors_of_at_most_64_lanes():
+    check("vectorize-loop", '''
+@T.prim_func
+def f(A: T.Buffer((4096,), "float32"), B: T.Buffer((4096,), "float32")):
+    for i in T.vectorized(4096):
+        B[i] = A[i] * T.float32(2)
+''', '''
+@T.prim_func
+def f(A: T.Buffer((4096,), "float32"), B: T.Buffer((4096,), "float32")):
+    for i_o in range(64):
+        B[i_o * 64:i_o * 64 + 64] = A[i_o * 64:i_o * 64 + 64] * T.Broadcast(T.float32(2), 64)
+''')
+
+
+def test_wide_loop_of_prime_extent_stays_serial():
+    check("vectorize-loop", '''
+@T.prim_func
+def f(A: T.Buffer((1021,), "float32"), B: T.Buffer((1021,), "float32")):
+    for i in T.vectorized(1021):
+        B[i] = A[i] * T.float32(2)
+''', '''
+@T.prim_func
+def f(A: T.Buffer((1021,), "float32"), B: T.Buffer((1021,), "float32")):
+    for i in range(1021):
+        B[i] = A[i] * T.float32(2)
+''')
+
+
+@pytest.mark.parametrize("rows", [1024, 1021])
+def test_vectorizing_a_million_element_loop_builds_and_computes(rows):
+    # regression: vectorize(fuse(i, j)) of 1024 x 1024 made LLVM abort the process
+    import numpy as np
+
+    import tvmscript
+
+    func = tvmscript.from_source(f'''
+@T.prim_func
+def f(A: T.Buffer(({rows}, 1024), "float32"), B: T.Buffer(({rows}, 1024), "float32")):
+    for i, j in T.grid({rows}, 1024):
+        with T.block("b"):
+            vi, vj = T.axis.remap("SS", [i, j])
+            B[vi, vj] = A[vi, vj] * T.float32(2)
+''')
+    sch = tvmscript.Schedule(func)
+    sch.vectorize(sch.fuse(*sch.get_loops(sch.get_block("b"))))
+    a = np.random.default_rng(0).random((rows, 1024), "float32")
+    b = np.zeros_like(a)
+    tvmscript.build(sch.mod, target="llvm")["f"](a, b)
+    np.testing.assert_array_equal(b, 2 * a)
