@@ -171,6 +171,8 @@ FLOAT_RESHAPE = (  # the size 2.5 printed as T.float32(2.5), which does not repa
     _mutant("graph_reshape_shape", "[2, 12]", "[2.5, 12]"))
 FLOAT_RAMP_STRIDE = (  # a float32 stride of T.Ramp parsed; verify crashed with a TypeError
     _mutant("vector_ramp_broadcast", "T.Ramp(i * 32, 1, 8)", "T.Ramp(i * 32, 0.0, 8)"))
+VECTOR_POW = (  # prints as T.pow(A[i * 16:i * 16 + 16], ...), which does not reparse
+    _mutant("vector_ramp_broadcast", "A[i * 16:i * 16 + 16] + T", "A[i * 16:i * 16 + 16] ** T"))
 HUGE_CONV_KERNEL = (  # a kernel of height 2**31 gave an output of negative height
     _mutant("module_attrs_conv", "(4, 3, 3, 3)", "(4, 3, 2147483648, 3)"))
 
@@ -180,6 +182,7 @@ HUGE_CONV_KERNEL = (  # a kernel of height 2**31 gave an output of negative heig
 @example(BOOL_COMPARED_WITH_3)
 @example(FLOAT_RESHAPE)
 @example(FLOAT_RAMP_STRIDE)
+@example(VECTOR_POW)
 @example(HUGE_CONV_KERNEL)
 def test_mutated_program_fails_cleanly_or_round_trips(case):
     name, text = case
