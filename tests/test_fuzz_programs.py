@@ -173,6 +173,11 @@ FLOAT_RAMP_STRIDE = (  # a float32 stride of T.Ramp parsed; verify crashed with 
     _mutant("vector_ramp_broadcast", "T.Ramp(i * 32, 1, 8)", "T.Ramp(i * 32, 0.0, 8)"))
 VECTOR_POW = (  # prints as T.pow(A[i * 16:i * 16 + 16], ...), which does not reparse
     _mutant("vector_ramp_broadcast", "A[i * 16:i * 16 + 16] + T", "A[i * 16:i * 16 + 16] ** T"))
+INT64_EXTENT = (  # min 0 stays int32 beside an int64 extent; reparsed, the min is int64
+    _mutant("loop_min", "T.serial(0, 1)", "T.serial(0, -2147483649)"))
+BLOCK_BUFFER_READ = (  # printed T.reads(A_1[0:4]) before the block's A_1 = T.alloc_buffer
+    _mutant("intrinsic_desc", 'T.block("root"):\n',
+            'T.block("root"):\n        A = T.alloc_buffer((2,), "float32")\n'))
 HUGE_CONV_KERNEL = (  # a kernel of height 2**31 gave an output of negative height
     _mutant("module_attrs_conv", "(4, 3, 3, 3)", "(4, 3, 2147483648, 3)"))
 
@@ -183,6 +188,8 @@ HUGE_CONV_KERNEL = (  # a kernel of height 2**31 gave an output of negative heig
 @example(FLOAT_RESHAPE)
 @example(FLOAT_RAMP_STRIDE)
 @example(VECTOR_POW)
+@example(INT64_EXTENT)
+@example(BLOCK_BUFFER_READ)
 @example(HUGE_CONV_KERNEL)
 def test_mutated_program_fails_cleanly_or_round_trips(case):
     name, text = case
