@@ -238,3 +238,31 @@ def ew(A: T.Buffer((32, 32), "float32"), C: T.Buffer((32, 32), "float32")):
     expect_error(sch, lambda: sch.reverse_compute_at(c_o, i_b),
                  "block `C_o` cannot be reverse-computed at loop `i`: its region of `B` is not one "
                  "iterator plus a constant, with a constant extent, so some of its instances")
+
+
+ADD_ONE = '''
+@T.prim_func
+def add_one(A: T.Buffer((32, 32), "float32"), B: T.Buffer((32, 32), "float32")):
+    for i, j in T.grid(32, 32):
+        with T.block("B"):
+            vi, vj = T.axis.remap("SS", [i, j])
+            B[vi, vj] = A[vi, vj] + T.float32(1)
+'''
+
+
+@pytest.mark.parametrize("kind", ["cache_read", "cache_write"])
+def test_cache_inside_an_unevenly_tiled_blockized_block(kind):
+    """Tiles of 5 over 32: the last tile's copy must stop at the buffer's end (a T.where)."""
+    before = prim(ADD_ONE)
+    sch = Schedule(before)
+    i, j = sch.get_loops(sch.get_block("B"))
+    i0, i1 = sch.split(i, [None, 5])
+    j0, j1 = sch.split(j, [None, 5])
+    sch.reorder(i0, j0, i1, j1)
+    sch.blockize(i1)
+    getattr(sch, kind)(sch.get_block("B"), 0, "local")
+    assert "T.where(vi_o * 5 + ax0 < 32 and vj_o * 5 + ax1 < 32)" in sch.func.script()
+    check_numbers(before, sch)
+    a = np.random.default_rng(9).standard_normal((32, 32)).astype("float32")
+    got = outputs(sch.func, [a, np.full((32, 32), np.nan, "float32")], "llvm")[1]
+    np.testing.assert_allclose(got, a + 1, rtol=1e-6)

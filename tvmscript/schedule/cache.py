@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..arith import Analyzer
 from ..ir import stmt as S
 from ..ir.buffer import Buffer, BufferRegion, MatchBufferRegion
-from ..ir.expr import BufferLoad, IntImm, PrimExpr, Range, Var, const
+from ..ir.expr import BufferLoad, Range, Var, const
 from ..ir.function import PrimFunc
 from ..ir.functor import Mutator
 from .compute_location import (
@@ -18,6 +18,7 @@ from .compute_location import (
     Scope,
     allocated_in,
     body_items,
+    build_nest,
     get_scope,
     subtree_index,
 )
@@ -59,42 +60,39 @@ class _Redirect(Mutator):
         return r.with_(buffer=self.new) if r.buffer is self.old else r
 
 
-def _copy_nest(src: Buffer, dst: Buffer, region: BufferRegion, name: str) -> S.Stmt:
-    """``for ax...: with T.block(name): dst[v...] = src[v...]`` over ``region`` (of either)."""
-    loops = [Var(f"ax{d}", r.extent.dtype) for d, r in enumerate(region.region)]
+def _copy_nest(sch: Schedule, scope: Scope, targets: list[Leaf], src: Buffer, dst: Buffer,
+               reads: bool, name: str) -> S.Stmt:
+    """``for ax...: with T.block(name): dst[v...] = src[v...]`` over what the cache holds (see
+    ``_copied_region``), with a T.where where that region may leave the buffer (an uneven tile)."""
     ivars = [S.IterVar(Var(f"v{d}", s.dtype), Range(const(0, s.dtype), s))
              for d, s in enumerate(src.shape)]
-    values = tuple(loop if _is_zero(r.min) else r.min + loop
-                   for loop, r in zip(loops, region.region))
     point = tuple(Range(iv.var, const(1, iv.var.dtype)) for iv in ivars)
     idx = tuple(iv.var for iv in ivars)
     block = S.Block(name, tuple(ivars), reads=(BufferRegion(src, point),),
                     writes=(BufferRegion(dst, point),),
                     body=S.BufferStore(dst, BufferLoad(src, idx), idx))
-    stmt: S.Stmt = S.BlockRealize(values, const(True), block)
-    for var, r in reversed(list(zip(loops, region.region))):
-        stmt = S.For(var, const(0, r.extent.dtype), r.extent, S.ForKind.SERIAL, stmt)
-    return stmt
-
-
-def _is_zero(e: PrimExpr) -> bool:
-    return isinstance(e, IntImm) and e.value == 0
+    ana = Analyzer()
+    for iv in scope.block.iter_vars:
+        ana.bind(iv.var, iv.dom)
+    buf = src if reads else dst
+    region = _copied_region(sch, scope, targets, buf, reads, ana)
+    domain = {iv.var: (r.min, ana.simplify(r.min + r.extent - 1))
+              for iv, r in zip(ivars, region.region)}
+    return build_nest(S.BlockRealize(idx, const(True), block), domain, ana,
+                      preserve_unit_loops=True)
 
 
 def _copied_region(sch: Schedule, scope: Scope, targets: list[Leaf], buf: Buffer,
-                   reads: bool) -> BufferRegion:
+                   reads: bool, ana: Analyzer) -> BufferRegion:
     """What the cache stage copies: the whole buffer at the function's root (as TVM); inside a
     block, only what ``targets`` read (or write) of it there, so the copy stays inside the
     block's regions and a write cache does not copy back elements nobody wrote."""
     if reads and getattr(sch.func.body, "block", None) is scope.block:
         return buf.full_region()
-    ana = Analyzer()
-    for iv in scope.block.iter_vars:
-        ana.bind(iv.var, iv.dom)
     found: BufferRegion | None = None
     for t in targets:
         region = block_regions(t.realize, t.loops_below(scope.block), reads=reads, ana=ana,
-                               buffers={buf})[buf]
+                               buffers={buf}, clamp=False)[buf]
         found = region if found is None else union_regions(found, region, ana)
     return found
 
@@ -188,7 +186,7 @@ def cache_read(sch: Schedule, block: BlockRV, read_buffer_index: int, storage_sc
     pos = first
     cache = _cache_buffer(buf, storage_scope)
     name = fresh_block_name(sch.func, cache.name)
-    nest = _copy_nest(buf, cache, _copied_region(sch, scope, targets, buf, True), name)
+    nest = _copy_nest(sch, scope, targets, buf, cache, True, name)
     _rebuild(sch, scope, pos, nest, cache, _Redirect(buf, cache, loads_only=True), targets)
     return BlockRV(name)
 
@@ -248,7 +246,7 @@ def cache_write(sch: Schedule, block: BlockRV, write_buffer_index: int, storage_
                             f"block `{leaf.name}`; the write cache would be copied back too late")
     cache = _cache_buffer(buf, storage_scope)
     name = fresh_block_name(sch.func, cache.name)
-    nest = _copy_nest(cache, buf, _copied_region(sch, scope, [leaf], buf, False), name)
+    nest = _copy_nest(sch, scope, [leaf], cache, buf, False, name)
     _rebuild(sch, scope, pos + 1, nest, cache, _Redirect(buf, cache), [leaf])
     return BlockRV(name)
 
