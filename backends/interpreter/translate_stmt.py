@@ -135,7 +135,7 @@ class StmtTranslator:
         name = self.ctx.define(stmt.buffer_var)
         self.ctx.storage_dtype[stmt.buffer_var] = stmt.dtype
         npdt = np_dtype(stmt.dtype)
-        self.emit(f"{name} = _np.zeros({size.text}, {self.ctx.dtype_const(npdt)})")
+        self.emit(f"{name} = _fresh_storage({size.text}, {self.ctx.dtype_const(npdt)})")
         self(stmt.body)
 
     def visit_DeclBuffer(self, stmt: S.DeclBuffer) -> None:
@@ -158,7 +158,7 @@ class StmtTranslator:
             self.ctx.buffer_arrays[buffer] = view
 
     def allocate_buffer(self, buffer: Buffer) -> None:
-        """Fresh zeroed storage for an ``alloc_buffer`` (per execution of its block)."""
+        """Fresh storage for an ``alloc_buffer`` (per execution of its block; NaN for floats)."""
         shape = [self.expr(s) for s in buffer.shape]
         strides = [self.expr(s) for s in buffer.strides] or row_major_strides(shape)
         span = add_all([Code("1", (1, 1))] + [
@@ -173,7 +173,7 @@ class StmtTranslator:
         self.ctx.layouts.pop(buffer, None)
         dtname = self.ctx.dtype_const(np_dtype(buffer.dtype))
         array = self.ctx.name_of(buffer.data, "d_")
-        self.emit(f"{array} = _np.zeros(max({span.text}, 0), {dtname})")
+        self.emit(f"{array} = _fresh_storage(max({span.text}, 0), {dtname})")
 
     def match_buffer(self, match: MatchBufferRegion) -> None:
         """Bind a view buffer to a region of its source: same storage, offset, source strides."""

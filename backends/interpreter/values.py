@@ -229,6 +229,14 @@ class Pointer:
         return f"Pointer(offset={self.offset})"
 
 
+def _fresh_storage(size: int, dtype: np.dtype) -> np.ndarray:
+    """Storage of a new allocation: NaN for floats, so that a read of an element never written
+    shows in the result (as garbage would in compiled code) instead of passing as zero."""
+    if dtype.kind == "f":
+        return np.full(size, np.nan, dtype)
+    return np.zeros(size, dtype)
+
+
 def base_namespace() -> dict[str, Any]:
     """The globals every generated function runs with."""
     ns: dict[str, Any] = {
