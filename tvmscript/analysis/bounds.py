@@ -167,7 +167,10 @@ class Scopes:
 
 
 def _loop_end(loop: For) -> PrimExpr | None:
-    """``min + extent`` of the loop's dtype, or None when the loop is ill-typed."""
+    """``min + extent`` of the loop's dtype, or None when the loop is ill-typed or its bounds
+    are constants (then its range already says all, and the fact would only cost time)."""
+    if isinstance(loop.min, IntImm) and isinstance(loop.extent, IntImm):
+        return None
     try:
         end = loop.min + loop.extent
     except TypeError:
