@@ -180,8 +180,8 @@ def cache_read(sch: Schedule, block: BlockRV, read_buffer_index: int, storage_sc
     last = max(subtree_index(items, t) for t in targets)
     for w in scope.writers(buf):
         if first <= subtree_index(items, w) <= last:
-            raise ScheduleError(f"block `{w.name}` writes `{buf.name}` between (or in the loop nest "
-                                f"of) its readers, so a read cache placed before "
+            raise ScheduleError(f"block `{w.name}` writes `{buf.name}` between (or in the loop "
+                                f"nest of) its readers, so a read cache placed before "
                                 f"block `{leaf.name}` would hold stale values")
     pos = first
     cache = _cache_buffer(buf, storage_scope)
@@ -199,12 +199,14 @@ def _init_writes(block, buf) -> bool:
     if block is None or block.init is None:
         return False
     found = []
-    post_order_visit(block.init, lambda n: found.append(n) if isinstance(n, BufferStore) and n.buffer is buf else None)
+    post_order_visit(block.init, lambda n: found.append(n)
+                     if isinstance(n, BufferStore) and n.buffer is buf else None)
     return bool(found)
 
 
 @register_primitive("cache_write")
-def cache_write(sch: Schedule, block: BlockRV, write_buffer_index: int, storage_scope: str) -> BlockRV:
+def cache_write(sch: Schedule, block: BlockRV, write_buffer_index: int,
+                storage_scope: str) -> BlockRV:
     """Make a block write a new buffer in ``storage_scope``, copied to the original right after.
 
     Before::
