@@ -4,13 +4,14 @@ Loop-level functions: nested loops of every kind, blocks (spatial and reduction,
 lets, ifs, selects, casts, intrinsic calls and vector loads/stores. Every index stays in bounds
 (``floormod`` by the dimension) so the same programs can later be compiled and interpreted.
 Graph-level functions: operator chains with matching shapes, dataflow blocks, tuples, constants.
-Fuzzing support (``fuzz_settings``, ``time_limit``, ``INVALID_VALUES``) for tests/test_fuzz_*.py.
+Fuzzing support (``fuzz_settings``, ``time_limit``, ``memory_limit``, ``INVALID_VALUES``) for tests/test_fuzz_*.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import signal
 from collections.abc import Iterator
 from typing import Any
@@ -352,6 +353,26 @@ def time_limit(seconds: float, what: str) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+@contextlib.contextmanager
+def memory_limit(extra: int, what: str) -> Iterator[None]:
+    """Cap the process's address space at its current size plus ``extra`` bytes in the body.
+
+    Why: a runaway allocation (a mutated size of 2**31) then fails this test with a
+    MemoryError instead of bringing the OOM killer onto the whole machine.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as statm:
+        used = int(statm.read().split()[0]) * resource.getpagesize()
+    cap = used + extra if hard == resource.RLIM_INFINITY else min(used + extra, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    except MemoryError as err:
+        raise AssertionError(f"{what} ran out of its {extra >> 20} MiB of memory") from err
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 # values no integer, index or handle parameter accepts: wrong kinds, and ints past int32

@@ -4,8 +4,8 @@ IR that prints, reparses structurally equal, and verifies or fails with WellForm
 Each example takes a program of tests/corpus/ (script text) and applies one to three mutations
 of the kinds a user's typo or a fuzzer makes: change a constant, swap an operator, delete or
 duplicate a line, change a dtype string, rename a variable, deepen an expression, insert a bad
-statement, or a token edit of tests/test_parser_fuzz.py. No other exception, and no hang (each
-example runs under a time limit).
+statement, or a token edit of tests/test_parser_fuzz.py. No other exception, no hang and no
+runaway memory (each example runs under a time limit and a cap on memory).
 
 CI replays the same examples each run; ``TVMSCRIPT_FUZZ=deep pytest tests/test_fuzz_programs.py``
 draws 20 times as many fresh ones (see ``tests.strategies.fuzz_settings``).
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 import tvmscript
 from tests.corpus.module_programs import PROGRAMS as MODULE_PROGRAMS
 from tests.corpus.tir_programs import PROGRAMS as TIR_PROGRAMS
-from tests.strategies import fuzz_settings, time_limit
+from tests.strategies import fuzz_settings, memory_limit, time_limit
 from tests.test_parser_fuzz import OPS, _apply
 from tvmscript import ScriptError, WellFormedError
 
@@ -178,6 +178,8 @@ INT64_EXTENT = (  # min 0 stays int32 beside an int64 extent; reparsed, the min 
 BLOCK_BUFFER_READ = (  # printed T.reads(A_1[0:4]) before the block's A_1 = T.alloc_buffer
     _mutant("intrinsic_desc", 'T.block("root"):\n',
             'T.block("root"):\n        A = T.alloc_buffer((2,), "float32")\n'))
+INT64_INDEX = (  # the write region B[2147483648] printed and reparsed differs (IntImm vs Cast)
+    _mutant("shared_memory_sync", "B[0] = B[0] + S[vk]", "B[2147483648] = B[0] + S[vk]"))
 HUGE_CONV_KERNEL = (  # a kernel of height 2**31 gave an output of negative height
     _mutant("module_attrs_conv", "(4, 3, 3, 3)", "(4, 3, 2147483648, 3)"))
 
@@ -190,10 +192,11 @@ HUGE_CONV_KERNEL = (  # a kernel of height 2**31 gave an output of negative heig
 @example(VECTOR_POW)
 @example(INT64_EXTENT)
 @example(BLOCK_BUFFER_READ)
+@example(INT64_INDEX)
 @example(HUGE_CONV_KERNEL)
 def test_mutated_program_fails_cleanly_or_round_trips(case):
     name, text = case
-    with time_limit(20, f"mutated {name}"):
+    with time_limit(20, f"mutated {name}"), memory_limit(3 << 30, f"mutated {name}"):
         try:
             obj = tvmscript.from_source(text)
         except ScriptError as err:
