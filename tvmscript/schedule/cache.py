@@ -1,8 +1,10 @@
 """Buffers and storage: ``cache_read``, ``cache_write``, ``set_scope``, ``storage_align``.
 
-A cache stage is a copy block over the whole buffer, placed in the same scope as the blocks it
-serves; ``compute_at`` / ``reverse_compute_at`` then shrink it to a tile (``region.py`` works out
-which part each tile needs).
+A cache stage is a copy block placed in the same scope as the blocks it serves; at the root it
+copies the whole buffer (a write cache: what its block writes), inside a block (after blockize)
+only what the served blocks touch there, so the copy stays inside that block's regions.
+``compute_at`` / ``reverse_compute_at`` then shrink it to a tile (``region.py`` works out which
+part each tile needs).
 """
 
 from __future__ import annotations
