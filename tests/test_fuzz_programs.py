@@ -180,6 +180,8 @@ BLOCK_BUFFER_READ = (  # printed T.reads(A_1[0:4]) before the block's A_1 = T.al
             'T.block("root"):\n        A = T.alloc_buffer((2,), "float32")\n'))
 INT64_INDEX = (  # the write region B[2147483648] printed and reparsed differs (IntImm vs Cast)
     _mutant("shared_memory_sync", "B[0] = B[0] + S[vk]", "B[2147483648] = B[0] + S[vk]"))
+STRING_ALIGN = (  # align='a' was accepted and printed as align=a (the handle parameter a)
+    _mutant("strided_buffer", "align=128", "align='a'"))
 HUGE_CONV_KERNEL = (  # a kernel of height 2**31 gave an output of negative height
     _mutant("module_attrs_conv", "(4, 3, 3, 3)", "(4, 3, 2147483648, 3)"))
 
@@ -193,6 +195,7 @@ HUGE_CONV_KERNEL = (  # a kernel of height 2**31 gave an output of negative heig
 @example(INT64_EXTENT)
 @example(BLOCK_BUFFER_READ)
 @example(INT64_INDEX)
+@example(STRING_ALIGN)
 @example(HUGE_CONV_KERNEL)
 def test_mutated_program_fails_cleanly_or_round_trips(case):
     name, text = case
