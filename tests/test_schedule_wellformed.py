@@ -256,3 +256,22 @@ def test_cache_inside_an_unevenly_tiled_blockized_block(kind):
     a = np.random.default_rng(9).standard_normal((32, 32)).astype("float32")
     got = outputs(sch.func, [a, np.full((32, 32), np.nan, "float32")], "llvm")[1]
     np.testing.assert_allclose(got, a + 1, rtol=1e-6)
+
+
+def test_cache_write_of_a_strided_writer_is_refused():
+    """Copying back B[0:15] for a block that writes B[0], B[2], ... would store the cache's
+    uninitialised odd elements into B."""
+    from tests.schedule_testing import expect_error
+
+    sch = Schedule(prim('''
+@T.prim_func
+def f(A: T.Buffer((16,), "float32"), B: T.Buffer((16,), "float32")):
+    for i in range(8):
+        with T.block("B"):
+            vi = T.axis.spatial(8, i)
+            B[vi * 2] = A[vi * 2] * T.float32(2)
+'''))
+    block = sch.get_block("B")
+    expect_error(sch, lambda: sch.cache_write(block, 0, "global"),
+                 "block `B` writes 8 element(s) of `B` spread over 15; a write cache would copy "
+                 "back elements it never wrote")

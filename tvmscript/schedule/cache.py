@@ -9,10 +9,12 @@ part each tile needs).
 
 from __future__ import annotations
 
+import math
+
 from ..arith import Analyzer
 from ..ir import stmt as S
 from ..ir.buffer import Buffer, BufferRegion, MatchBufferRegion
-from ..ir.expr import BufferLoad, Range, Var, const
+from ..ir.expr import BufferLoad, IntImm, PrimExpr, Range, Var, const
 from ..ir.function import PrimFunc
 from ..ir.functor import Mutator
 from .compute_location import (
@@ -248,11 +250,36 @@ def cache_write(sch: Schedule, block: BlockRV, write_buffer_index: int,
     if mixed:
         raise ScheduleError(f"block `{mixed[0]}` reads `{buf.name}` in the same loop nest as "
                             f"block `{leaf.name}`; the write cache would be copied back too late")
+    _check_dense_write(scope, leaf, buf)
     cache = _cache_buffer(buf, storage_scope)
     name = fresh_block_name(sch.func, cache.name)
     nest = _copy_nest(sch, scope, [leaf], cache, buf, False, name)
     _rebuild(sch, scope, pos + 1, nest, cache, _Redirect(buf, cache), [leaf])
     return BlockRV(name)
+
+
+def _check_dense_write(scope: Scope, leaf: Leaf, buf: Buffer) -> None:
+    """Refuse a write cache whose copy back would cover elements the block never writes (a
+    strided ``B[2 * i]``): it would store the cache's uninitialised values there. Decided on
+    constant sizes: fewer instances times elements per instance than the copied region holds."""
+    loops = leaf.loops_below(scope.block)
+    region = block_regions(leaf.realize, loops, reads=False, buffers={buf})[buf]
+    written = [w for w in leaf.block.writes if w.buffer is buf]
+    if len(written) != 1:
+        return
+    sizes = [_const_int(e) for e in [loop.extent for loop in loops]
+             + [r.extent for r in written[0].region]]
+    copied = [_const_int(r.extent) for r in region.region]
+    if None in sizes or None in copied:
+        return
+    if math.prod(sizes) < math.prod(copied):
+        raise ScheduleError(
+            f"block `{leaf.name}` writes {math.prod(sizes)} element(s) of `{buf.name}` spread over "
+            f"{math.prod(copied)}; a write cache would copy back elements it never wrote")
+
+
+def _const_int(e: PrimExpr) -> int | None:
+    return e.value if isinstance(e, IntImm) else None
 
 
 class _SwapBuffer(Mutator):
