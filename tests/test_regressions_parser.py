@@ -2,6 +2,7 @@
 failed before its fix."""
 
 import math
+import re
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 
 import tvmscript
 from backends.interpreter import run as interpret
-from tvmscript import ScriptError, T, diagnostics, from_source
+from tvmscript import ScriptError, T, diagnostics, from_source, structural_equal
 from tvmscript.ir.depth import MAX_EXPR_DEPTH
 
 HEAD = ("from tvmscript import T\n@T.prim_func\n"
@@ -365,3 +366,33 @@ def test_where_on_loop_variables_round_trips():
     a, b = np.arange(16, dtype="float32"), np.zeros(16, dtype="float32")
     interpret(g, a, b)
     np.testing.assert_array_equal(b, np.where(np.arange(16) < 8, a, 0))
+
+
+@pytest.mark.parametrize("value, message", [
+    ("T.int8(300)", "300 does not fit int8 (range [-128, 127])"),
+    ("A[i] + 300", "300 does not fit int8 (range [-128, 127])"),
+    ("T.Cast(\"int8\", T.uint8(256))", "256 does not fit uint8 (range [0, 255])"),
+])
+def test_integer_literal_that_does_not_fit_its_dtype_is_refused(value, message):
+    # found by fuzzing: T.int8(300) was accepted and compiled as 44, as LLVM truncates
+    src = f'''
+@T.prim_func
+def f(A: T.Buffer((8,), "int8"), B: T.Buffer((8,), "int8")):
+    for i in range(8):
+        B[i] = {value}
+'''
+    with pytest.raises(ScriptError, match=re.escape(message)) as info:
+        from_source(src)
+    assert info.value.lineno == 5
+
+
+def test_bool_constant_is_true_or_false_and_round_trips():
+    # found by fuzzing: `B[i] < 3` of a bool B kept T.bool(3), printed T.bool(True), reparsed 1
+    func = from_source('''
+@T.prim_func
+def cmp(A: T.Buffer((8,), "bool"), B: T.Buffer((8,), "bool")):
+    for i in range(8):
+        A[i] = (B[i] < 3) == (B[i] >= 1)
+''')
+    assert structural_equal(func, from_source(func.script()))
+    assert "T.bool(True)" in func.script()

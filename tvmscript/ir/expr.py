@@ -83,8 +83,19 @@ class IntImm(PrimExpr):
     value: int
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "dtype", as_dtype(self.dtype))
-        object.__setattr__(self, "value", int(self.value))
+        dtype = as_dtype(self.dtype)
+        value = int(self.value)
+        object.__setattr__(self, "dtype", dtype)
+        if dtype.is_bool:
+            value = int(value != 0)  # as TVM: T.bool(3) is True, and prints back as such
+        object.__setattr__(self, "value", value)
+
+
+def integer_range(dtype: DataType) -> tuple[int, int]:
+    """The values an integer dtype holds."""
+    if dtype.is_uint:
+        return 0, (1 << dtype.bits) - 1
+    return -(1 << (dtype.bits - 1)), (1 << (dtype.bits - 1)) - 1
 
 
 @node
@@ -343,7 +354,24 @@ def _const_like(value: Any, dt: DataType) -> PrimExpr:
         return const(value)  # a float constant stays float; the mismatch is reported later
     if isinstance(value, bool) and not scalar.is_bool:
         return const(value)
-    return const(value, scalar)
+    return fitting_const(value, scalar)
+
+
+def integer_range(dtype: DataType) -> tuple[int, int]:
+    """The values an integer dtype holds."""
+    if dtype.is_uint:
+        return 0, (1 << dtype.bits) - 1
+    return -(1 << (dtype.bits - 1)), (1 << (dtype.bits - 1)) - 1
+
+
+def fitting_const(value: Any, dtype: DataType) -> PrimExpr:
+    """``const(value, dtype)`` for a number a user wrote: an integer the dtype cannot hold is a
+    ``ValueError``, as in TVM (``A[i] + 300`` of an int8 ``A`` would otherwise compute with 44)."""
+    if dtype.is_integer and isinstance(value, int) and not isinstance(value, bool):
+        lo, hi = integer_range(dtype.element_of())
+        if not lo <= value <= hi:
+            raise ValueError(f"{value} does not fit {dtype.element_of()} (range [{lo}, {hi}])")
+    return const(value, dtype)
 
 
 def is_const_int(expr: Any, value: int | None = None) -> bool:

@@ -432,7 +432,8 @@ def literal(dt: DataType, value: Any) -> PrimExpr:
         if isinstance(value, float) and not dt.is_float:
             if not value.is_integer():
                 raise TypeError(f"T.{dt} cannot hold the float {value!r}")
-        return const(value, dt)
+            value = int(value)
+        return E.fitting_const(value, dt)
     expr = as_prim(value)
     return expr if expr.dtype == dt else E.Cast(dt, expr)
 
