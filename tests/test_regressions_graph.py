@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 import numpy as np
@@ -525,3 +526,24 @@ def test_call_tir_tir_vars_are_refused_rather_than_dropped() -> None:
     assert info.value.message == ("R.call_tir: tir_vars is not supported; pass sizes and scalars "
                                   "as inputs, e.g. R.prim_value(n)")
     assert info.value.lineno == 18
+
+
+@pytest.mark.parametrize("shape, message", [
+    ("[2.5, 12]", "R.reshape: a size is an integer or an integer expression, got 2.5"),
+    ("[True, 24]", "R.reshape: a size is an integer or an integer expression, got True"),
+    ("['n', 12]", "R.reshape: the size 'n' is a string; a symbolic size is a variable"),
+])
+def test_reshape_to_a_size_that_is_no_integer_is_an_error_at_the_call(shape, message):
+    # found by fuzzing: shape=[2.5, 12] printed R.Tensor((T.float32(2.5), 12)), which did not
+    # reparse; a string size became a StringImm in the result's shape
+    src = f'''
+@R.function
+def flatten(x: R.Tensor((2, 3, 4), "float32")) -> R.Tensor((2, 12), "float32"):
+    with R.dataflow():
+        y = R.reshape(x, shape={shape})
+        R.output(y)
+    return y
+'''
+    with pytest.raises(ScriptError, match=re.escape(message)) as info:
+        tvmscript.from_source(src)
+    assert info.value.lineno == 5

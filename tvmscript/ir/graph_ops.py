@@ -201,6 +201,16 @@ def _reshape(call: Call) -> StructInfo:
 
 def _reshaped(a: TensorStructInfo, shape: tuple) -> tuple:
     """The new shape, its one ``-1`` inferred; the element count must stay the same."""
+    for size in shape:
+        if isinstance(size, str):
+            raise GraphTypeError(f"R.reshape: the size {size!r} is a string; a symbolic size is "
+                                 f"a variable of the function (`{size} = T.int64()`, then "
+                                 f"`shape=({size}, ...)`)")
+        dtype = getattr(size, "dtype", None)
+        if isinstance(size, (bool, float)) or not isinstance(size, int) and \
+                (dtype is None or not dtype.is_integer):
+            raise GraphTypeError(f"R.reshape: a size is an integer or an integer expression, "
+                                 f"got {size!r} in shape {shape}")
     ints = all(isinstance(s, int) and not isinstance(s, bool) for s in shape)
     if not ints:
         return shape  # symbolic sizes: checked by the kernel at run time
