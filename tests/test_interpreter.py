@@ -360,3 +360,19 @@ def test_interpreted_module_interface() -> None:
     module["add"](a, a, c)
     np.testing.assert_array_equal(c, 2 * a)
     assert compile_prim_func(func) is compile_prim_func(func)  # translated once
+
+
+def test_traceback_through_generated_code_shows_its_lines() -> None:
+    # pytest failed to render (INTERNALERROR) frames of generated code that had no source lines
+    import traceback
+
+    func = prim('''
+@T.prim_func
+def gather(A: T.Buffer((8,), "float32"), idx: T.Buffer((8,), "int32"), B: T.Buffer((8,), "float32")):
+    for i in range(8):
+        B[i] = A[idx[i]]
+''')
+    with pytest.raises(IndexError) as info:
+        run(func, np.ones(8, "float32"), np.full(8, 100, "int32"), np.zeros(8, "float32"))
+    text = "".join(traceback.format_exception(info.value))
+    assert "File \"<tvmscript-interpreter gather #" in text and "v_idx" in text

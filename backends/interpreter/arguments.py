@@ -20,6 +20,7 @@ from backends.signature import BufferParam, KernelSignature, ScalarParam
 from tvmscript.ir import Buffer, PrimFunc, Var
 from tvmscript.ir.expr import IntImm, PrimExpr
 
+from .context import source_file
 from .values import int_range, np_dtype
 
 
@@ -34,7 +35,7 @@ def compile_lambda(exprs: Sequence[PrimExpr], params: Sequence[Var]) -> Callable
     tr = ExprTranslator(ctx)
     body = ", ".join(tr(e).text for e in exprs)
     source = f"def _shape_fn({', '.join(names)}):\n    return ({body}{',' if exprs else ''})\n"
-    exec(compile(source, "<tvmscript-shape>", "exec"), ctx.namespace)
+    exec(compile(source, source_file("<tvmscript-shape>", source), "exec"), ctx.namespace)
     return ctx.namespace["_shape_fn"]
 
 

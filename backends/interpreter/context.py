@@ -8,7 +8,10 @@ while walking the function once, and both translators read and extend them.
 
 from __future__ import annotations
 
+import itertools
+import linecache
 import re
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,3 +116,20 @@ class Context:
         if var.dtype.is_float or var.dtype.is_handle:
             return None
         return self.bounds.get(var, int_range(var.dtype))
+
+
+_compiled = itertools.count()
+_registered: deque[str] = deque()
+_KEEP_SOURCES = 512  # the newest generated sources whose lines tracebacks can show
+
+
+def source_file(label: str, source: str) -> str:
+    """A unique file name for generated ``source``, registered with ``linecache``, so that a
+    traceback through generated code shows its lines (tools such as pytest fail to render
+    frames whose file has no lines). Only the newest few hundred stay registered."""
+    filename = f"{label[:-1]} #{next(_compiled)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    _registered.append(filename)
+    while len(_registered) > _KEEP_SOURCES:
+        linecache.cache.pop(_registered.popleft(), None)
+    return filename

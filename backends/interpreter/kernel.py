@@ -19,7 +19,7 @@ from tvmscript.ir import PrimFunc
 from tvmscript.ir.depth import recursion_headroom, refuse_too_deep
 
 from .arguments import ArgumentBinder
-from .context import Context
+from .context import Context, source_file
 from .translate_stmt import StmtTranslator
 from .values import InterpreterAssertError, int_range
 
@@ -63,7 +63,8 @@ def _compile(func: PrimFunc, sig: KernelSignature, name: str) -> tuple[str, int,
     refuse_too_deep(name, func.body)
     with recursion_headroom():
         source, assert_count, namespace = _translate(func, sig, name)
-        exec(compile(source, f"<tvmscript-interpreter {name}>", "exec"), namespace)
+        exec(compile(source, source_file(f"<tvmscript-interpreter {name}>", source), "exec"),
+             namespace)
     return source, assert_count, namespace
 
 
