@@ -16,7 +16,7 @@ from .script.module_ns import I
 from .script.parser.entry import from_source
 from .script.relax_ns import R
 from .script.tir_ns import T
-from .schedule import BlockRV, LoopRV, Schedule, ScheduleError, Trace
+from .schedule import BlockRV, LoopRV, Schedule, ScheduleArgumentError, ScheduleError, Trace
 from .schedule.tensor_intrin import TensorIntrin
 
 __version__ = "0.1.0"
@@ -37,7 +37,8 @@ def load_module(path):
 
 
 __all__ = [
-    "BlockRV", "I", "IRModule", "LoopRV", "PrimFunc", "R", "Schedule", "ScheduleError",
+    "BlockRV", "I", "IRModule", "LoopRV", "PrimFunc", "R", "Schedule",
+    "ScheduleArgumentError", "ScheduleError",
     "ScriptError", "T", "TensorIntrin", "Trace", "WellFormedError", "assert_structural_equal",
     "bfloat16", "build",
     "check_well_formed", "from_source", "ir", "load_module", "structural_equal",

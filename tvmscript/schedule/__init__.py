@@ -1,6 +1,6 @@
 """Schedules: TensorIR-style primitives that transform loop-level functions, with a trace."""
 
-from .errors import ScheduleError
+from .errors import ScheduleArgumentError, ScheduleError
 from .handles import BlockRV, IntRV, LoopRV
 from .schedule import Schedule, register_primitive
 from .trace import Instruction, Trace
@@ -17,5 +17,6 @@ from . import layout  # noqa: E402,F401
 from . import tensorize  # noqa: E402,F401
 from .index_map import IndexMap  # noqa: E402
 
-__all__ = ["BlockRV", "IndexMap", "Instruction", "IntRV", "LoopRV", "Schedule", "ScheduleError",
+__all__ = ["BlockRV", "IndexMap", "Instruction", "IntRV", "LoopRV", "Schedule",
+           "ScheduleArgumentError", "ScheduleError",
            "Trace", "register_primitive"]
