@@ -396,3 +396,148 @@ def cmp(A: T.Buffer((8,), "bool"), B: T.Buffer((8,), "bool")):
 ''')
     assert structural_equal(func, from_source(func.script()))
     assert "T.bool(True)" in func.script()
+
+
+# ------------------------------------------------------------ 9. fuzzer round trips
+
+
+def round_trip(text: str):
+    """Parse ``text``; the printed form must reparse structurally equal and print the same."""
+    func = from_source(text)
+    again = from_source(func.script())
+    tvmscript.assert_structural_equal(func, again)
+    assert again.script() == func.script()
+    return again
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("A[0:16] ** T.Broadcast(T.float32(2), 16)", lambda a: a ** 2),
+    ("T.pow(A[0:16], T.Broadcast(T.float32(2), 16))", lambda a: a ** 2),
+    ("T.max(A[0:16], T.Broadcast(T.float32(7), 16))", lambda a: np.maximum(a, 7)),
+    ("T.Select(A[0:16] < T.Broadcast(T.float32(4), 16), A[0:16], T.Broadcast(T.float32(0), 16))",
+     lambda a: np.where(a < 4, a, 0)),
+    ("T.if_then_else(True, A[0:16], T.Broadcast(T.float32(0), 16))", lambda a: a),
+])
+def test_math_call_on_a_vector_slice_round_trips(value, expected):
+    # found by fuzzing: A[0:16] ** x printed as T.pow(A[0:16], x), which said "float() argument
+    # must be a string or a real number, not 'BufferSlice'" when parsed
+    func = round_trip(kernel(f"B[0:16] = {value}"))
+    a, b = np.arange(16, dtype="float32"), np.zeros(16, dtype="float32")
+    interpret(func, a, b)
+    np.testing.assert_allclose(b, expected(a), rtol=1e-6)
+
+
+@pytest.mark.parametrize("loop, col, message", [
+    ("T.serial(0, -2147483649)", 25,
+     "a loop end must not be less than its start: 0:-2147483649 has extent -2147483649"),
+    ("range(-1)", 19, "a loop extent must not be negative, got -1"),
+    ("range(5, 2)", 22, "a loop end must not be less than its start: 5:2 has extent -3"),
+    ("T.grid(4, -2)", 23, "a loop extent must not be negative, got -2"),
+])
+def test_constant_negative_loop_extent_is_refused(loop, col, message):
+    # found by fuzzing: T.serial(0, -2147483649) was accepted (and its min stayed int32)
+    assert_error(kernel(f"for i in {loop}:\n    B[0] = A[0]"), 4, col, message)
+
+
+def test_loop_with_an_int64_extent_has_an_int64_min_and_round_trips():
+    # found by fuzzing: T.serial(0, big) kept an int32 min 0 beside the int64 extent; the
+    # reparsed min was int64, so the round trip differed (TVM promotes the min to the loop's)
+    func = round_trip(kernel("for i in T.serial(0, 2147483649):\n    B[0] = A[0]"))
+    loop = func.body
+    assert [str(x.dtype) for x in (loop.min, loop.extent, loop.loop_var)] == ["int64"] * 3
+    tvmscript.verify(func)
+    func = round_trip(kernel("for i in T.serial(2, T.int64(16)):\n    B[i] = A[i] * 2.0"))
+    assert str(func.body.min.dtype) == "int64"
+    a, b = np.arange(16, dtype="float32"), np.zeros(16, dtype="float32")
+    interpret(func, a, b)
+    np.testing.assert_array_equal(b, np.where(np.arange(16) >= 2, a * 2, 0))
+
+
+@pytest.mark.parametrize("stmt, col", [("T.reads(A[0:4], X[0:2])", 24),
+                                       ("T.writes(X[0:2])", 17)])
+def test_block_region_naming_the_blocks_own_allocation_is_refused(stmt, col):
+    # found by fuzzing: X allocated in the block and named in its T.reads printed the region
+    # before the allocation, as X_1, and the reparse said "unknown name 'X_1'"
+    text = kernel(f'''
+        with T.block("root"):
+            X = T.alloc_buffer((2,), "float32")
+            {stmt}
+            B[0] = A[0]
+    ''')
+    assert_error(text, 6, col, "buffer X is allocated by this block; a block's own buffers are "
+                               "not visible outside it and cannot be in its T.reads or T.writes")
+
+
+def test_int64_index_beside_an_int32_one_gives_a_region_of_one_dtype():
+    # found by fuzzing: B[0] and B[T.int64(3)] in one block inferred the region B[0:4] with an
+    # int32 min and an int64 extent; reparsed, the min was T.Cast("int64", 0)
+    func = round_trip('''
+@T.prim_func
+def f(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
+    for k in range(4):
+        with T.block("sum"):
+            vk = T.axis.remap("R", [k])
+            with T.init():
+                B[0] = T.float32(0.0)
+            B[T.int64(3)] = B[0] + A[vk]
+''')
+    region = func.body.block.body.body.block.writes[0].region[0]
+    assert [str(region.min.dtype), str(region.extent.dtype)] == ["int64", "int64"]
+    a, b = np.arange(1, 5, dtype="float32"), np.zeros(4, dtype="float32")
+    interpret(func, a, b)
+    np.testing.assert_array_equal(b, [0, 0, 0, 4])
+
+
+_BUFFER_CALLS = {
+    "T.Buffer": ("def f(a: T.handle, B: T.Buffer((16,), \"float32\", {kw})):\n"
+                 "    B[0] = T.float32(0)\n", 2, "T.Buffer"),
+    "T.match_buffer": ("def f(a: T.handle):\n    A = T.match_buffer(a, (16,), \"float32\", {kw})\n"
+                       "    A[0] = T.float32(0)\n", 3, "T.match_buffer"),
+    "T.alloc_buffer": ("def f(a: T.handle):\n    A = T.alloc_buffer((16,), \"float32\", {kw})\n"
+                       "    A[0] = T.float32(0)\n", 3, "T.alloc_buffer"),
+    "T.decl_buffer": ("def f(a: T.handle):\n    A = T.decl_buffer((16,), \"float32\", {kw})\n"
+                      "    A[0] = T.float32(0)\n", 3, "T.decl_buffer"),
+}
+
+
+@pytest.mark.parametrize("call", sorted(_BUFFER_CALLS))
+@pytest.mark.parametrize("kw, message", [
+    ("align='a'", "align must be a positive integer, got str 'a'"),
+    ("align=-8", "align must be a positive integer, got int -8"),
+    ("align=True", "align must be a positive integer, got bool True"),
+    ("offset_factor='a'", "offset_factor must be a non-negative integer, got str 'a'"),
+    ("offset_factor=-1", "offset_factor must be a non-negative integer, got int -1"),
+    ("scope=1", 'scope must be a string such as "global" or "shared", got int 1'),
+    ("strides=('a',)", "strides must be an integer, got str 'a'"),
+    ("elem_offset=1.5", "elem_offset must be an integer, got float 1.5"),
+    ("buffer_type='odd'", 'buffer_type must be "" or "default", got str \'odd\''),
+    ("axis_separators=[1]", "axis_separators are not supported, got list"),
+])
+def test_buffer_keyword_of_the_wrong_type_is_refused(call, kw, message):
+    # found by fuzzing: T.match_buffer(..., align='a') printed as align=a, the handle a
+    text, line, _ = _BUFFER_CALLS[call]
+    text = "from tvmscript import T\n@T.prim_func\n" + text.format(kw=kw)
+    err = error_of(text)
+    assert err.lineno == line + 1, str(err)
+    assert err.message == message, str(err)
+    assert err.source_line[err.col_offset:].startswith(kw.split("=", 1)[1]), str(err)
+
+
+def test_good_buffer_keywords_still_round_trip():
+    round_trip('''
+@T.prim_func
+def f(a: T.handle, B: T.Buffer((16,), "float32", align=32, offset_factor=4)):
+    A = T.match_buffer(a, (16,), "float32", align=128, scope="shared", buffer_type="default",
+                       axis_separators=[])
+    for i in range(16):
+        B[i] = A[i]
+''')
+
+
+def test_integer_wider_than_int64_is_refused():
+    # found by fuzzing: a shape of 99999999999999999999 became T.int64(99999999999999999999),
+    # whose printed form did not reparse
+    text = 'from tvmscript import T\n@T.prim_func\ndef f(A: T.Buffer((99999999999999999999,), ' \
+           '"float32")):\n    A[0] = T.float32(0)\n'
+    assert_error(text, 3, 18, "99999999999999999999 does not fit int64 "
+                              "(range [-9223372036854775808, 9223372036854775807])")

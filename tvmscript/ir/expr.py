@@ -278,6 +278,21 @@ class Range(Node):
     min: PrimExpr
     extent: PrimExpr
 
+    def __post_init__(self) -> None:
+        """A constant min or extent takes the other's wider integer dtype (TVM's For promotes
+        its immediates so): a region inferred from ``B[0]`` and ``B[T.int64(3)]`` would
+        otherwise have an int32 min and an int64 extent, which no script text writes."""
+        lo, ext = self.min, self.extent
+        if not (isinstance(lo, PrimExpr) and isinstance(ext, PrimExpr)) or lo.dtype == ext.dtype:
+            return
+        if not (lo.dtype.is_integer and ext.dtype.is_integer and lo.dtype.kind == ext.dtype.kind
+                and lo.dtype.lanes == ext.dtype.lanes == 1):
+            return
+        if isinstance(lo, IntImm) and lo.dtype.bits < ext.dtype.bits:
+            object.__setattr__(self, "min", widen(lo, ext.dtype))
+        elif isinstance(ext, IntImm) and ext.dtype.bits < lo.dtype.bits:
+            object.__setattr__(self, "extent", widen(ext, lo.dtype))
+
     @staticmethod
     def from_min_extent(min_value: Any, extent: Any) -> "Range":
         return Range(convert(min_value), convert(extent))
@@ -295,6 +310,7 @@ def const(value: Any, dtype: "str | DataType | None" = None) -> PrimExpr:
             dtype = BOOL
         elif isinstance(value, int):
             dtype = INT32 if -(2**31) <= value < 2**31 else INT64
+            return fitting_const(value, dtype)  # wider than int64 has no dtype: refused
         else:
             dtype = FLOAT32
     dt = as_dtype(dtype)
@@ -343,9 +359,18 @@ def match_dtypes(a: ExprLike, b: ExprLike) -> tuple[PrimExpr, PrimExpr]:
     ea, eb = a.dtype, b.dtype
     if ea.lanes == eb.lanes and ea.kind == eb.kind and ea.is_integer:
         if ea.bits < eb.bits:
-            return Cast(eb, a), b
-        return a, Cast(ea, b)
+            return widen(a, eb), b
+        return a, widen(b, ea)
     raise TypeError(f"operands have different dtypes: {a.dtype} and {b.dtype}")
+
+
+def widen(expr: PrimExpr, dtype: DataType) -> PrimExpr:
+    """``expr`` as the wider integer ``dtype``; a constant is made anew rather than cast, as
+    TVM folds the cast, so that ``0`` beside an int64 value prints and reparses as ``T.int64(0)``
+    (a ``Cast`` of an int32 ``0`` reparsed differently)."""
+    if isinstance(expr, IntImm) and not expr.dtype.is_bool:
+        return IntImm(dtype, expr.value)
+    return Cast(dtype, expr)
 
 
 def _const_like(value: Any, dt: DataType) -> PrimExpr:

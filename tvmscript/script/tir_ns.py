@@ -22,7 +22,7 @@ from .parser import tir_frames as F
 from .parser.builtin import ArgError, Builtin, table
 from .parser.entry import prim_func
 from .parser.values import (
-    as_dtype_arg, as_int_expr, attr_dict, as_prim, as_region, describe, range_of,
+    as_dtype_arg, as_int_expr, attr_dict, as_prim, as_region, describe, loaded, range_of,
 )
 
 
@@ -36,7 +36,7 @@ def _dtype(value: Any, key: "int | str") -> DataType:
 def _int(value: Any, key: "int | str", what: str) -> PrimExpr:
     try:
         return as_int_expr(value, what)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:  # ValueError: an integer wider than int64
         raise ArgError(key, str(exc)) from None
 
 
@@ -54,18 +54,42 @@ def _scope(value: Any) -> str:
     return value
 
 
-def _shape(value: Any, key: str) -> tuple[PrimExpr, ...]:
+def _shape(value: Any, key: str, what: str = "a shape entry") -> tuple[PrimExpr, ...]:
     items = value if isinstance(value, (tuple, list)) else (value,)
-    return tuple(_int(v, key, "a shape entry") for v in items)
+    return tuple(_int(v, key, what) for v in items)
+
+
+def _count(value: Any, key: str, lowest: int, what: str) -> int:
+    """A plain Python int keyword (``align``, ``offset_factor``): printed back as the number, so
+    anything else (a string, a bool, an expression) would print as text that means another
+    thing (``align='a'`` printed ``align=a``, the handle ``a``)."""
+    if type(value) is not int or value < lowest:
+        raise ArgError(key, f"{key} must be a {what} integer, got {describe(value)}")
+    return value
+
+
+def _check_unstored(buffer_type: Any, axis_separators: Any) -> None:
+    """TVM keywords this IR does not store: accepted only with their default meaning, since a
+    dropped value would silently change the program."""
+    if buffer_type not in ("", "default"):
+        raise ArgError("buffer_type", f'buffer_type must be "" or "default", '
+                                      f"got {describe(buffer_type)}")
+    if axis_separators:
+        raise ArgError("axis_separators", "axis_separators are not supported, "
+                                          f"got {describe(axis_separators)}")
 
 
 def _buffer_args(shape: Any, dtype: Any, data: Any = None, strides: Any = None,
                  elem_offset: Any = None, scope: str = "global", align: int = 64,
-                 offset_factor: int = 0) -> dict:
+                 offset_factor: int = 0, buffer_type: Any = "",
+                 axis_separators: Any = None) -> dict:
+    """Checked keyword arguments of a Buffer, shared by every T call that declares one."""
+    _check_unstored(buffer_type, axis_separators)
+    align = _count(align, "align", -1, "positive")  # -1 and 0: the default, as in TVM
     args = dict(dtype=_dtype(dtype, "dtype"), shape=_shape(shape, "shape"),
-                strides=_shape(strides, "strides") if strides else (), scope=_scope(scope),
-                data_alignment=align if align not in (-1, 0) else 64,
-                offset_factor=offset_factor)
+                strides=_shape(strides, "strides", "strides") if strides else (),
+                scope=_scope(scope), data_alignment=align if align > 0 else 64,
+                offset_factor=_count(offset_factor, "offset_factor", 0, "non-negative"))
     if elem_offset is not None:
         args["elem_offset"] = _int(elem_offset, "elem_offset", "elem_offset")
     if data is not None:
@@ -79,7 +103,7 @@ def _buffer_args(shape: Any, dtype: Any, data: Any = None, strides: Any = None,
 def buffer(p, shape, dtype="float32", data=None, strides=None, elem_offset=None, scope="global",
            align=64, offset_factor=0, buffer_type="", axis_separators=None):
     return F.BufferDef("view", _buffer_args(shape, dtype, data, strides, elem_offset, scope,
-                                            align, offset_factor))
+                                            align, offset_factor, buffer_type, axis_separators))
 
 
 def match_buffer(p, param, shape=None, dtype="float32", data=None, strides=None,
@@ -91,7 +115,8 @@ def match_buffer(p, param, shape=None, dtype="float32", data=None, strides=None,
         if shape is None:
             raise ArgError(1, "T.match_buffer of a handle needs a shape")
         return F.BufferDef("param", _buffer_args(shape, dtype, data, strides, elem_offset, scope,
-                                                 align, offset_factor), param)
+                                                 align, offset_factor, buffer_type,
+                                                 axis_separators), param)
     try:
         region = as_region(param)
     except TypeError:
@@ -102,13 +127,14 @@ def match_buffer(p, param, shape=None, dtype="float32", data=None, strides=None,
     if p is not None:
         p.block_frame("T.match_buffer of a region")
     return F.BufferDef("region", _buffer_args(shape, dtype, data, strides, elem_offset, scope,
-                                              align, offset_factor), region)
+                                              align, offset_factor, buffer_type,
+                                              axis_separators), region)
 
 
 def alloc_buffer(p, shape, dtype="float32", data=None, strides=None, elem_offset=None,
                  scope="global", align=64, offset_factor=0, buffer_type="", axis_separators=None):
     return F.BufferDef("alloc", _buffer_args(shape, dtype, data, strides, elem_offset, scope,
-                                             align, offset_factor))
+                                             align, offset_factor, buffer_type, axis_separators))
 
 
 def decl_buffer(p, shape, dtype="float32", data=None, strides=None, elem_offset=None,
@@ -116,7 +142,8 @@ def decl_buffer(p, shape, dtype="float32", data=None, strides=None, elem_offset=
     if data is not None and not (isinstance(data, E.Var) and data.dtype.is_handle):
         raise ArgError("data", f"data= must be a handle variable, got {describe(data)}")
     return F.BufferDef("decl", _buffer_args(shape, dtype, data, strides, elem_offset, scope,
-                                            align, offset_factor), data)
+                                            align, offset_factor, buffer_type, axis_separators),
+                        data)
 
 
 def allocate(p, extents, dtype, scope="global", condition=True, annotations=None):
@@ -180,15 +207,15 @@ def init(p):
 
 def reads(p, *regions):
     frame = p.block_frame("T.reads")
-    frame.reads = _regions(regions)
+    frame.reads = _regions(regions, frame)
 
 
 def writes(p, *regions):
     frame = p.block_frame("T.writes")
-    frame.writes = _regions(regions)
+    frame.writes = _regions(regions, frame)
 
 
-def _regions(regions: tuple) -> list[BufferRegion]:
+def _regions(regions: tuple, frame: F.BlockFrame) -> list[BufferRegion]:
     if len(regions) == 1 and isinstance(regions[0], (list, tuple)):
         regions = tuple(regions[0])
     out = []
@@ -197,7 +224,18 @@ def _regions(regions: tuple) -> list[BufferRegion]:
             out.append(as_region(r))
         except TypeError as exc:
             raise ArgError(i, str(exc)) from None
+        _check_not_own(out[-1].buffer, frame, i)
     return out
+
+
+def _check_not_own(buf: Any, frame: F.BlockFrame, key: int) -> None:
+    """A block's regions describe what it exchanges with the outside (as in TVM, whose region
+    inference leaves a block's allocations out); its own buffer there is a name mix-up (an
+    allocation shadowing a parameter) and could not be printed before its definition."""
+    if buf in frame.alloc_buffers:
+        raise ArgError(key, f"buffer {buf.name} is allocated by this block; a block's own "
+                            "buffers are not visible outside it and cannot be in its T.reads "
+                            "or T.writes")
 
 
 def where(p, predicate):
@@ -285,14 +323,26 @@ def _loop(kind: S.ForKind):
     return make
 
 
+def _extent(value: Any, key: int) -> PrimExpr:
+    """A loop extent; a negative constant is refused (TVM's loops take an extent, and a
+    negative one describes no loop; an expression is the program's to keep non-negative)."""
+    ext = _int(value, key, "a loop extent")
+    if isinstance(ext, E.IntImm) and ext.value < 0:
+        raise ArgError(key, f"a loop extent must not be negative, got {ext.value}")
+    return ext
+
+
 def _loop_spec(kind, start, stop, thread, annotations) -> F.LoopSpec:
     if stop is None:
-        ext = _int(start, 0, "a loop extent")
+        ext = _extent(start, 0)
         lo = const(0, ext.dtype)
     else:
         _int(start, 0, "a loop start")
         _int(stop, 1, "a loop end")
         lo, ext = range_of(start, stop)
+        if isinstance(ext, E.IntImm) and ext.value < 0:
+            raise ArgError(1, f"a loop end must not be less than its start: {lo.value}:"
+                              f"{lo.value + ext.value} has extent {ext.value}")
     annotations = _attrs(annotations or {}, "annotations", "annotations")
     return F.LoopSpec(kind, lo, ext, thread, dict(annotations))
 
@@ -307,14 +357,15 @@ def thread_binding(p, start, stop=None, thread=None, annotations=None):
 
 
 def grid(p, *extents):
-    return F.GridSpec([_int(e, i, "a loop extent") for i, e in enumerate(extents)])
+    return F.GridSpec([_extent(e, i) for i, e in enumerate(extents)])
 
 
 # ---------------------------------------------------------------- expressions
 
 
 def _pair(a, b):
-    return E.match_dtypes(a, b)
+    """Two operands of one dtype; a region such as ``A[0:16]`` is its vector load."""
+    return E.match_dtypes(loaded(a), loaded(b))
 
 
 def select(p, condition, true_value, false_value):
@@ -362,7 +413,7 @@ def _limit(which: str):
 
 def _binary(cls):
     def make(p, a, b):
-        return cls(*E.match_dtypes(a, b))
+        return cls(*_pair(a, b))
 
     return make
 
@@ -384,9 +435,9 @@ def make_intrinsic(info: intrin.IntrinsicDef, args: tuple) -> PrimExpr:
     if explicit and not args:
         raise TypeError(f"{name} needs the result dtype first, e.g. {name}(\"int32\", ...)")
     if info.arity == 2 and info.dtype_rule == "arg0":
-        rest = list(E.match_dtypes(rest[0], rest[1]))
+        rest = list(_pair(rest[0], rest[1]))
     if info.op == "tir.if_then_else":
-        rest[1], rest[2] = E.match_dtypes(rest[1], rest[2])
+        rest[1], rest[2] = _pair(rest[1], rest[2])
     exprs = tuple(as_prim(a) if not isinstance(a, str) else StringImm(a) for a in rest)
     dtype = _result_dtype(info, args, exprs)
     return E.Call(dtype, info.op, exprs)

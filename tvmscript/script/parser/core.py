@@ -22,7 +22,7 @@ from ...ir.op import by_script_name
 from .builtin import ArgError, Builtin
 from .source import Source
 from .tir_frames import PendingVar
-from .values import BufferSlice, as_prim, describe
+from .values import BufferSlice, as_prim, describe, loaded
 
 _MISSING = object()
 _TOO_DEEP = ("this expression is nested too deeply to parse; split it into several statements "
@@ -223,7 +223,7 @@ class ParserBase:
         if not (is_ir(a) or is_ir(b)):
             _check_python_op(symbol, a, b)
             return py_fn(a, b)
-        a, b = self._match(symbol, _loaded(a), _loaded(b))
+        a, b = self._match(symbol, loaded(a), loaded(b))
         if isinstance(ir, str):
             if ir != "tir.pow" and not (a.dtype.is_integer or a.dtype.element_of().is_bool):
                 raise TypeError(f"operator `{symbol}` needs integer operands, got {describe(a)}")
@@ -292,7 +292,7 @@ class ParserBase:
             right = self.eval(comp)
             symbol, py_fn, cls = _CMPOPS.get(type(op)) or _unsupported_op(op)
             if is_ir(left) or is_ir(right):
-                parts.append(cls(*self._match(symbol, _loaded(left), _loaded(right))))
+                parts.append(cls(*self._match(symbol, loaded(left), loaded(right))))
             else:
                 parts.append(py_fn(left, right))
             left = right
@@ -350,11 +350,6 @@ def _check_python_function(func: Any, args: list, kwargs: dict) -> None:
     else:
         return
     raise TypeError(f"{shown} cannot compute on IR expressions; use {hint} in a kernel")
-
-
-def _loaded(value: Any) -> Any:
-    """A region used as an operand is a (vector) load."""
-    return as_prim(value) if isinstance(value, BufferSlice) else value
 
 
 def _unpack(value: Any) -> tuple | list:

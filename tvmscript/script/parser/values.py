@@ -78,6 +78,12 @@ def as_prim(value: Any) -> PrimExpr:
     raise TypeError(f"expected an expression, got {describe(value)}")
 
 
+def loaded(value: Any) -> Any:
+    """A region used as an operand is a (vector) load; anything else is left as it is, so that
+    Python numbers still take the other operand's dtype."""
+    return as_prim(value) if isinstance(value, BufferSlice) else value
+
+
 def as_dtype_arg(value: Any) -> DataType:
     """A dtype from ``"float32"`` or ``T.float32``."""
     if isinstance(value, DataType):
@@ -91,8 +97,9 @@ def as_dtype_arg(value: Any) -> DataType:
 
 
 def as_int_expr(value: Any, what: str) -> PrimExpr:
-    expr = as_prim(value)
-    if not expr.dtype.is_integer or expr.dtype.is_vector:
+    """``value`` as a scalar integer expression; the error names ``what`` the value is for."""
+    expr = as_prim(value) if isinstance(value, (PrimExpr, BufferSlice, int, float)) else None
+    if expr is None or not expr.dtype.is_integer or expr.dtype.is_vector:
         raise TypeError(f"{what} must be an integer, got {describe(value)}")
     return expr
 
@@ -109,11 +116,11 @@ def extent_between(start: PrimExpr, stop: PrimExpr) -> PrimExpr:
 
 
 def range_of(start: Any, stop: Any) -> tuple[PrimExpr, PrimExpr]:
-    """(min, extent) of ``start:stop`` with Python numbers taking the other side's dtype."""
-    if isinstance(start, PrimExpr) or isinstance(stop, PrimExpr):
-        start, stop = E.match_dtypes(start, stop)
-    else:
+    """(min, extent) of ``start:stop`` in one dtype: Python numbers take the other side's, and
+    mixed widths take the wider (``0:2147483649`` is all int64, as the reparsed text would be)."""
+    if not (isinstance(start, PrimExpr) or isinstance(stop, PrimExpr)):
         start, stop = as_prim(start), as_prim(stop)
+    start, stop = E.match_dtypes(start, stop)
     return start, extent_between(start, stop)
 
 
