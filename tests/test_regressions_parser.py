@@ -512,6 +512,7 @@ _BUFFER_CALLS = {
     ("elem_offset=1.5", "elem_offset must be an integer, got float 1.5"),
     ("buffer_type='odd'", 'buffer_type must be "" or "default", got str \'odd\''),
     ("axis_separators=[1]", "axis_separators are not supported, got list"),
+    ("data=3", "data= must be a handle variable, got int 3"),
 ])
 def test_buffer_keyword_of_the_wrong_type_is_refused(call, kw, message):
     # found by fuzzing: T.match_buffer(..., align='a') printed as align=a, the handle a

@@ -93,6 +93,8 @@ def _buffer_args(shape: Any, dtype: Any, data: Any = None, strides: Any = None,
     if elem_offset is not None:
         args["elem_offset"] = _int(elem_offset, "elem_offset", "elem_offset")
     if data is not None:
+        if not (isinstance(data, E.Var) and data.dtype.is_handle):
+            raise ArgError("data", f"data= must be a handle variable, got {describe(data)}")
         args["data"] = data
     return args
 
@@ -139,8 +141,6 @@ def alloc_buffer(p, shape, dtype="float32", data=None, strides=None, elem_offset
 
 def decl_buffer(p, shape, dtype="float32", data=None, strides=None, elem_offset=None,
                 scope="global", align=64, offset_factor=0, buffer_type="", axis_separators=None):
-    if data is not None and not (isinstance(data, E.Var) and data.dtype.is_handle):
-        raise ArgError("data", f"data= must be a handle variable, got {describe(data)}")
     return F.BufferDef("decl", _buffer_args(shape, dtype, data, strides, elem_offset, scope,
                                             align, offset_factor, buffer_type, axis_separators),
                         data)
