@@ -547,3 +547,54 @@ def flatten(x: R.Tensor((2, 3, 4), "float32")) -> R.Tensor((2, 12), "float32"):
     with pytest.raises(ScriptError, match=re.escape(message)) as info:
         tvmscript.from_source(src)
     assert info.value.lineno == 5
+
+
+def test_size_expression_in_a_signature_round_trips_and_runs():
+    # found by fuzzing: T.max(16, 16) as a size printed as the string "T.max(16, 16)", which
+    # the parser read as a new symbolic size named T_max_16__16_
+    func = tvmscript.from_source('''
+@R.function
+def dyn(x: R.Tensor(("n", T.max(16, 16)), "float32"), w: R.Tensor((16, "m"), "float32")) -> R.Tensor(("n", "m"), "float32"):
+    n = T.int64()
+    m = T.int64()
+    with R.dataflow():
+        lv = R.matmul(x, w)
+        R.output(lv)
+    return lv
+''')
+    text = func.script()
+    assert "T.max(16, 16)" in text and "T_max" not in text
+    again = tvmscript.from_source(text)
+    assert_structural_equal(func, again)
+    assert again.script() == text
+    x, w = np.ones((3, 16), "float32"), np.ones((16, 5), "float32")
+    np.testing.assert_allclose(tvmscript.build(again, target="llvm")["dyn"](x, w), x @ w)
+
+
+def test_string_size_is_an_expression_of_the_functions_sizes():
+    func = tvmscript.from_source('''
+@R.function
+def f(x: R.Tensor(("n", "n * 2"), "float32")) -> R.Tensor(("n", "n * 2"), "float32"):
+    n = T.int64()
+    with R.dataflow():
+        y = R.add(x, x)
+        R.output(y)
+    return y
+''')
+    n = func.params[0].sinfo.shape[0]
+    assert func.params[0].sinfo.shape[1].a is n  # one n, not a variable named "n * 2"
+    assert_structural_equal(func, tvmscript.from_source(func.script()))
+
+
+@pytest.mark.parametrize("size, message", [
+    ('"n +"', 'a tensor size must be a name such as "n" or an expression of sizes, got \'n +\''),
+    ('"1.5 * n"', "the size '1.5 * n' does not evaluate: operands have different dtypes"),
+])
+def test_string_size_that_is_no_size_expression_is_an_error_at_its_line(size, message):
+    with pytest.raises(ScriptError, match=re.escape(message)) as info:
+        tvmscript.from_source(f'''
+@R.function
+def h(x: R.Tensor(({size},), "float32")) -> R.Tensor(({size},), "float32"):
+    return x
+''')
+    assert info.value.lineno == 3

@@ -23,6 +23,7 @@ import numpy as np
 
 from tvmscript import bfloat16
 from tvmscript.ir.dtype import DataType
+from tvmscript.ir.expr import integer_range
 
 
 class InterpreterAssertError(RuntimeError):
@@ -33,13 +34,7 @@ class InterpreterAssertError(RuntimeError):
         self.index = index
 
 
-def int_range(dt: DataType) -> tuple[int, int]:
-    """The values an integer (or bool) dtype holds."""
-    if dt.is_bool:
-        return 0, 1
-    if dt.is_uint:
-        return 0, (1 << dt.bits) - 1
-    return -(1 << (dt.bits - 1)), (1 << (dt.bits - 1)) - 1
+int_range = integer_range  # the values an integer (or bool) dtype holds
 
 
 def wrap_text(text: str, dt: DataType) -> str:

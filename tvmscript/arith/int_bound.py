@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from ..ir.dtype import DataType
 from ..ir.expr import (
+    integer_range,
     Broadcast, Call, Cast, IntImm, Let, PrimExpr, Ramp, Select, Var,
 )
 from ..ir.functor import Visitor
@@ -34,12 +35,8 @@ class Bound(NamedTuple):
 
 def dtype_range(dt: DataType) -> Bound:
     """All values of one lane of ``dt`` (an integer or bool dtype)."""
-    if dt.is_bool:
-        return Bound(0, 1)
-    if dt.is_int:
-        return Bound(-(1 << (dt.bits - 1)), (1 << (dt.bits - 1)) - 1)
-    if dt.is_uint:
-        return Bound(0, (1 << dt.bits) - 1)
+    if dt.is_bool or dt.is_integer:
+        return Bound(*integer_range(dt))
     raise TypeError(f"no integer bound for a value of dtype {dt}")
 
 

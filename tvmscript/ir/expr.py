@@ -91,13 +91,6 @@ class IntImm(PrimExpr):
         object.__setattr__(self, "value", value)
 
 
-def integer_range(dtype: DataType) -> tuple[int, int]:
-    """The values an integer dtype holds."""
-    if dtype.is_uint:
-        return 0, (1 << dtype.bits) - 1
-    return -(1 << (dtype.bits - 1)), (1 << (dtype.bits - 1)) - 1
-
-
 @node
 class FloatImm(PrimExpr):
     dtype: DataType
@@ -383,7 +376,10 @@ def _const_like(value: Any, dt: DataType) -> PrimExpr:
 
 
 def integer_range(dtype: DataType) -> tuple[int, int]:
-    """The values an integer dtype holds."""
+    """The values one lane of an integer (or bool) dtype holds: the one rule for the parser,
+    the arithmetic analyzer and the interpreter."""
+    if dtype.is_bool:
+        return 0, 1
     if dtype.is_uint:
         return 0, (1 << dtype.bits) - 1
     return -(1 << (dtype.bits - 1)), (1 << (dtype.bits - 1)) - 1

@@ -13,7 +13,7 @@ import numpy as np
 from ..ir import expr as E
 from ..ir import graph as G
 from ..ir.dtype import INT64, DTypeError
-from ..ir.expr import IntImm, PrimExpr, Var
+from ..ir.expr import Cast, IntImm, PrimExpr, Var
 from ..ir.graph_ops import get_op, list_ops
 from .namespace import Namespace
 from .parser.builtin import ArgError, table
@@ -28,11 +28,53 @@ def _size(p, value: Any, key: "int | str") -> PrimExpr:
             raise ArgError(key, f"a tensor size must not be negative, got {value}")
         return IntImm(INT64, value)
     if isinstance(value, str):
-        return p.symbolic(value) if p is not None else Var(value, INT64)
-    if isinstance(value, PrimExpr) and value.dtype.is_integer:
-        return value
+        if value.isidentifier():
+            return p.symbolic(value) if p is not None else Var(value, INT64)
+        value = _size_expression(p, value, key)
+    if isinstance(value, PrimExpr) and value.dtype.is_integer and value.dtype.lanes == 1:
+        return _as_int64(value)
     raise ArgError(key, f"a tensor size must be an int, a name such as \"n\" or an integer "
                         f"expression, got {describe(value)}")
+
+
+def _as_int64(size: PrimExpr) -> PrimExpr:
+    """Sizes are int64, as in TVM (a kernel's loops over them are int64)."""
+    if size.dtype == INT64:
+        return size
+    if isinstance(size, IntImm):
+        return IntImm(INT64, size.value)
+    return Cast(INT64, size)
+
+
+class _Sizes(dict):
+    """Names in a size written as a string: ``T``, or the function's symbolic sizes."""
+
+    def __init__(self, p) -> None:
+        super().__init__(T=_tir_namespace())
+        self.p = p
+
+    def __missing__(self, name: str) -> Var:
+        return self.p.symbolic(name) if self.p is not None else Var(name, INT64)
+
+
+def _tir_namespace():
+    from .tir_ns import T
+
+    return T
+
+
+def _size_expression(p, text: str, key: "int | str") -> Any:
+    """A size written as a string expression (``"n * 2"``, ``"T.max(n, 16)"``), as TVM prints
+    sizes in signatures: its names are the function's symbolic sizes."""
+    try:
+        code = compile(text, "<size>", "eval")
+    except SyntaxError:
+        raise ArgError(key, f"a tensor size must be a name such as \"n\" or an expression of "
+                            f"sizes, got {text!r}") from None
+    try:
+        return eval(code, {"__builtins__": {}}, _Sizes(p))
+    except Exception as exc:  # the size's own expression failed: say which, at the size
+        raise ArgError(key, f"the size {text!r} does not evaluate: {exc}") from None
 
 
 def _dt(value: Any, key: "int | str"):
