@@ -99,8 +99,11 @@ def deepen_expression(draw, text: str) -> str:
         tree = ast.parse(text)
     except SyntaxError:
         return text
+    # an expression already wrapped once is not wrapped again: two 300-term wrappers made a
+    # 1.4 MB program (slow to reject under load), three would make hundreds of megabytes
     nodes = [n for n in ast.walk(tree) if isinstance(n, ast.expr) and n.lineno == n.end_lineno
-             and not isinstance(getattr(n, "ctx", None), ast.Store)]
+             and not isinstance(getattr(n, "ctx", None), ast.Store)
+             and n.end_col_offset - n.col_offset <= 2000]
     if not nodes:
         return text
     node = draw(st.sampled_from(nodes), label="expression")

@@ -98,11 +98,11 @@ def _refuse_deep_expressions(tree: ast.Module, source_text: SourceText, line_off
     """Every layer below the parser is built for expressions up to ``MAX_EXPR_DEPTH`` deep
     (``tvmscript/ir/depth.py``); deeper ones are refused here, at the outermost expression."""
     depths = _ast_depths(tree)
+    if max(depths.values(), default=0) <= MAX_EXPR_DEPTH:
+        return
     deep = [child for node in ast.walk(tree) if not isinstance(node, ast.expr)
             for child in _expr_children(node)
             if isinstance(child, ast.expr) and depths.get(id(child), 0) > MAX_EXPR_DEPTH]
-    if not deep:
-        return
     node = min(deep, key=lambda n: (n.lineno, n.col_offset))
     source = Source(tree, source_text, line_offset, col_offset)
     raise source.error(node, f"this expression is nested too deeply ({depths[id(node)]} levels; "
@@ -113,16 +113,16 @@ def _ast_depths(tree: ast.Module) -> dict[int, int]:
     """id(expression node) -> the depth of the IR it becomes (as ``ir.depth.expr_depth`` counts,
     never less), computed with an explicit stack so no nesting is too deep to measure."""
     depths: dict[int, int] = {}
-    stack: list[tuple[ast.AST, bool]] = [(tree, False)]
+    stack: list[tuple[ast.AST, list | None]] = [(tree, None)]
     while stack:
-        node, children_done = stack.pop()
-        children = list(_expr_children(node))
-        if children_done:
+        node, children = stack.pop()
+        if children is not None:  # second visit: the children's depths are known
             below = max((depths[id(c)] for c in children), default=0)
             depths[id(node)] = below + _own_depth(node)
         else:
-            stack.append((node, True))
-            stack.extend((c, False) for c in children)
+            children = list(_expr_children(node))
+            stack.append((node, children))
+            stack.extend((c, None) for c in children)
     return depths
 
 
