@@ -42,8 +42,8 @@ from ..ir.expr import (
     LT, BufferLoad, Call, IntImm, Not, PrimExpr, Range, Select, Var, binary, const,
 )
 from ..ir.function import PrimFunc
-from ..ir.functor import Visitor, post_order_visit, substitute
-from ..ir.node import IdentityNode, Node
+from ..ir.functor import PathVisitor, post_order_visit, substitute
+from ..ir.node import Node
 from ..ir.stmt import AttrStmt, BlockRealize, For, IterVar
 
 __all__ = ["OutOfBounds", "Scopes", "checked_dims", "out_of_bounds_accesses"]
@@ -196,7 +196,7 @@ def out_of_bounds_accesses(func: PrimFunc, text: Callable[[Any], str]) -> list[O
     return walk.found
 
 
-class _Walk(Visitor):
+class _Walk(PathVisitor):
     """Visits what can run, with the analyzer knowing the ranges and conditions around it, and
     (for the second rule) which loop iterations surely run: ``box`` holds the constant ranges of
     the loops around, ``values`` what block iterators and lets stand for, and ``unsure`` counts
@@ -205,20 +205,11 @@ class _Walk(Visitor):
     def __init__(self, text: Callable[[Any], str]) -> None:
         self.scopes = Scopes()
         self.text = text
-        self.path: list[Node] = []
+        super().__init__()
         self.found: list[OutOfBounds] = []
         self.box: dict[Var, Bound] = {}
         self.values: dict[Var, PrimExpr] = {}
         self.unsure = 0
-
-    def visit(self, obj: Any) -> Any:
-        if isinstance(obj, Node) and not isinstance(obj, IdentityNode):
-            self.path.append(obj)
-            try:
-                return super().visit(obj)
-            finally:
-                self.path.pop()
-        return super().visit(obj)
 
     def visit_under(self, scope: Any, body: Any, unsure: bool = False,
                     box: dict | None = None, values: dict | None = None) -> None:

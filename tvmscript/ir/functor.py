@@ -57,6 +57,23 @@ class Visitor:
         return None
 
 
+class PathVisitor(Visitor):
+    """A visitor that keeps ``self.path``, the nodes from the root down to the one it visits
+    (variables and buffers left out), so a check can say where it found something."""
+
+    def __init__(self) -> None:
+        self.path: list[Node] = []
+
+    def visit(self, obj: Any) -> Any:
+        if isinstance(obj, Node) and not isinstance(obj, IdentityNode):
+            self.path.append(obj)
+            try:
+                return super().visit(obj)
+            finally:
+                self.path.pop()
+        return super().visit(obj)
+
+
 class Mutator:
     """Rebuilds IR bottom-up; returns the very same object wherever nothing changed."""
 

@@ -28,7 +28,7 @@ from typing import Any, Iterator, Sequence
 from .buffer import Buffer, BufferRegion
 from .expr import IntImm, PrimExpr, Range, Var
 from .function import GlobalVar, IRModule, PrimFunc
-from .functor import Visitor
+from .functor import PathVisitor, Visitor
 from .graph import DataflowVar, Function, GraphVar, StructInfo
 from .node import IdentityNode, Node
 from .region_cover import Access, uncovered_accesses
@@ -218,7 +218,7 @@ class _Scope:
     names: set = field(default_factory=set)
 
 
-class _Checker(Visitor):
+class _Checker(PathVisitor):
     """Walks a program once, keeping a stack of scopes of what is defined where."""
 
     def __init__(self, module: IRModule | None) -> None:
@@ -227,21 +227,12 @@ class _Checker(Visitor):
         self.retired: dict[Any, str] = {}  # defined once, now out of scope: by what
         self.loop_depth: dict[Var, int] = {}  # loop variable -> blocks around its loop
         self.blocks: list[Block] = []  # the non-opaque blocks around the current node
-        self.path: list[Node] = []
+        super().__init__()
         self.found: list[_Found] = []
         self.seen: set[tuple[int, str]] = set()
         self.binding_of: dict[Var, str] = {}  # iterators of the block whose bindings we are in
 
     # -------------------------------------------------------- reporting and scoping
-
-    def visit(self, obj: Any) -> Any:
-        if isinstance(obj, Node) and not isinstance(obj, IdentityNode):
-            self.path.append(obj)
-            try:
-                return super().visit(obj)
-            finally:
-                self.path.pop()
-        return super().visit(obj)
 
     def report(self, message: str, node: Any) -> None:
         """Record a problem once per node and message (a variable used ten times is one slip)."""

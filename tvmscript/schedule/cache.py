@@ -15,7 +15,6 @@ from ..arith import Analyzer
 from ..ir import stmt as S
 from ..ir.buffer import Buffer, BufferRegion, MatchBufferRegion
 from ..ir.expr import BufferLoad, IntImm, PrimExpr, Range, Var, const
-from ..ir.function import PrimFunc
 from ..ir.functor import Mutator
 from .compute_location import (
     Leaf,
