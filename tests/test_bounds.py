@@ -400,10 +400,10 @@ def _asserts(obj) -> int:
     return len(found)
 
 
-@pytest.mark.parametrize("source", [CASES["matmul_init"].SOURCE, CASES["conv2d_pad"].SOURCE,
+@pytest.mark.parametrize("source", [PROGRAMS["matmul"], PROGRAMS["conv2d_pad"],
                                     CORRECT["symbolic_shape"], CORRECT["padding"]])
 def test_accesses_proved_in_bounds_get_no_check(source):
-    """The conformance matmul, a padded convolution and ``for i in range(n): B[i] = A[i]`` on
+    """A matmul, a padded convolution and ``for i in range(n): B[i] = A[i]`` on
     buffers of n elements stay as fast as without checks."""
     with PassContext(config=CHECKED):
         assert _asserts(lower(tvmscript.from_source(source))) == 0
