@@ -23,7 +23,7 @@ import numpy as np
 
 from tvmscript import bfloat16
 from tvmscript.ir.dtype import DataType
-from tvmscript.ir.expr import integer_range
+from tvmscript.ir.dtype import integer_range
 
 
 class InterpreterAssertError(RuntimeError):

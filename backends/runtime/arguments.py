@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from tvmscript.ir.dtype import dtype as parse_dtype, integer_range, largest_finite
+
 from .spec import KernelSpec, ParamSpec, evaluate, show
 
 _CTYPES = {"int8": ctypes.c_int8, "int16": ctypes.c_int16, "int32": ctypes.c_int32,
@@ -81,8 +83,6 @@ def scalar_converter(kernel: str, p: ParamSpec) -> Callable[[Any], Any]:
 INT_RULE = "an int, bool or numpy integer (floats are refused even when whole: use int(x))"
 FLOAT_RULE = "a real number: int, float, numpy integer or floating (not bool or complex)"
 BOOL_RULE = "a bool, numpy bool, or the integer 0 or 1"
-_FLOAT_MAX = {"float16": 65504.0, "float32": float(np.finfo(np.float32).max),
-              "float64": float(np.finfo(np.float64).max), "bfloat16": 3.3895313892515355e38}
 
 
 def check_scalar(where: str, dtype: str, x: Any) -> int | float:
@@ -102,7 +102,7 @@ def _check_int(where: str, dtype: str, x: Any) -> int:
     if not isinstance(x, (int, np.integer, np.bool_)):  # bool is an int
         _refuse_kind(where, dtype, x, BOOL_RULE if dtype == "bool" else INT_RULE)
     value = int(x)
-    lo, hi = (0, 1) if dtype == "bool" else (int(np.iinfo(dtype).min), int(np.iinfo(dtype).max))
+    lo, hi = integer_range(parse_dtype(dtype))
     if not lo <= value <= hi:
         raise ValueError(f"{where} = {value} is out of range for {dtype} [{lo}, {hi}]")
     return value
@@ -116,7 +116,7 @@ def _check_float(where: str, dtype: str, x: Any) -> float:
         value = float(x)
     except OverflowError:  # an int beyond float64
         value = math.inf
-    largest = _FLOAT_MAX.get(dtype, math.inf)
+    largest = largest_finite(parse_dtype(dtype))
     given_finite = not isinstance(x, (float, np.floating)) or bool(np.isfinite(x))
     if given_finite and not abs(value) <= largest:
         raise ValueError(f"{where} = {x} is out of range for {dtype} (largest finite "

@@ -12,8 +12,8 @@ from typing import NamedTuple
 from collections.abc import Callable
 
 from ..ir.dtype import DataType
+from ..ir.dtype import integer_range
 from ..ir.expr import (
-    integer_range,
     Broadcast, Call, Cast, IntImm, Let, PrimExpr, Ramp, Select, Var,
 )
 from ..ir.functor import Visitor

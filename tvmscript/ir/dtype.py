@@ -130,6 +130,26 @@ def _parse(text: str) -> DataType:
     return _make(kind, bits, lanes)
 
 
+def integer_range(dtype: DataType) -> tuple[int, int]:
+    """The values one lane of an integer (or bool) dtype holds: the one rule for the parser,
+    the arithmetic analyzer, the interpreter and the argument checks."""
+    if dtype.is_bool:
+        return 0, 1
+    if dtype.is_uint:
+        return 0, (1 << dtype.bits) - 1
+    return -(1 << (dtype.bits - 1)), (1 << (dtype.bits - 1)) - 1
+
+
+# bfloat16 has float32's exponent, so nearly float32's range
+_LARGEST_FINITE = {("float", 16): 65504.0, ("float", 32): 3.4028234663852886e38,
+                   ("float", 64): 1.7976931348623157e308, ("bfloat", 16): 3.3895313892515355e38}
+
+
+def largest_finite(dtype: DataType) -> float:
+    """The largest finite value of a float dtype (infinity for one this table does not know)."""
+    return _LARGEST_FINITE.get((dtype.kind, dtype.bits), float("inf"))
+
+
 def dtype(text: "str | DataType") -> DataType:
     """Shorthand for ``DataType.parse``."""
     return DataType.parse(text)

@@ -11,6 +11,7 @@ from dataclasses import field
 from typing import TYPE_CHECKING, Any, Union
 
 from .dtype import BOOL, FLOAT32, HANDLE, INT32, INT64, DataType, dtype as as_dtype
+from .dtype import integer_range
 from .node import IdentityNode, Node, node
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -373,16 +374,6 @@ def _const_like(value: Any, dt: DataType) -> PrimExpr:
     if isinstance(value, bool) and not scalar.is_bool:
         return const(value)
     return fitting_const(value, scalar)
-
-
-def integer_range(dtype: DataType) -> tuple[int, int]:
-    """The values one lane of an integer (or bool) dtype holds: the one rule for the parser,
-    the arithmetic analyzer and the interpreter."""
-    if dtype.is_bool:
-        return 0, 1
-    if dtype.is_uint:
-        return 0, (1 << dtype.bits) - 1
-    return -(1 << (dtype.bits - 1)), (1 << (dtype.bits - 1)) - 1
 
 
 def fitting_const(value: Any, dtype: DataType) -> PrimExpr:

@@ -16,7 +16,7 @@ from typing import Iterator
 
 from . import graph as G
 from .dtype import INT64
-from .expr import Cast, IntImm, PrimExpr, Var
+from .expr import IntImm, PrimExpr, Var, widen
 from .function import GlobalVar, IRModule, PrimFunc
 from .functor import post_order_visit, substitute
 from .graph_ops import GraphTypeError
@@ -219,7 +219,7 @@ def _provably_differ(a: PrimExpr, b: PrimExpr) -> bool:
 
 
 def _as_int64(e: PrimExpr) -> PrimExpr:
-    return e if e.dtype == INT64 else Cast(INT64, e)
+    return e if e.dtype == INT64 else widen(e, INT64)
 
 
 def _shape_text(shape: tuple[PrimExpr, ...]) -> str:

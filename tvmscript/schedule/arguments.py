@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..arith import dtype_range
-from ..ir.dtype import DataType
+from ..ir.dtype import DataType, largest_finite
 from .errors import ScheduleArgumentError
 from .handles import BlockRV, LoopRV
 from .index_map import IndexMap
@@ -145,7 +145,7 @@ def dtype_problem(value: Any, dtype: DataType) -> str | None:
     if dtype.is_float:
         if not isinstance(value, numbers.Real) or isinstance(value, _BOOLS):
             return f"is not a value of {dtype}"
-        largest = _float_max(dtype)
+        largest = largest_finite(dtype)
         if math.isfinite(value) and abs(value) > largest:
             return f"does not fit {dtype} (largest finite {largest:.8g})"
         return None
@@ -157,13 +157,6 @@ def dtype_problem(value: Any, dtype: DataType) -> str | None:
     if not bound.min <= int(value) <= bound.max:
         return f"does not fit {dtype} ({bound.min} to {bound.max})"
     return None
-
-
-def _float_max(dtype: DataType) -> float:
-    try:
-        return float(np.finfo(np.dtype(str(dtype))).max)
-    except TypeError:  # bfloat16 and other dtypes numpy does not know
-        return 3.3895313892515355e38 if str(dtype) == "bfloat16" else math.inf
 
 
 __all__ = ["ArgumentChecker", "conforms", "describe", "dtype_problem"]

@@ -13,7 +13,7 @@ import numpy as np
 from ..ir import expr as E
 from ..ir import graph as G
 from ..ir.dtype import INT64, DTypeError
-from ..ir.expr import Cast, IntImm, PrimExpr, Var
+from ..ir.expr import IntImm, PrimExpr, Var, widen
 from ..ir.graph_ops import get_op, list_ops
 from .namespace import Namespace
 from .parser.builtin import ArgError, table
@@ -32,18 +32,9 @@ def _size(p, value: Any, key: "int | str") -> PrimExpr:
             return p.symbolic(value) if p is not None else Var(value, INT64)
         value = _size_expression(p, value, key)
     if isinstance(value, PrimExpr) and value.dtype.is_integer and value.dtype.lanes == 1:
-        return _as_int64(value)
+        return value if value.dtype == INT64 else widen(value, INT64)  # sizes are int64, as in TVM
     raise ArgError(key, f"a tensor size must be an int, a name such as \"n\" or an integer "
                         f"expression, got {describe(value)}")
-
-
-def _as_int64(size: PrimExpr) -> PrimExpr:
-    """Sizes are int64, as in TVM (a kernel's loops over them are int64)."""
-    if size.dtype == INT64:
-        return size
-    if isinstance(size, IntImm):
-        return IntImm(INT64, size.value)
-    return Cast(INT64, size)
 
 
 class _Sizes(dict):

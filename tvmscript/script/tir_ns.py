@@ -13,7 +13,7 @@ from ..ir import expr as E
 from ..ir import op as intrin
 from ..ir import stmt as S
 from ..ir.buffer import BufferRegion
-from ..ir.dtype import DataType, DTypeError, dtype as as_dtype
+from ..ir.dtype import DataType, DTypeError, dtype as as_dtype, integer_range, largest_finite
 from ..ir.expr import PrimExpr, Range, StringImm, const
 from ..ir.node import Node
 from ..schedule.region import uses_vars
@@ -396,17 +396,12 @@ def let(p, var, value, body):
 
 def _limit(which: str):
     def make(p, dtype):
-        import numpy as np
-
         dt = _dtype(dtype, 0)
         if dt.is_float:
-            info = np.finfo(dt.numpy_name()) if dt.kind == "float" else None
-            value = float(info.max) if info is not None else 3.38953139e38
+            value = largest_finite(dt)
             return const(value if which == "max" else -value, dt)
-        if dt.is_bool:
-            return const(which == "max", dt)
-        info = np.iinfo(dt.numpy_name())
-        return const(int(info.max if which == "max" else info.min), dt)
+        lo, hi = integer_range(dt)  # bool: 0 and 1
+        return const(hi if which == "max" else lo, dt)
 
     return make
 
