@@ -117,11 +117,16 @@ class Node:
         except Exception:  # repr must never fail, even for a half-built node
             return f"<{type(self).__name__}>"
 
-    def script(self) -> str:
-        """This node as TVMScript text."""
+    def script(self, dialect: str = "classic") -> str:
+        """This node as TVMScript text that parses back to an equal node.
+
+        ``dialect="classic"`` (the default) is the spelling of TVM's documentation and published
+        kernels; ``dialect="tvm"`` is what Apache TVM 0.27 parses (``T.sblock``, ``s_tir=True``,
+        ``out_ty=`` ...), for moving a program into TVM. Both parse back here to the same IR.
+        """
         from ..script.printer import to_script
 
-        return to_script(self)
+        return to_script(self, dialect=dialect)
 
 
 class IdentityNode(Node):

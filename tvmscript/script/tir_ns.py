@@ -17,6 +17,7 @@ from ..ir.dtype import DataType, DTypeError, dtype as as_dtype, integer_range, l
 from ..ir.expr import PrimExpr, Range, StringImm, const
 from ..ir.node import Node
 from ..schedule.region import uses_vars
+from .fold import fold_binary
 from .namespace import Namespace
 from .parser import tir_frames as F
 from .parser.builtin import ArgError, Builtin, table
@@ -407,10 +408,31 @@ def _limit(which: str):
 
 
 def _binary(cls):
+    """``T.truncdiv`` and friends: folded like the operators (``fold.py``)."""
+
+    def make(p, a, b):
+        return fold_binary(cls, *_pair(a, b))
+
+    return make
+
+
+def _node(cls):
+    """``T.Add(a, b)`` and friends: exactly one node, never folded (how the printer spells a
+    node that the operator would fold away, as TVM's printer does)."""
+
     def make(p, a, b):
         return cls(*_pair(a, b))
 
     return make
+
+
+def not_node(p, a):
+    return E.Not(as_prim(a))
+
+
+_NODES = {name: _node(getattr(E, name)) for name in (
+    "Add", "Sub", "Mul", "Div", "Mod", "FloorDiv", "FloorMod", "Min", "Max",
+    "EQ", "NE", "LT", "LE", "GT", "GE", "And", "Or")}
 
 
 def _intrinsic(info: intrin.IntrinsicDef) -> Builtin:
@@ -512,7 +534,7 @@ _ENTRIES = dict(table("T", {
     "Select": select, "Cast": cast, "Ramp": ramp, "Broadcast": broadcast, "let": let,
     "min_value": _limit("min"), "max_value": _limit("max"), "min": _binary(E.Min),
     "max": _binary(E.Max), "floordiv": _binary(E.FloorDiv), "floormod": _binary(E.FloorMod),
-    "truncdiv": _binary(E.Div), "truncmod": _binary(E.Mod),
+    "truncdiv": _binary(E.Div), "truncmod": _binary(E.Mod), **_NODES, "Not": not_node,
 }))
 _ENTRIES.update(axis=axis, prim_func=prim_func, handle=_fallback("handle"))
 

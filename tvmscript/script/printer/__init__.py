@@ -8,20 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from .base import DIALECTS
 from .module import ScriptPrinter
 
 
-def to_script(obj: Any) -> str:
-    """``obj`` (expression, statement, buffer, function, module, ...) as TVMScript."""
-    return ScriptPrinter().print(obj)
+def to_script(obj: Any, dialect: str = "classic") -> str:
+    """``obj`` (expression, statement, buffer, function, module, ...) as TVMScript in
+    ``dialect`` (``"classic"`` or ``"tvm"``, see ``Node.script``)."""
+    return ScriptPrinter(dialect=dialect).print(obj)
 
 
-def print_with_locations(obj: Any) -> tuple[str, dict[int, int]]:
+def print_with_locations(obj: Any, dialect: str = "classic") -> tuple[str, dict[int, int]]:
     """The script of ``obj`` and ``id(node)`` -> 1-based line for every statement and every
     BufferLoad/BufferStore/Var occurrence (the first line it appears on)."""
-    printer = ScriptPrinter(with_locations=True)
+    printer = ScriptPrinter(with_locations=True, dialect=dialect)
     text = printer.print(obj)
     return text, printer.locations()
 
 
-__all__ = ["ScriptPrinter", "print_with_locations", "to_script"]
+__all__ = ["DIALECTS", "ScriptPrinter", "print_with_locations", "to_script"]

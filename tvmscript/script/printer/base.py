@@ -48,10 +48,22 @@ def float_lit(value: float) -> str:
     return f'float("{value}")'
 
 
-class BasePrinter:
-    """Lines, indentation, names and source locations shared by every mixin."""
+DIALECTS = ("classic", "tvm")
 
-    def __init__(self, with_locations: bool = False) -> None:
+
+class BasePrinter:
+    """Lines, indentation, names and source locations shared by every mixin.
+
+    ``dialect`` picks the spelling: ``"classic"`` TVMScript, or ``"tvm"`` for what Apache TVM
+    0.27 parses; mixins test ``self.tvm`` where the two differ.
+    """
+
+    def __init__(self, with_locations: bool = False, dialect: str = "classic") -> None:
+        if dialect not in DIALECTS:
+            raise ValueError(f"unknown script dialect {dialect!r}; expected one of "
+                             f"{', '.join(map(repr, DIALECTS))}")
+        self.dialect = dialect
+        self.tvm = dialect == "tvm"
         self.lines: list[str] = []
         self.ind = ""
         self.names = NameTable()

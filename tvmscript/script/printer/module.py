@@ -25,8 +25,8 @@ class ScriptPrinter(GraphMixin, TirMixin, ExprMixin, BasePrinter):
     _S: ClassVar[dict] = {}
     _G: ClassVar[dict] = {}
 
-    def __init__(self, with_locations: bool = False) -> None:
-        super().__init__(with_locations)
+    def __init__(self, with_locations: bool = False, dialect: str = "classic") -> None:
+        super().__init__(with_locations, dialect)
         self.in_module = False
         self.declare_all = False
         self.uses_cls = False

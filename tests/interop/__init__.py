@@ -1,0 +1,1 @@
+"""Interop with Apache TVM: a worker process that drives TVM and the client the tests use."""
