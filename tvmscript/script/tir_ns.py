@@ -18,6 +18,7 @@ from ..ir.expr import PrimExpr, Range, StringImm, const
 from ..ir.node import Node
 from ..schedule.region import uses_vars
 from .fold import fold_binary
+from .tir_expr_ns import EXPR_ENTRIES
 from .namespace import Namespace
 from .parser import tir_frames as F
 from .parser.builtin import ArgError, Builtin, table
@@ -416,23 +417,6 @@ def _binary(cls):
     return make
 
 
-def _node(cls):
-    """``T.Add(a, b)`` and friends: exactly one node, never folded (how the printer spells a
-    node that the operator would fold away, as TVM's printer does)."""
-
-    def make(p, a, b):
-        return cls(*_pair(a, b))
-
-    return make
-
-
-def not_node(p, a):
-    return E.Not(as_prim(a))
-
-
-_NODES = {name: _node(getattr(E, name)) for name in (
-    "Add", "Sub", "Mul", "Div", "Mod", "FloorDiv", "FloorMod", "Min", "Max",
-    "EQ", "NE", "LT", "LE", "GT", "GE", "And", "Or")}
 
 
 def _intrinsic(info: intrin.IntrinsicDef) -> Builtin:
@@ -534,8 +518,9 @@ _ENTRIES = dict(table("T", {
     "Select": select, "Cast": cast, "Ramp": ramp, "Broadcast": broadcast, "let": let,
     "min_value": _limit("min"), "max_value": _limit("max"), "min": _binary(E.Min),
     "max": _binary(E.Max), "floordiv": _binary(E.FloorDiv), "floormod": _binary(E.FloorMod),
-    "truncdiv": _binary(E.Div), "truncmod": _binary(E.Mod), **_NODES, "Not": not_node,
+    "truncdiv": _binary(E.Div), "truncmod": _binary(E.Mod),
 }))
+_ENTRIES.update(EXPR_ENTRIES)
 _ENTRIES.update(axis=axis, prim_func=prim_func, handle=_fallback("handle"))
 
 T = Namespace("T", _ENTRIES, _fallback)
