@@ -58,7 +58,7 @@ def op_equal(request: dict) -> dict:
 
 
 def op_schedule(request: dict) -> dict:
-    """Apply a named schedule recipe (``recipes.py``) in TVM and print the result."""
+    """Apply a named schedule recipe (``tests/interop/tvm_recipes.py``) in TVM and print the result."""
     from tests.interop import tvm_recipes
 
     try:
