@@ -226,6 +226,8 @@ class Call(GraphExpr):
             opdef = get_op(self.op.name)
             if opdef is not None:
                 attrs = {**opdef.attrs, **attrs}
+                if opdef.normalize is not None:
+                    attrs = opdef.normalize(attrs)
         object.__setattr__(self, "attrs", FrozenDict(freeze(attrs)))
         object.__setattr__(self, "sinfo_args", tuple(self.sinfo_args))
 

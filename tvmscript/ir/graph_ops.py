@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .dtype import DataType
+from .dtype import DataType, DTypeError, dtype as as_dtype
 from .expr import IntImm, PrimExpr
 from .graph import Call, ObjectStructInfo, StructInfo, TensorStructInfo, TupleStructInfo
 
@@ -28,6 +28,11 @@ class OpDef:
     attrs: dict[str, Any] = field(default_factory=dict)  # attribute name -> default
     infer: Callable[[Call], StructInfo] | None = None
     doc: str = ""
+    # attributes that may also be passed positionally after the arguments, as TVM's
+    # ``R.reshape(x, R.shape([2, 12]))`` passes the shape
+    positional: tuple[str, ...] = ()
+    # the canonical form of the attributes (``padding=1`` is ``(1, 1, 1, 1)``, as in TVM)
+    normalize: Callable[[dict], dict] | None = None
 
     @property
     def script_name(self) -> str:
@@ -39,14 +44,17 @@ Inference = Callable[[Call], StructInfo]
 
 
 def register_op(script_name: str, num_args: int | None, attrs: dict[str, Any] | None = None,
-                doc: str = "") -> Callable[[Inference], Inference]:
+                doc: str = "", positional: tuple[str, ...] = (),
+                normalize: Callable[[dict], dict] | None = None
+                ) -> Callable[[Inference], Inference]:
     """Register ``R.<script_name>`` with its inference function (used as a decorator)."""
 
     def wrap(infer: Inference) -> Inference:
         name = "relax." + script_name
         if name in _REGISTRY:
             raise ValueError(f"operator {name!r} is already registered")
-        _REGISTRY[name] = OpDef(name, num_args, dict(attrs or {}), infer, doc)
+        _REGISTRY[name] = OpDef(name, num_args, dict(attrs or {}), infer, doc, positional,
+                                normalize)
         return infer
 
     return wrap
@@ -159,10 +167,22 @@ def _axes(op: str, axis: Any, ndim: int) -> list[int]:
     return out
 
 
-@register_op("matmul", 2, doc="matrix product with numpy's batching rules")
+def _out_dtype(op: str, call: Call, dt: DataType) -> DataType:
+    """``out_dtype=None`` (TVM's default) keeps the operands' dtype; another is refused."""
+    out = call.attrs.get("out_dtype")
+    try:
+        if out is None or out == "" or as_dtype(out) == dt:
+            return dt
+    except DTypeError as exc:
+        raise GraphTypeError(f"R.{op}: out_dtype: {exc}") from None
+    raise GraphTypeError(f"R.{op}: out_dtype={out!r} differs from the operands' dtype {dt}; "
+                         "only out_dtype=None or the operands' dtype is supported")
+
+
+@register_op("matmul", 2, {"out_dtype": None}, doc="matrix product with numpy's batching rules")
 def _matmul(call: Call) -> StructInfo:
     a, b = tensor_arg(call, 0), tensor_arg(call, 1)
-    dt = _dtype_of("matmul", a, b)
+    dt = _out_dtype("matmul", call, _dtype_of("matmul", a, b))
     if a.shape is None or b.shape is None:
         return TensorStructInfo(None, dt)
     if len(a.shape) < 1 or len(b.shape) < 1:
@@ -193,7 +213,19 @@ def _permute(call: Call) -> StructInfo:
     return TensorStructInfo(tuple(a.shape[i] for i in axes), a.dtype)
 
 
-@register_op("reshape", 1, {"shape": ()}, doc="same elements, new shape")
+def _reshape_attrs(attrs: dict) -> dict:
+    """``shape`` as sizes: ``R.shape([2, 12])`` (TVM's spelling) is the tuple ``(2, 12)``."""
+    shape = attrs.get("shape")
+    values = getattr(shape, "values", None)  # a ShapeExpr
+    if values is not None:
+        shape = tuple(v.value if isinstance(v, IntImm) else v for v in values)
+    elif isinstance(shape, (int, IntImm)) and not isinstance(shape, bool):
+        shape = (shape,)
+    return {**attrs, "shape": shape}
+
+
+@register_op("reshape", 1, {"shape": ()}, doc="same elements, new shape",
+             positional=("shape",), normalize=_reshape_attrs)
 def _reshape(call: Call) -> StructInfo:
     a = tensor_arg(call, 0)
     return TensorStructInfo(_reshaped(a, tuple(call.attrs.get("shape", ()))), a.dtype)
@@ -235,7 +267,15 @@ def _count(a: TensorStructInfo) -> int | None:
     return math.prod(s.value for s in a.shape)
 
 
-@register_op("sum", 1, {"axis": None, "keepdims": False}, doc="sum over axes")
+def _sum_attrs(attrs: dict) -> dict:
+    """``axis=1`` is ``axis=(1,)``, as TVM stores it."""
+    axis = attrs.get("axis")
+    return {**attrs, "axis": (axis,)} if isinstance(axis, int) and \
+        not isinstance(axis, bool) else attrs
+
+
+@register_op("sum", 1, {"axis": None, "keepdims": False}, doc="sum over axes",
+             normalize=_sum_attrs)
 def _sum(call: Call) -> StructInfo:
     a = tensor_arg(call, 0)
     if a.shape is None:
@@ -249,19 +289,54 @@ def _sum(call: Call) -> StructInfo:
     return TensorStructInfo(out, a.dtype)
 
 
-@register_op("nn.conv2d", 2, {"strides": (1, 1), "padding": (0, 0), "dilation": (1, 1)},
+def _pair(value: Any) -> Any:
+    return (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _conv2d_attrs(attrs: dict) -> dict:
+    """TVM's canonical form: int strides and dilation are pairs, padding has four entries
+    (top, left, bottom, right; one value for all, two for (height, width)), and the output
+    layout defaults to the data layout."""
+    pad = attrs.get("padding")
+    if isinstance(pad, int) and not isinstance(pad, bool):
+        pad = (pad,) * 4
+    elif isinstance(pad, (tuple, list)) and len(pad) in (1, 2):
+        pad = tuple(pad) * (4 // len(pad))
+    out_layout = attrs.get("out_layout")
+    return {**attrs, "strides": _pair(attrs.get("strides")), "padding": pad,
+            "dilation": _pair(attrs.get("dilation")),
+            "out_layout": attrs.get("data_layout") if out_layout is None else out_layout}
+
+
+_CONV2D_ATTRS = {"strides": (1, 1), "padding": (0, 0, 0, 0), "dilation": (1, 1), "groups": 1,
+                 "data_layout": "NCHW", "kernel_layout": "OIHW", "out_layout": "NCHW",
+                 "out_dtype": None}
+_CONV2D_SUPPORTED = {"groups": 1, "data_layout": "NCHW", "kernel_layout": "OIHW",
+                     "out_layout": "NCHW"}
+
+
+@register_op("nn.conv2d", 2, _CONV2D_ATTRS, normalize=_conv2d_attrs,
              doc="2-D convolution, NCHW data and OIHW weights")
 def _conv2d(call: Call) -> StructInfo:
     x, w = tensor_arg(call, 0), tensor_arg(call, 1)
-    dt = _dtype_of("nn.conv2d", x, w)
+    for key, only in _CONV2D_SUPPORTED.items():
+        if call.attrs.get(key, only) != only:
+            raise GraphTypeError(f"R.nn.conv2d: {key}={call.attrs[key]!r} is not supported; "
+                                 f"only {key}={only!r}")
+    for key, count in (("strides", 2), ("padding", 4), ("dilation", 2)):
+        value = call.attrs.get(key)
+        if not isinstance(value, tuple) or len(value) != count:
+            raise GraphTypeError(f"R.nn.conv2d: {key} must be an int or a list of "
+                                 f"{'1, 2 or 4' if key == 'padding' else '1 or 2'} ints, "
+                                 f"got {value!r}")
+    dt = _out_dtype("nn.conv2d", call, _dtype_of("nn.conv2d", x, w))
     if x.shape is None or w.shape is None:
         return TensorStructInfo(None, dt, 4)
     if len(x.shape) != 4 or len(w.shape) != 4:
         raise GraphTypeError("R.nn.conv2d expects 4-D data (NCHW) and weights (OIHW)")
-    sh, sw = call.attrs.get("strides", (1, 1))
-    pad = tuple(call.attrs.get("padding", (0, 0)))
-    ph0, pw0, ph1, pw1 = pad * 2 if len(pad) == 2 else pad
-    dh, dw = call.attrs.get("dilation", (1, 1))
+    sh, sw = call.attrs["strides"]
+    ph0, pw0, ph1, pw1 = call.attrs["padding"]
+    dh, dw = call.attrs["dilation"]
 
     def out(size: PrimExpr, k: PrimExpr, lo: int, hi: int, s: int, d: int) -> PrimExpr:
         return (size + (lo + hi) - ((k - 1) * d + 1)) // s + 1

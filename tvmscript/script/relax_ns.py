@@ -198,8 +198,7 @@ class OpCallable:
 
     def script_callable(self, p, node, args, kwargs):
         op = self.op
-        if op.num_args is not None and len(args) != op.num_args:
-            raise TypeError(f"R.{op.script_name} takes {op.num_args} argument(s), got {len(args)}")
+        args, kwargs = _positional_attrs(op, list(args), dict(kwargs))
         unknown = [k for k in kwargs if k not in op.attrs]
         if unknown:
             expected = ", ".join(op.attrs) or "none"
@@ -209,6 +208,21 @@ class OpCallable:
         call = G.Call(G.Op(op.name), tuple(as_graph(a) for a in args), attrs)
         call.struct_info  # noqa: B018 - infer now so shape and dtype errors point here
         return call
+
+
+def _positional_attrs(op, args: list, kwargs: dict) -> tuple[list, dict]:
+    """Arguments past the operator's count name its positional attributes in order
+    (``R.reshape(x, R.shape([2, 12]))`` is ``R.reshape(x, shape=(2, 12))``)."""
+    most = None if op.num_args is None else op.num_args + len(op.positional)
+    if op.num_args is not None and not op.num_args <= len(args) <= most:
+        count = str(op.num_args) if most == op.num_args else f"{op.num_args} to {most}"
+        raise TypeError(f"R.{op.script_name} takes {count} argument(s), got {len(args)}")
+    extra = args[op.num_args:] if op.num_args is not None else []
+    for key, value in zip(op.positional, extra):
+        if key in kwargs:
+            raise TypeError(f"R.{op.script_name} got {key} both by position and as {key}=")
+        kwargs[key] = value
+    return (args if op.num_args is None else args[:op.num_args]), kwargs
 
 
 def _fallback(prefix: str):

@@ -77,13 +77,40 @@ def _is_method(func: Callable[..., Any]) -> bool:
 
 
 def _parse_def(kind: str, fdef: ast.FunctionDef, source: src.Source, env: ChainMap) -> Any:
+    private = _private(fdef, source)
     if kind == "tir":
         from .tir import TIRParser
 
-        return TIRParser(source, env).parse_function(fdef)
-    from .relax import RelaxParser
+        func = TIRParser(source, env).parse_function(fdef)
+    else:
+        from .relax import RelaxParser
 
-    return RelaxParser(source, env).parse_function(fdef)
+        func = RelaxParser(source, env).parse_function(fdef)
+    return _with_symbol(func, fdef, source, private)
+
+
+def _private(fdef: ast.FunctionDef, source: src.Source) -> bool:
+    """``private=True`` in the function's decorator (a literal, as TVM reads it)."""
+    for dec in fdef.decorator_list:
+        for kw in dec.keywords if isinstance(dec, ast.Call) else ():
+            if kw.arg != "private":
+                continue
+            if not isinstance(kw.value, ast.Constant) or not isinstance(kw.value.value, bool):
+                raise source.error(kw.value, "private= takes True or False")
+            return kw.value.value
+    return False
+
+
+def _with_symbol(func: Any, fdef: ast.FunctionDef, source: src.Source, private: bool) -> Any:
+    """TVM's convention: a function that is not ``private=True`` is exported under its name
+    (``global_symbol``) unless its attributes name another symbol; a private one has none."""
+    has = "global_symbol" in func.attrs
+    if private and has:
+        raise source.error(fdef, f"function '{fdef.name}' is private=True but its attributes give "
+                                 "a global_symbol; drop one of them")
+    if private or has:
+        return func
+    return func.with_(attrs=FrozenDict({**func.attrs, "global_symbol": fdef.name}))
 
 
 @user_facing
@@ -185,6 +212,9 @@ def from_source(text: str, filename: str = "<string>") -> Any:
     """Parse a script text: one decorated def gives that function, one decorated class a module."""
     source = src.from_text(text, filename)
     defs = [s for s in source.tree.body if not _skippable(s)]
+    sizes: dict[str, Any] = {}
+    while len(defs) > 1 and _size_declaration(defs[0], source, sizes):
+        defs.pop(0)
     if len(defs) != 1 or not isinstance(defs[0], (ast.FunctionDef, ast.ClassDef)):
         node = defs[1] if len(defs) > 1 else (defs[0] if defs else None)
         raise source.error(node, "expected exactly one decorated function or class "
@@ -192,17 +222,52 @@ def from_source(text: str, filename: str = "<string>") -> Any:
                                  "top-level statement(s)")
     node = defs[0]
     env = _env(None)
+    env.maps[0].update(sizes)
     if isinstance(node, ast.ClassDef):
-        return _from_source_class(node, source)
+        return _from_source_class(node, source, sizes)
     return _module_function(node, source, env)
 
 
-def _from_source_class(node: ast.ClassDef, source: src.Source) -> IRModule:
+def _size_declaration(stmt: ast.stmt, source: src.Source, sizes: dict[str, Any]) -> bool:
+    """``n = TypeVar("n")`` or ``n = T.int64()`` before the function or module, as TVM 0.27
+    prints symbolic sizes: each function that uses ``n`` gets its own variable ``n``."""
+    from .tir_frames import PendingVar
+    from ...ir.dtype import INT64, dtype as as_dtype
+
+    value = stmt.value if isinstance(stmt, ast.Assign) else None
+    if not isinstance(value, ast.Call) or len(stmt.targets) != 1 \
+            or not isinstance(stmt.targets[0], ast.Name):
+        return False
+    name, func = stmt.targets[0].id, value.func
+    if isinstance(func, ast.Name) and func.id == "TypeVar":
+        given = value.args[0].value if len(value.args) == 1 and not value.keywords and \
+            isinstance(value.args[0], ast.Constant) else None
+        if given != name:
+            raise source.error(value, f'a symbolic size is declared as {name} = TypeVar("{name}")'
+                                      " (the same name, nothing else)")
+        sizes[name] = PendingVar(INT64)
+        return True
+    is_t = isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
+        and func.value.id == "T" and func.attr in ("int64", "int32")
+    if not is_t or value.args or value.keywords:
+        return False
+    sizes[name] = PendingVar(as_dtype(func.attr))
+    return True
+
+
+def _from_source_class(node: ast.ClassDef, source: src.Source,
+                       sizes: dict[str, Any] | None = None) -> IRModule:
     ok = len(node.decorator_list) == 1 and isinstance(node.decorator_list[0], ast.Attribute) \
         and node.decorator_list[0].attr == "ir_module"
     if not ok:
         raise source.error(node, "a class must be decorated with @I.ir_module")
-    return parse_module(node, source, lambda name: _env(None))
+
+    def env_of(name: str) -> ChainMap:
+        env = _env(None)
+        env.maps[0].update(sizes or {})
+        return env
+
+    return parse_module(node, source, env_of)
 
 
 def _skippable(stmt: ast.stmt) -> bool:

@@ -36,6 +36,8 @@ class RelaxParser(ParserBase):
         var = self.symbols.get(name)
         if var is None:
             local = self.lookup_local(name)
+            if not isinstance(local, Var) and isinstance(self.env.get(name), PendingVar):
+                local = self.lookup(name)  # a size declared before the function (TypeVar)
             var = local if isinstance(local, Var) else Var(name, dtype)
             self.symbols[name] = var
         return var

@@ -130,8 +130,12 @@ class GraphMixin:
         args = [self.gexpr(a) for a in c.args]
         opdef = get_op(c.op.name)
         declared = opdef.attrs if opdef is not None else {}
+        shape = c.attrs.get("shape") if c.op.name == "relax.reshape" else None
+        if self.tvm and isinstance(shape, tuple):  # TVM's reshape takes the shape as a value
+            args.append(f"R.shape([{', '.join(self.size(E.convert(v)) for v in shape)}])")
         for key, default in declared.items():
-            if key in c.attrs and not _same_value(c.attrs[key], default):
+            if key in c.attrs and not _same_value(c.attrs[key], default) and \
+                    not (key == "shape" and shape is not None and self.tvm):
                 args.append(f"{key}={self.value(c.attrs[key])}")
         for key, value in c.attrs.items():
             if key not in declared:
@@ -147,7 +151,7 @@ class GraphMixin:
                 text = f"[{', '.join(self.sinfo(x) for x in out.fields)}]"
             else:
                 text = self.sinfo(out)
-            args.append(f"out_sinfo={text}")
+            args.append(f"{'out_ty' if self.tvm else 'out_sinfo'}={text}")  # TVM 0.27: out_ty
         return f"R.call_tir({', '.join(args)})"
 
     # ------------------------------------------------------------ bindings and functions
@@ -187,7 +191,13 @@ class GraphMixin:
     def graph_func(self, f: G.Function, name: str) -> None:
         """``@R.function`` / ``def name(x: R.Tensor(...)) -> ...:`` and the body."""
         self.declare_all = True  # every loop-level variable here is a symbolic size
-        self.emit("@R.function")
+        attrs = dict(f.attrs)
+        if "global_symbol" not in attrs:  # TVM's convention: no symbol is private=True, and a
+            self.emit("@R.function(private=True)")  # symbol equal to the name is implied
+        else:
+            if attrs["global_symbol"] == name:
+                del attrs["global_symbol"]
+            self.emit("@R.function")
         if self.locs is not None:
             self.loc(f)
         self.sig_mode = True
@@ -202,8 +212,8 @@ class GraphMixin:
         self.emit(f"def {name}({', '.join(params)}) -> {ret}:")
         self.push()
         head = len(self.lines)
-        if f.attrs:
-            self.emit(f"R.func_attr({self.value(f.attrs)})")
+        if attrs:
+            self.emit(f"R.func_attr({self.value(attrs)})")
         self.uses_cls = False
         cls_index = len(self.lines)
         if isinstance(f.body, G.SeqExpr):
