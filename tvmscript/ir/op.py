@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
+from .dtype import DataType, dtype as as_dtype
 
 @dataclass(frozen=True)
 class IntrinsicDef:
@@ -79,3 +79,25 @@ register_intrinsic("bitwise_not", 1, infix="~")
 CALLEE_NAMED = frozenset({"tir.call_extern", "tir.call_pure_extern", "tir.call_llvm_intrin",
                           "tir.call_llvm_pure_intrin"})
 
+
+
+def llvm_intrinsic_name(name: str, dtype: "DataType | str") -> str:
+    """The full name of an LLVM intrinsic called with result ``dtype``: a base name
+    ``llvm.<op>`` (one dot, as TVM prints it) gets the overload suffix of the result type
+    (``llvm.fabs`` on float32 is ``llvm.fabs.f32``), as the LLVM backend declares it; a name
+    with more parts (``llvm.fabs.f32``, ``llvm.x86.avx2.pmadd.wd``) is already complete."""
+    if name.count(".") != 1 or not name.startswith("llvm."):
+        return name
+    return f"{name}.{llvm_type_suffix(as_dtype(dtype))}"
+
+
+def llvm_type_suffix(dt: "DataType") -> str:
+    """LLVM's overload suffix of a dtype: ``f32``, ``v16f32``, ``i8``, ``i1``, ``p0``."""
+    elem = dt.element_of()
+    if elem.is_handle:
+        base = "p0"
+    elif elem.is_float:
+        base = f"bf{elem.bits}" if elem.kind == "bfloat" else f"f{elem.bits}"
+    else:
+        base = f"i{1 if elem.is_bool else elem.bits}"
+    return f"v{dt.lanes}{base}" if dt.lanes > 1 else base

@@ -19,6 +19,7 @@ from ...ir.buffer import Buffer
 from ...ir.expr import PrimExpr, Var
 from ...ir.node import Node
 from ...ir.op import by_script_name
+from ..fold import fold_binary, fold_bitwise, negate
 from .builtin import ArgError, Builtin
 from .source import Source
 from .tir_frames import PendingVar
@@ -227,8 +228,9 @@ class ParserBase:
         if isinstance(ir, str):
             if ir != "tir.pow" and not (a.dtype.is_integer or a.dtype.element_of().is_bool):
                 raise TypeError(f"operator `{symbol}` needs integer operands, got {describe(a)}")
-            return self.span(node, E.Call(a.dtype, ir, (a, b)))
-        return self.span(node, ir(a, b))
+            folded = fold_bitwise(ir, a, b) if ir != "tir.pow" else None
+            return self.span(node, folded if folded is not None else E.Call(a.dtype, ir, (a, b)))
+        return self.span(node, fold_binary(ir, a, b))
 
     def _match(self, symbol: str, a: Any, b: Any) -> tuple[PrimExpr, PrimExpr]:
         for v in (a, b):
@@ -259,8 +261,8 @@ class ParserBase:
         op = type(node.op)
         if op is ast.UAdd:
             return value
-        if op is ast.USub:
-            return self.span(node, E.Sub(E.const(0, value.dtype), value))
+        if op is ast.USub:  # as TVM: ``-x`` is ``x * -1``, folded for a constant
+            return self.span(node, negate(value))
         if op is ast.Not:
             return self.span(node, E.Not(value))
         return self.span(node, E.Call(value.dtype, "tir.bitwise_not", (value,)))
@@ -292,7 +294,11 @@ class ParserBase:
             right = self.eval(comp)
             symbol, py_fn, cls = _CMPOPS.get(type(op)) or _unsupported_op(op)
             if is_ir(left) or is_ir(right):
-                parts.append(cls(*self._match(symbol, loaded(left), loaded(right))))
+                a, b = self._match(symbol, loaded(left), loaded(right))
+                # as TVM's parser: an ordering with an expression on the left folds, ``==``,
+                # ``!=`` and an ordering with a Python number on the left do not
+                fold = is_ir(left) and cls not in (E.EQ, E.NE)
+                parts.append(fold_binary(cls, a, b) if fold else cls(a, b))
             else:
                 parts.append(py_fn(left, right))
             left = right

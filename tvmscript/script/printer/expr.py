@@ -14,6 +14,9 @@ from ...ir import expr as E
 from ...ir.buffer import Buffer
 from ...ir.dtype import BOOL, INT32
 from ...ir.op import by_op
+from ...ir.structural import structural_equal
+from ..fold import fold_binary, fold_bitwise, folds
+from ..parser.values import extent_between
 from .base import lookup, str_lit
 
 OR, AND, NOT, CMP, BOR, BXOR, BAND, SHIFT, ADD, MUL, UNARY, POW, ATOM = range(1, 14)
@@ -26,23 +29,19 @@ _BINARY: dict[type, tuple[str, int]] = {
 }
 _INFIX_PREC = {"|": BOR, "^": BXOR, "&": BAND, "<<": SHIFT, ">>": SHIFT}
 _CALL_NAMES = {E.Min: "T.min", E.Max: "T.max", E.Mod: "T.truncmod"}
+_ORDERINGS = (E.LT, E.LE, E.GT, E.GE)
 
 
-def _is_zero_const(e: Any) -> bool:
-    return type(e) in (E.IntImm, E.FloatImm) and e.value == 0
+def _would_fold(e: Any) -> bool:
+    """Whether the operator spelling of ``e`` parses to something else (TVM folds it too)."""
+    try:
+        return folds(e)
+    except (ArithmeticError, ValueError):  # a constant zero divisor: the operator refuses it
+        return True
 
 
-def _is_negation(e: Any) -> bool:
-    """``0 - x`` printed as ``-x`` (what the parser makes of ``-x``)."""
-    return type(e) is E.Sub and _is_zero_const(e.a) and e.a.dtype == e.b.dtype \
-        and type(e.b) not in (E.IntImm, E.FloatImm)
-
-
-def _continues_chain(e: Any) -> bool:
-    """Whether ``e.a`` prints as the left part of ``e``'s operator chain, without parentheses."""
-    prec = _BINARY[type(e)][1]
-    left = _BINARY.get(type(e.a))
-    return prec != CMP and left is not None and left[1] == prec and not _is_negation(e.a)
+def _both_const(e: Any) -> bool:
+    return type(e.a) in (E.IntImm, E.FloatImm) and type(e.b) in (E.IntImm, E.FloatImm)
 
 
 def _is_bare(e: Any) -> bool:
@@ -129,7 +128,7 @@ class ExprMixin:
         """A left-leaning chain ``a + b + c + ...`` is printed in a loop, not recursively, so a
         long sum prints (and parses back) without exhausting Python's stack."""
         chain = [e]
-        while _continues_chain(chain[-1]):
+        while self.continues_chain(chain[-1]):
             chain.append(chain[-1].a)
         text, prec = self.binary_op(chain[-1])
         for link in reversed(chain[:-1]):
@@ -138,10 +137,33 @@ class ExprMixin:
             text = text + op + (f"({b})" if pb <= prec else b)
         return text, prec
 
+    def continues_chain(self, e: Any) -> bool:
+        """Whether ``e.a`` prints as the left part of ``e``'s operator chain, without parentheses."""
+        prec = _BINARY[type(e)][1]
+        left = _BINARY.get(type(e.a))
+        return (prec != CMP and left is not None and left[1] == prec
+                and self.call_spelling(e) is None and self.call_spelling(e.a) is None)
+
+    def call_spelling(self, e: Any) -> str | None:
+        """The call that spells binary ``e`` where its operator would not parse back to it: the
+        node constructor (``T.Mul(i, 1)``) where the operator folds, as TVM's printer does; in
+        the tvm dialect ``T.truncdiv`` for an integer ``Div`` (TVM refuses ``/`` on integers)."""
+        cls = type(e)
+        if cls in (E.EQ, E.NE, E.And, E.Or):
+            return None  # never folded by a parser
+        if _would_fold(e) if cls not in _ORDERINGS else _both_const(e):
+            return f"T.{cls.__name__}"
+        if self.tvm and not e.dtype.element_of().is_float and cls is E.Div:
+            return "T.truncdiv"
+        if self.tvm and e.a.dtype.element_of().is_float and cls in (E.FloorDiv, E.FloorMod):
+            return f"T.{cls.__name__}"  # TVM's // and % take integers only
+        return None
+
     def binary_op(self, e: Any) -> tuple[str, int]:
+        call = self.call_spelling(e)
+        if call is not None:
+            return f"{call}({self.expr(e.a)}, {self.expr(e.b)})", ATOM
         op, prec = _BINARY[type(e)]
-        if _is_negation(e):
-            return "-" + self.wrap(e.b, UNARY), UNARY
         a, pa = self.px(e.a)
         b, pb = self.px(e.b)
         if _is_bare(e.a) and _is_bare(e.b):  # Python would fold two plain ints
@@ -155,7 +177,8 @@ class ExprMixin:
     e_CmpOp = e_BinaryOp
 
     def e_Min(self, e: Any) -> tuple[str, int]:
-        return f"{_CALL_NAMES[type(e)]}({self.expr(e.a)}, {self.expr(e.b)})", ATOM
+        name = f"T.{type(e).__name__}" if _would_fold(e) else _CALL_NAMES[type(e)]
+        return f"{name}({self.expr(e.a)}, {self.expr(e.b)})", ATOM
 
     e_Max = e_Mod = e_Min
 
@@ -181,11 +204,16 @@ class ExprMixin:
         self.declare(e.var)
         if self.locs is not None:
             self.loc(e.var)
+        if self.tvm:  # TVM's spelling; its T.let is the statement annotation
+            return f"T.Let({self.expr(e.body)}, where={{{var}: {value}}})", ATOM
         return f"T.let({var}, {value}, {self.expr(e.body)})", ATOM
 
     def e_BufferLoad(self, e: E.BufferLoad) -> tuple[str, int]:
         if self.locs is not None:
             self.loc(e)
+        if self.tvm:  # TVM reads a slice on the right-hand side as a region, not a load
+            indices = ", ".join(self.expr(i) for i in e.indices) or "()"
+            return f"{self.buffer_name(e.buffer)}[{indices}]", ATOM
         return f"{self.buffer_name(e.buffer)}[{self.indices(e.indices)}]", ATOM
 
     def e_Call(self, e: E.Call) -> tuple[str, int]:
@@ -193,7 +221,7 @@ class ExprMixin:
         if info is None:
             args = "".join(", " + self.expr(a) for a in e.args)
             return f'T.call_intrin("{e.dtype}", {str_lit(e.op)}{args})', ATOM
-        if info.infix is not None:
+        if info.infix is not None and not self.bitwise_folds(e):
             if len(e.args) == 1:
                 arg = e.args[0]
                 text = f"T.int32({arg.value})" if _is_bare(arg) else self.wrap(arg, UNARY)
@@ -206,6 +234,15 @@ class ExprMixin:
         if info.dtype_rule == "explicit":
             return f'T.{info.script_name}("{e.dtype}"{", " if args else ""}{args})', ATOM
         return f"T.{info.script_name}({args})", ATOM
+
+    def bitwise_folds(self, e: E.Call) -> bool:
+        """Whether ``a & b`` ... ``a >> b`` would parse to something else (TVM folds it)."""
+        if len(e.args) != 2:
+            return False
+        try:
+            return fold_bitwise(e.op, *e.args) is not None
+        except ValueError:  # a shift out of range: the operator refuses it
+            return True
 
     # ------------------------------------------------------------ buffers and indices
 
@@ -236,6 +273,12 @@ class ExprMixin:
         """``start + extent``: folded when both are constants, else written as a sum."""
         if type(start) is E.IntImm and type(extent) is E.IntImm and start.dtype == extent.dtype:
             return self.expr(E.IntImm(start.dtype, start.value + extent.value))
+        if start.dtype == extent.dtype:
+            stop = fold_binary(E.Add, start, extent)
+            if type(stop) is not E.Add:  # ``0 + n`` is ``n`` when parsed
+                if structural_equal(extent_between(start, stop), extent):
+                    return self.expr(stop)
+                return f"T.Add({self.expr(start)}, {self.expr(extent)})"
         return f"{self.wrap(start, ADD)} + {self.wrap(extent, ADD + 1)}"
 
     def range_text(self, r: E.Range) -> str:
