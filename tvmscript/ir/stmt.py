@@ -101,9 +101,20 @@ class LetStmt(Stmt):
 
 @node
 class AssertStmt(Stmt):
+    """``assert condition, message`` before ``body``. TVM 0.27's ``assert c, ("Kind", [parts])``
+    also names the error kind and may split the message into fragments, which TVM concatenates
+    when the assertion fails: ``message`` is always the whole message (what backends raise),
+    ``message_parts`` holds the fragments only when there are two or more."""
+
     condition: PrimExpr
     message: PrimExpr
     body: Stmt
+    error_kind: str = "RuntimeError"
+    message_parts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        parts = tuple(self.message_parts)
+        object.__setattr__(self, "message_parts", () if len(parts) == 1 else parts)
 
 
 @node

@@ -135,10 +135,62 @@ def match_buffer(p, param, shape=None, dtype="float32", data=None, strides=None,
                                               axis_separators), region)
 
 
+def _check_tvm_defaults(byte_offset: Any, layout: Any, allocated_addr: Any) -> None:
+    """TVM 0.27 keywords of an allocation this IR does not store, at their default only."""
+    if byte_offset is not None:
+        raise ArgError("byte_offset", f"byte_offset is not supported, got {describe(byte_offset)}")
+    if layout not in (None, "default"):
+        raise ArgError("layout", f'layout must be "default", got {describe(layout)}')
+    if allocated_addr not in (None, [], ()):
+        raise ArgError("allocated_addr", "allocated_addr is not supported, "
+                                         f"got {describe(allocated_addr)}")
+
+
 def alloc_buffer(p, shape, dtype="float32", data=None, strides=None, elem_offset=None,
-                 scope="global", align=64, offset_factor=0, buffer_type="", axis_separators=None):
+                 scope="global", align=64, offset_factor=0, buffer_type="", axis_separators=None,
+                 byte_offset=None, layout="default", allocated_addr=None, annotations=None):
+    """The block's allocation (classic, in a function with blocks), or TVM 0.27's flat
+    allocation over the rest of the body: in ``@T.prim_func(s_tir=True)`` and in a function
+    without blocks (the parser's ``flat_alloc``)."""
+    _check_tvm_defaults(byte_offset, layout, allocated_addr)
+    args = _buffer_args(shape, dtype, data, strides, elem_offset, scope, align, offset_factor,
+                        buffer_type, axis_separators)
+    if p is not None and getattr(p, "flat_alloc", False):
+        if data is not None:
+            raise ArgError("data", "a flat T.alloc_buffer allocates its own storage; write "
+                                   "T.decl_buffer(..., data=...) to view existing storage")
+        return F.BufferDef("flat", args, annotations=dict(
+            _attrs(annotations or {}, "annotations", "annotations")))
+    if annotations:
+        raise ArgError("annotations", "a block's T.alloc_buffer takes no annotations")
+    return F.BufferDef("alloc", args)
+
+
+def sblock_alloc_buffer(p, shape, dtype="float32", data=None, strides=None, elem_offset=None,
+                        scope="global", align=64, offset_factor=0, buffer_type="",
+                        axis_separators=None, layout="default", allocated_addr=None):
+    """TVM 0.27's spelling of the block's allocation (classic ``T.alloc_buffer`` in a block)."""
+    _check_tvm_defaults(None, layout, allocated_addr)
     return F.BufferDef("alloc", _buffer_args(shape, dtype, data, strides, elem_offset, scope,
                                              align, offset_factor, buffer_type, axis_separators))
+
+
+def _flat_alloc(scope: str):
+    """``T.alloc_local``/``T.alloc_shared``: TVM 0.27's flat allocation in that scope."""
+
+    def make(p, shape, dtype="float32", data=None, strides=None, elem_offset=None, align=64,
+             offset_factor=0, buffer_type="", axis_separators=None, byte_offset=None,
+             layout="default", allocated_addr=None, annotations=None):
+        _check_tvm_defaults(byte_offset, layout, allocated_addr)
+        if data is not None:
+            raise ArgError("data", f"T.alloc_{scope} allocates its own storage; write "
+                                   "T.decl_buffer(..., data=...) to view existing storage")
+        args = _buffer_args(shape, dtype, None, strides, elem_offset, scope, align,
+                            offset_factor, buffer_type, axis_separators)
+        return F.BufferDef("flat", args, annotations=dict(
+            _attrs(annotations or {}, "annotations", "annotations")))
+
+    return make
 
 
 def decl_buffer(p, shape, dtype="float32", data=None, strides=None, elem_offset=None,
@@ -161,7 +213,14 @@ def launch_thread(p, thread, extent):
     return F.LaunchSpec(thread, _int(extent, 1, "a thread extent"))
 
 
-def attr(p, node, attr_key, value):
+def attr(p, node, attr_key=None, value=None):
+    if isinstance(node, dict):
+        if attr_key is not None or value is not None:
+            raise ArgError(1, "T.attr({...}) takes only the dict of attributes")
+        return _attr_dict(node)
+    if attr_key is None or value is None:
+        raise ArgError(0, "T.attr takes a node, a key and a value, T.attr(node, \"key\", "
+                          "value), or a dict of attributes, T.attr({\"key\": value})")
     if not isinstance(node, (Node, str, bool, int, float)):
         raise ArgError(0, f"T.attr expects an IR node such as a variable or buffer, "
                           f"got {describe(node)}")
@@ -171,6 +230,23 @@ def attr(p, node, attr_key, value):
     return F.AttrSpec(node, attr_key, value)
 
 
+def _attr_dict(attrs: dict) -> F.AttrScope:
+    """TVM 0.27's ``T.attr({"key": value, ...})``: one attribute per key on the node 0."""
+    if not attrs:
+        raise ArgError(0, "T.attr({...}) needs at least one \"key\": value")
+    specs = []
+    for key, value in attrs.items():
+        if not isinstance(key, str):
+            raise ArgError(0, f"T.attr expects string keys, got {describe(key)}")
+        try:
+            value = StringImm(value) if isinstance(value, str) else as_prim(value)
+        except TypeError:
+            raise ArgError(0, f"T.attr value for key {key!r} must be a string or an expression, "
+                              f"got {describe(value)}") from None
+        specs.append(F.AttrSpec(0, key, value))
+    return F.AttrScope(specs)
+
+
 # ---------------------------------------------------------------- functions and blocks
 
 
@@ -178,13 +254,41 @@ def let_stmt(p, value, var=None):
     return F.LetSpec(as_prim(value))
 
 
-def assert_stmt(p, condition, message=""):
+def assert_stmt(p, condition, message="", error_kind="RuntimeError"):
     cond = as_prim(condition)
     if not cond.dtype.is_bool:
         raise ArgError(0, f"T.Assert expects a bool condition, got {describe(cond)}")
-    if not isinstance(message, str):
-        raise ArgError(1, f"T.Assert expects a string message, got {describe(message)}")
-    return F.AssertSpec(cond, message)
+    if not isinstance(error_kind, str) or not error_kind:
+        raise ArgError("error_kind", "T.Assert expects an error kind such as \"ValueError\", "
+                                     f"got {describe(error_kind)}")
+    try:
+        parts = assert_parts(message)
+    except TypeError as exc:
+        raise ArgError(1, str(exc)) from None
+    return F.AssertSpec(cond, "".join(parts), error_kind, parts)
+
+
+def assert_message(message: Any) -> tuple[str, tuple[str, ...]]:
+    """The error kind and message fragments of ``assert c, message``: a string, a list of
+    fragments, or TVM 0.27's ``("Kind", ["fragment", ...])``."""
+    if isinstance(message, tuple):
+        if len(message) != 2 or not isinstance(message[0], str) or not message[0]:
+            raise TypeError("an assert message tuple is (\"Kind\", [\"message\", ...]) with "
+                            "an error kind such as \"ValueError\" first, "
+                            f"got {describe(message)}")
+        return message[0], assert_parts(message[1])
+    return "RuntimeError", assert_parts(message)
+
+
+def assert_parts(message: Any) -> tuple[str, ...]:
+    items = message if isinstance(message, list) else [message]
+    for item in items:
+        if isinstance(item, StringImm):
+            item = item.value
+        if not isinstance(item, str):
+            raise TypeError("an assert message must be a string, a list of strings or "
+                            f"(\"Kind\", [strings]), got {describe(message)}")
+    return tuple(i.value if isinstance(i, StringImm) else i for i in items)
 
 
 def var(p, dtype):
@@ -193,7 +297,15 @@ def var(p, dtype):
 
 
 def func_attr(p, attrs):
-    p.func.attrs.update(_attrs(attrs, 0, "T.func_attr"))
+    """Function attributes; TVM 0.27's ``"tirx.X"`` keys (``tirx.noalias``,
+    ``tirx.is_scheduled``...) are this IR's ``"tir.X"``."""
+    attrs = _attrs(attrs, 0, "T.func_attr")
+    p.func.attrs.update({_tir_key(k): v for k, v in attrs.items()})
+
+
+def _tir_key(key: Any) -> Any:
+    return "tir." + key[len("tirx."):] if isinstance(key, str) and key.startswith("tirx.") \
+        else key
 
 
 def block(p, name=None, no_realize=False):
@@ -254,8 +366,11 @@ def where(p, predicate):
     frame.predicate = predicate
 
 
-def block_attr(p, attrs):
-    p.block_frame("T.block_attr").annotations.update(_attrs(attrs, 0, "T.block_attr"))
+def _block_attr(name: str):
+    def block_attr(p, attrs):
+        p.block_frame(name).annotations.update(_attrs(attrs, 0, name))
+
+    return block_attr
 
 
 def evaluate(p, value):
@@ -511,7 +626,9 @@ _ENTRIES = dict(table("T", {
     "decl_buffer": decl_buffer, "buffer_decl": decl_buffer, "var": var, "allocate": allocate,
     "launch_thread": launch_thread, "attr": attr, "LetStmt": let_stmt, "Assert": assert_stmt,
     "func_attr": func_attr, "block": block, "sblock": block, "init": init,
-    "reads": reads, "writes": writes, "where": where, "block_attr": block_attr,
+    "reads": reads, "writes": writes, "where": where, "block_attr": _block_attr("T.block_attr"),
+    "sblock_attr": _block_attr("T.sblock_attr"), "sblock_alloc_buffer": sblock_alloc_buffer,
+    "alloc_local": _flat_alloc("local"), "alloc_shared": _flat_alloc("shared"),
     "evaluate": evaluate, "serial": _loop(S.ForKind.SERIAL),
     "parallel": _loop(S.ForKind.PARALLEL), "vectorized": _loop(S.ForKind.VECTORIZED),
     "unroll": _loop(S.ForKind.UNROLLED), "thread_binding": thread_binding, "grid": grid,

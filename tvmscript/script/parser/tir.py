@@ -8,23 +8,35 @@ long function needs no deep recursion.
 from __future__ import annotations
 
 import ast
+import builtins
 from typing import Any, Callable
 
 from ...ir import expr as E
 from ...ir import stmt as S
 from ...ir.buffer import Buffer
-from ...ir.dtype import HANDLE
+from ...ir.dtype import HANDLE, DTypeError
+from ...ir.dtype import dtype as as_dtype
 from ...ir.expr import PrimExpr, Var, const
 from ...ir.function import PrimFunc
-from ..tir_ns import RANGE, DTypeCtor
+from ..tir_ns import RANGE, DTypeCtor, assert_message
 from .builtin import Binder, Builtin
-from .core import ParserBase
+from .core import _MISSING, ParserBase
 from .tir_frames import (
-    AssertSpec, AttrSpec, BlockFrame, BlockSpec, BufferDef, FuncFrame, GridSpec, InitSpec, LetSpec,
+    AssertSpec,
+    AttrScope,
+    AttrSpec,
+    BlockFrame,
+    BlockSpec,
+    BufferDef,
+    FuncFrame,
+    GridSpec,
+    InitSpec,
+    LetSpec,
     LoopSpec,
+    PendingVar,
     Wrap,
 )
-from .values import BufferSlice, as_prim, describe
+from .values import BufferSlice, as_prim, describe, is_scalar_buffer
 
 _UNSUPPORTED = {
     "Try": "`try`", "TryStar": "`try`", "ClassDef": "a class definition", "Import": "`import`",
@@ -50,6 +62,11 @@ class TIRParser(ParserBase):
         self.frames: list[BlockFrame] = []
         self.loop_doms: dict[Var, tuple[PrimExpr, PrimExpr]] = {}
         self.saw_block = False
+        # T.alloc_buffer is TVM 0.27's flat allocation (not the block's): set per function
+        self.flat_alloc = False
+        # variables made by quoted sizes in the signature, T.Buffer(("n", 16), ...)
+        self.signature_vars: dict[str, Var] = {}
+        self._scalar_params: dict[str, Any] = {}
 
     # ------------------------------------------------------------ API for builtins
     def block_frame(self, what: str) -> BlockFrame:
@@ -66,6 +83,9 @@ class TIRParser(ParserBase):
     # ------------------------------------------------------------ function
     def parse_function(self, fdef: ast.FunctionDef) -> PrimFunc:
         self.guard(fdef, self._check_signature, fdef)
+        self.flat_alloc = _s_tir(fdef) or not _has_blocks(fdef)
+        self._scalar_params = {a.arg: a.annotation for a in fdef.args.args
+                               if _is_dtype_annotation(a.annotation)}
         for arg in fdef.args.args:
             self.guard(arg, self._param, arg)
         body = self.parse_body(_strip_docstring(fdef.body))
@@ -86,18 +106,66 @@ class TIRParser(ParserBase):
         if arg.annotation is None:
             raise TypeError(f"parameter '{arg.arg}' needs an annotation such as "
                             "T.Buffer((16,), \"float32\"), T.handle or T.int32")
-        spec = self.eval(arg.annotation)
+        spec = self.eval(self._quoted_sizes(arg.annotation))
         if isinstance(spec, BufferDef) and spec.role == "view":
             var = Var(arg.arg, HANDLE)
             self.func.buffer_map[var] = Buffer(arg.arg, **spec.args)
             self.define(arg.arg, self.func.buffer_map[var])
         elif isinstance(spec, DTypeCtor):
-            var = Var(arg.arg, spec.script_dtype)
+            var = self.signature_vars.get(arg.arg)  # made by a quoted size before it
+            if var is None or self.lookup_local(arg.arg) is not var:
+                var = Var(arg.arg, spec.script_dtype)
             self.define(arg.arg, var)
         else:
             raise TypeError(f"parameter '{arg.arg}' has annotation {describe(spec)}; expected "
                             "T.Buffer(shape, dtype), T.handle or a scalar dtype such as T.int32")
         self.func.params.append(var)
+
+    def _quoted_sizes(self, annotation: ast.expr) -> ast.expr:
+        """TVM 0.27's signature ``T.Buffer(("n", "n * 2"), ..., strides=("s0", 1))``: a quoted
+        size is an expression whose names not yet defined become new size variables (int32, or
+        the dtype of the scalar parameter of that name), shared by every later use. Returns the
+        annotation with each quoted size replaced by its expression."""
+        if not (isinstance(annotation, ast.Call) and _is_t_attr(annotation.func, "Buffer")):
+            return annotation
+        call = ast.Call(annotation.func, list(annotation.args),
+                        [ast.keyword(k.arg, k.value) for k in annotation.keywords])
+        ast.copy_location(call, annotation)
+        call.end_lineno, call.end_col_offset = annotation.end_lineno, annotation.end_col_offset
+        if call.args:
+            call.args[0] = self._unquote(call.args[0])
+        for kw in call.keywords:
+            if kw.arg in ("shape", "strides"):
+                kw.value = self._unquote(kw.value)
+        return call
+
+    def _unquote(self, node: ast.expr) -> ast.expr:
+        if isinstance(node, (ast.Tuple, ast.List)):
+            new = type(node)([self._unquote(e) for e in node.elts], ast.Load())
+            return _located(new, node)
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+            return node
+        try:
+            expr = ast.parse(node.value.strip(), mode="eval").body
+        except SyntaxError:
+            raise self.error(node, f"a quoted size must be an expression such as \"n\" or "
+                                   f"\"n * 2\", got {node.value!r}") from None
+        for child in ast.walk(expr):
+            _located(child, node)
+            if isinstance(child, ast.Name) and self._unknown(child.id):
+                var = Var(child.id, self._size_dtype(child.id))
+                self.signature_vars[child.id] = var
+                self.define(child.id, var)
+        return expr
+
+    def _unknown(self, name: str) -> bool:
+        return self.lookup_local(name) is _MISSING and name not in self.overrides \
+            and name not in self.env and not hasattr(builtins, name)
+
+    def _size_dtype(self, name: str) -> Any:
+        ann = self._scalar_params.get(name)
+        spec = self.eval(ann) if ann is not None else None
+        return spec.script_dtype if isinstance(spec, DTypeCtor) else const(0).dtype
 
     def _root(self, body: S.Stmt) -> S.Stmt:
         allocs = self.func.alloc_buffers
@@ -131,7 +199,10 @@ class TIRParser(ParserBase):
             return None
         if isinstance(value, S.Stmt):
             return self.span(node, value)
-        if isinstance(value, (Binder, BlockSpec, LoopSpec, GridSpec, InitSpec, AttrSpec)):
+        if isinstance(value, (AttrSpec, AttrScope)):  # TVM 0.27: over the rest of the body
+            span = self.source.span(node)
+            return Wrap(lambda body: _attrs_of(value).wrap(body, span))
+        if isinstance(value, (Binder, BlockSpec, LoopSpec, GridSpec, InitSpec)):
             raise TypeError(f"{describe(value)} must be used in an assignment, `with` or `for`, "
                             "not as a statement on its own")
         return self.span(node, S.Evaluate(as_prim(value)))
@@ -175,10 +246,18 @@ class TIRParser(ParserBase):
         if not isinstance(value, (tuple, list)) or len(value) != len(names):
             raise TypeError(f"cannot unpack {describe(value)} into {len(names)} names")
         for name, v in zip(names, value):
-            self.define(name, v)
+            if isinstance(v, PendingVar):  # TVM 0.27 prints ``m, n = T.int32(), T.int32()``
+                v.bind(self, [name], target)
+            else:
+                self.define(name, v)
 
     def _let(self, node: ast.stmt, name: str, value: Any, ann: Any) -> Any:
-        if isinstance(self.lookup_local(name), (Var, Buffer)):
+        known = self.lookup_local(name)
+        if ann is None and is_scalar_buffer(known) and not isinstance(value, Buffer):
+            # TVM 0.27 prints ``A = v`` for ``A[0] = v`` into a buffer of shape (1,)
+            expr = _store_value(value, known.dtype, known)
+            return self.span(node, S.BufferStore(known, expr, (const(0),)))
+        if isinstance(known, (Var, Buffer)):
             raise TypeError(f"'{name}' is already defined; script variables are bound once")
         if not isinstance(value, (PrimExpr, BufferSlice, bool, int, float)):
             self.define(name, value)  # a Python value (tuple, module reference ...)
@@ -277,10 +356,10 @@ class TIRParser(ParserBase):
     def _assert(self, node: ast.Assert) -> Wrap:
         cond = self._condition(node.test)
         msg = self.eval(node.msg) if node.msg is not None else ""
-        if not isinstance(msg, str):
-            raise self.error(node.msg, f"an assert message must be a string, got {describe(msg)}")
+        kind, parts = self.guard(node.msg or node, assert_message, msg)
+        spec = AssertSpec(cond, "".join(parts), kind, parts)
         span = self.source.span(node)
-        return Wrap(lambda body: S.AssertStmt(cond, E.StringImm(msg), body).with_span(span))
+        return Wrap(lambda body: spec.make(body).with_span(span))
 
     def _return(self, node: ast.Return) -> None:
         raise TypeError("a prim_func cannot return a value; write results into an output buffer")
@@ -325,7 +404,7 @@ class TIRParser(ParserBase):
 
     def _assert_with(self, node: ast.With, spec: AssertSpec) -> S.Stmt:
         body = self.parse_body(node.body)
-        return self.span(node, S.AssertStmt(spec.condition, E.StringImm(spec.message), body))
+        return self.span(node, spec.make(body))
 
     def _let_with(self, node: ast.With, target: Any, spec: LetSpec) -> S.Stmt:
         if not isinstance(target, ast.Name):
@@ -371,9 +450,49 @@ class TIRParser(ParserBase):
             self.frames = frames
         return None
 
-    def _attr(self, node: ast.With, spec: AttrSpec) -> S.Stmt:
+    def _attr(self, node: ast.With, spec: AttrSpec | AttrScope) -> S.Stmt:
         body = self.parse_body(node.body)
-        return self.span(node, S.AttrStmt(spec.node, spec.key, spec.value, body))
+        return _attrs_of(spec).wrap(body, self.source.span(node))
+
+
+def _attrs_of(spec: AttrSpec | AttrScope) -> AttrScope:
+    return spec if isinstance(spec, AttrScope) else AttrScope([spec])
+
+
+def _is_t_attr(node: ast.expr, *names: str) -> bool:
+    """``T.<name>`` for one of ``names``."""
+    return isinstance(node, ast.Attribute) and node.attr in names \
+        and isinstance(node.value, ast.Name) and node.value.id == "T"
+
+
+def _is_dtype_annotation(node: ast.expr | None) -> bool:
+    if not isinstance(node, ast.Attribute) or not _is_t_attr(node, node.attr):
+        return False
+    try:
+        as_dtype(node.attr)
+    except DTypeError:
+        return False
+    return True
+
+
+def _s_tir(fdef: ast.FunctionDef) -> bool:
+    """``@T.prim_func(s_tir=True)`` (TVM 0.27's marker of a function with blocks)."""
+    for dec in fdef.decorator_list:
+        for kw in dec.keywords if isinstance(dec, ast.Call) else ():
+            if kw.arg == "s_tir" and isinstance(kw.value, ast.Constant):
+                return kw.value.value is True
+    return False
+
+
+def _has_blocks(fdef: ast.FunctionDef) -> bool:
+    return any(isinstance(n, ast.Call) and _is_t_attr(n.func, "block", "sblock")
+               for n in ast.walk(fdef))
+
+
+def _located(new: ast.AST, old: ast.AST) -> ast.AST:
+    for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
+        setattr(new, attr, getattr(old, attr, None))
+    return new
 
 
 def _store_value(value: Any, want, buf: Buffer) -> PrimExpr:
@@ -435,5 +554,6 @@ _STMT: dict[type, Callable[[TIRParser, Any], Any]] = {
 }
 _WITH: dict[type, Callable[[TIRParser, ast.With, Any], Any]] = {
     BlockSpec: TIRParser._block, InitSpec: TIRParser._init, AttrSpec: TIRParser._attr,
+    AttrScope: TIRParser._attr,
     AssertSpec: TIRParser._assert_with,
 }

@@ -69,6 +69,22 @@ class AttrSpec:
 
 
 @dataclass
+class AttrScope:
+    """``T.attr({"k1": v1, "k2": v2})`` (TVM 0.27): one AttrStmt per key on node 0, the first
+    outermost."""
+
+    attrs: list[AttrSpec]
+    script_kind = "T.attr"
+
+    def wrap(self, body: S.Stmt, span: Any = None) -> S.Stmt:
+        for spec in reversed(self.attrs):
+            body = S.AttrStmt(spec.node, spec.key, spec.value, body)
+            if span is not None:
+                body = body.with_span(span)
+        return body
+
+
+@dataclass
 class LetSpec:
     """``with T.LetStmt(value) as x:``: a let binding scoped to the `with` body."""
 
@@ -82,7 +98,15 @@ class AssertSpec:
 
     condition: PrimExpr
     message: str
+    error_kind: str = "RuntimeError"
+    parts: tuple[str, ...] = ()
     script_kind = "T.Assert"
+
+    def make(self, body: S.Stmt) -> S.Stmt:
+        from ...ir.expr import StringImm
+
+        return S.AssertStmt(self.condition, StringImm(self.message), body, self.error_kind,
+                            self.parts)
 
 
 @dataclass
@@ -119,6 +143,14 @@ class PendingVar(Binder):
 
     def bind(self, parser: Any, names: list[str], node: Any) -> None:
         name = _one(names, f"T.{self.dtype}()")
+        known = getattr(parser, "signature_vars", {}).get(name)
+        if known is not None and parser.lookup_local(name) is known:
+            # TVM 0.27 prints ``A: T.Buffer(("n",), ...)`` and then ``n = T.int32()`` in the
+            # body: the declaration names the variable the signature made, as in TVM.
+            if known.dtype != self.dtype:
+                raise TypeError(f"'{name}' is {known.dtype} in the signature (a quoted size in "
+                                f"T.Buffer) but is declared here as T.{self.dtype}()")
+            return
         parser.define(name, Var(name, self.dtype))
 
 
@@ -158,9 +190,10 @@ class RemapSpec(Binder):
 class BufferDef(Binder):
     """A buffer declaration; ``role`` says where the new buffer goes."""
 
-    role: str  # "param", "region", "alloc", "decl", "view"
+    role: str  # "param", "region", "alloc", "flat", "decl", "view"
     args: dict
-    target: Any = None  # the handle parameter or the matched region
+    target: Any = None  # the handle parameter, the matched region or the data of a decl
+    annotations: dict = field(default_factory=dict)  # of a flat allocation
     script_kind = "a buffer declaration"
 
     def bind(self, parser: Any, names: list[str], node: Any) -> Any:
@@ -185,8 +218,14 @@ class BufferDef(Binder):
     def _decl(self, parser: Any, buffer: Buffer) -> Wrap:
         if self.target is not None:
             return Wrap(lambda body: S.DeclBuffer(buffer, body))
+        return self._flat(parser, buffer)
+
+    def _flat(self, parser: Any, buffer: Buffer) -> Wrap:
+        """Storage and its buffer for the rest of the body: ``T.decl_buffer`` without data, and
+        TVM 0.27's flat ``T.alloc_buffer`` (its ``AllocBuffer`` statement)."""
         return Wrap(lambda body: S.Allocate(buffer.data, buffer.dtype, buffer.shape,
-                                            buffer.scope, None, S.DeclBuffer(buffer, body)))
+                                            buffer.scope, None, S.DeclBuffer(buffer, body),
+                                            self.annotations))
 
 
 @dataclass

@@ -68,20 +68,38 @@ def _non_ir(value: Any) -> Any:
 
 
 def as_prim(value: Any) -> PrimExpr:
-    """A PrimExpr from an expression, a Python number or a buffer region used as a vector."""
+    """A PrimExpr from an expression, a Python number, a buffer region used as a vector or a
+    one-element buffer used as its element."""
     if isinstance(value, PrimExpr):
         return value
     if isinstance(value, (bool, int, float)):
         return const(value)
     if isinstance(value, BufferSlice):
         return value.to_load()
+    if is_scalar_buffer(value):
+        return scalar_load(value)
     raise TypeError(f"expected an expression, got {describe(value)}")
 
 
+def is_scalar_buffer(value: Any) -> bool:
+    """A buffer of shape ``(1,)``: TVM 0.27 prints ``A`` for ``A[0]`` and ``A = v`` for
+    ``A[0] = v`` (its parser reads them back so), whatever the index was."""
+    if not isinstance(value, Buffer) or len(value.shape) != 1:
+        return False
+    extent = value.shape[0]
+    return isinstance(extent, IntImm) and extent.value == 1
+
+
+def scalar_load(buffer: Buffer) -> PrimExpr:
+    """``A[0]`` of a one-element buffer named bare in an expression."""
+    return E.BufferLoad(buffer, (const(0),))
+
+
 def loaded(value: Any) -> Any:
-    """A region used as an operand is a (vector) load; anything else is left as it is, so that
-    Python numbers still take the other operand's dtype."""
-    return as_prim(value) if isinstance(value, BufferSlice) else value
+    """A region used as an operand is a (vector) load, a one-element buffer its element;
+    anything else is left as it is, so that Python numbers still take the other operand's
+    dtype."""
+    return as_prim(value) if isinstance(value, BufferSlice) or is_scalar_buffer(value) else value
 
 
 def as_dtype_arg(value: Any) -> DataType:
@@ -98,7 +116,8 @@ def as_dtype_arg(value: Any) -> DataType:
 
 def as_int_expr(value: Any, what: str) -> PrimExpr:
     """``value`` as a scalar integer expression; the error names ``what`` the value is for."""
-    expr = as_prim(value) if isinstance(value, (PrimExpr, BufferSlice, int, float)) else None
+    expr = as_prim(value) if isinstance(value, (PrimExpr, BufferSlice, int, float)) \
+        or is_scalar_buffer(value) else None
     if expr is None or not expr.dtype.is_integer or expr.dtype.is_vector:
         raise TypeError(f"{what} must be an integer, got {describe(value)}")
     return expr
