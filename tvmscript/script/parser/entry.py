@@ -213,7 +213,8 @@ def from_source(text: str, filename: str = "<string>") -> Any:
     source = src.from_text(text, filename)
     defs = [s for s in source.tree.body if not _skippable(s)]
     sizes: dict[str, Any] = {}
-    while len(defs) > 1 and _size_declaration(defs[0], source, sizes):
+    while len(defs) > 1 and (_size_declaration(defs[0], source, sizes)
+                             or _metadata_section(defs[0], source, sizes)):
         defs.pop(0)
     if len(defs) != 1 or not isinstance(defs[0], (ast.FunctionDef, ast.ClassDef)):
         node = defs[1] if len(defs) > 1 else (defs[0] if defs else None)
@@ -253,6 +254,108 @@ def _size_declaration(stmt: ast.stmt, source: src.Source, sizes: dict[str, Any])
         return False
     sizes[name] = PendingVar(as_dtype(func.attr))
     return True
+
+
+def _metadata_section(stmt: ast.stmt, source: src.Source, names: dict[str, Any]) -> bool:
+    """``metadata = tvm.ir.load_json(\"\"\"...\"\"\")``: the constants TVM prints with
+    ``show_meta=True``, referred to as ``metadata["ir.GenericConst"][0]``."""
+    ok = isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 \
+        and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id == "metadata" \
+        and isinstance(stmt.value, ast.Call) and ast.unparse(stmt.value.func) == \
+        "tvm.ir.load_json" and len(stmt.value.args) == 1 \
+        and isinstance(stmt.value.args[0], ast.Constant) \
+        and isinstance(stmt.value.args[0].value, str)
+    if not ok:
+        return False
+    try:
+        names["metadata"] = Metadata(_load_metadata(stmt.value.args[0].value))
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise source.error(stmt.value, f"cannot read TVM's metadata section: {exc}") from None
+    return True
+
+
+class Metadata:
+    """The metadata section's tables: ``metadata["ir.GenericConst"]`` is a list of constants."""
+
+    script_kind = "TVM's metadata section"
+
+    def __init__(self, tables: dict[str, list]) -> None:
+        self.tables = tables
+
+    def script_getitem(self, key: Any) -> "_MetadataTable":
+        if key not in self.tables:
+            have = ", ".join(f'"{k}"' for k in self.tables) or "nothing"
+            raise KeyError(f"the metadata section has no {key!r}; it has {have}")
+        return _MetadataTable(key, self.tables[key])
+
+
+class _MetadataTable:
+    script_kind = "a metadata table"
+
+    def __init__(self, key: str, items: list) -> None:
+        self.key, self.items = key, items
+
+    def script_getitem(self, index: Any) -> Any:
+        if not isinstance(index, int) or not 0 <= index < len(self.items):
+            raise IndexError(f'metadata["{self.key}"] has {len(self.items)} entries, '
+                             f"not an entry {index!r}")
+        item = self.items[index]
+        if isinstance(item, str):  # a node kind that has no meaning here
+            raise TypeError(f'metadata["{self.key}"][{index}] is a TVM {item}, which is not '
+                            "supported here")
+        return item
+
+
+_CONSTANT_KINDS = ("ir.GenericConst", "relax.expr.Constant", "relax.Constant")
+
+
+def _load_metadata(text: str) -> dict[str, list]:
+    """TVM's JSON object graph: the root is a map from a kind to an array of nodes."""
+    import json
+
+    graph = json.loads(text)
+    nodes = graph["nodes"]
+    root = nodes[graph["root_index"]]
+    pairs = root["data"]
+    tables: dict[str, list] = {}
+    for k, v in zip(pairs[::2], pairs[1::2]):
+        key = nodes[k]["data"]
+        tables[key] = [_metadata_node(nodes, i) for i in nodes[v]["data"]]
+    return tables
+
+
+def _metadata_node(nodes: list, index: int) -> Any:
+    node = nodes[index]
+    if node["type"] not in _CONSTANT_KINDS:
+        return node["type"]
+    from ...ir.graph import Constant
+
+    return Constant(_tensor(nodes[node["data"]["value"]]["data"]))
+
+
+_DL_CODES = {0: "int", 1: "uint", 2: "float", 6: "bool"}
+
+
+def _tensor(b64: str) -> Any:
+    """A tensor in TVM's save format: magic, reserved, device, ndim, dtype, shape, bytes."""
+    import base64
+    import struct
+
+    import numpy as np
+
+    raw = base64.b64decode(b64)
+    magic, _, _, _, ndim, code, bits, lanes = struct.unpack_from("<QQiiiBBH", raw, 0)
+    if magic != 0xDD5E40F096B4A13F:
+        raise ValueError("a tensor does not start with TVM's tensor magic number")
+    if code not in _DL_CODES or lanes != 1:
+        raise ValueError(f"a tensor has the DLPack dtype code {code} x{lanes}, not supported")
+    name = "bool" if code == 6 or (code == 1 and bits == 1) else f"{_DL_CODES[code]}{bits}"
+    offset = struct.calcsize("<QQiiiBBH")
+    shape = struct.unpack_from(f"<{ndim}q", raw, offset)
+    offset += 8 * ndim
+    (size,) = struct.unpack_from("<q", raw, offset)
+    data = raw[offset + 8:offset + 8 + size]
+    return np.frombuffer(data, dtype=np.dtype(name).newbyteorder("<")).reshape(shape).copy()
 
 
 def _from_source_class(node: ast.ClassDef, source: src.Source,

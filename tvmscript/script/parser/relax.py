@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import operator
 from typing import Any, Callable
 
 from ...ir import graph as G
@@ -62,6 +63,8 @@ class RelaxParser(ParserBase):
         try:
             return super().lookup(name)
         except NameError:
+            if name == "metadata":
+                raise NameError(_NO_METADATA) from None
             ref = _module_ref(self.env)
             if ref is None or name not in ref.functions:
                 raise
@@ -150,12 +153,41 @@ class RelaxParser(ParserBase):
             self.define(target.id, value)  # a Python value such as `cls = Module`
             return
         expr = self.guard(value_node, as_graph, value)
+        expr = self.guard(value_node, self._normalize, expr, node)
         sinfo = self._sinfo(ann, expr, value_node)
         in_dataflow = self.outputs is not None
         cls = G.DataflowVar if in_dataflow and target.id not in self.outputs else G.GraphVar
         var = cls(target.id, sinfo)
         self.bindings.append(self.span(node, G.VarBinding(var, expr)))
         self.define(target.id, var)
+
+    # ------------------------------------------------------------ normal form, as in TVM
+    def _normalize(self, expr: G.GraphExpr, node: ast.stmt) -> G.GraphExpr:
+        """TVM's normal form: an operand that is neither a leaf (variable, constant, shape,
+        scalar, string) nor a tuple is bound first to its own variable (``lv``)."""
+        if isinstance(expr, G.Call):
+            args = tuple(self._operand(a, node) for a in expr.args)
+            return expr if all(map(operator.is_, args, expr.args)) else expr.with_(args=args)
+        if isinstance(expr, G.Tuple):
+            fields = tuple(self._operand(f, node) for f in expr.fields)
+            same = all(map(operator.is_, fields, expr.fields))
+            return expr if same else expr.with_(fields=fields)
+        if isinstance(expr, G.TupleGetItem):
+            inner = self._operand(expr.tuple_value, node)
+            return expr if inner is expr.tuple_value else expr.with_(tuple_value=inner)
+        return expr
+
+    def _operand(self, expr: G.GraphExpr, node: ast.stmt) -> G.GraphExpr:
+        if isinstance(expr, _LEAVES):
+            return expr
+        expr = self._normalize(expr, node)
+        if isinstance(expr, G.Tuple):
+            return expr
+        in_dataflow = self.outputs is not None
+        var = (G.DataflowVar if in_dataflow else G.GraphVar)("lv" if in_dataflow else "gv",
+                                                              expr.struct_info)
+        self.bindings.append(self.span(node, G.VarBinding(var, expr)))
+        return var
 
     def _sinfo(self, ann: Any, expr: G.GraphExpr, node: ast.expr) -> G.StructInfo:
         if ann is None:
@@ -201,8 +233,18 @@ class RelaxParser(ParserBase):
     def _return(self, node: ast.Return) -> None:
         if node.value is None:
             raise TypeError("a graph-level function must return a value")
-        self.result = self.guard(node.value, as_graph, self.eval(node.value))
+        value = self.guard(node.value, as_graph, self.eval(node.value))
+        self.result = self.guard(node.value, self._operand, value, node)
         self.returned = node
+
+
+_NO_METADATA = ("'metadata' refers to TVM's metadata section, which this text does not have: "
+                "TVM prints constants as metadata[...] and omits the section unless printed "
+                "with script(show_meta=True); print it that way, or write the constant as "
+                "R.const(value, dtype)")
+
+
+_LEAVES = (G.GraphVar, G.Constant, G.ShapeExpr, G.PrimValue, G.StringImm, G.Op, GlobalVar)
 
 
 def _module_ref(env: Any) -> ModuleRef | None:
