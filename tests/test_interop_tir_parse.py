@@ -83,7 +83,8 @@ def test_alloc_buffer_without_blocks_is_the_flat_allocation():
     same(FLAT_TVM, FLAT_TVM.replace("T.alloc_buffer((64,))", 'T.decl_buffer((64,), "float32")'))
     func = from_source(FLAT_TVM)
     assert isinstance(func.body, S.Allocate) and isinstance(func.body.body, S.DeclBuffer)
-    assert func.body.body.buffer.name == "Tmp" and func.body.buffer_var is func.body.body.buffer.data
+    tmp = func.body.body.buffer
+    assert tmp.name == "Tmp" and func.body.buffer_var is tmp.data
 
 
 @pytest.mark.parametrize("call, scope", [("T.alloc_local((64,))", "local"),
