@@ -298,6 +298,29 @@ def test_assert_message_errors():
              20, 'an assert message tuple is ("Kind", ["message", ...])')
 
 
+# ------------------------------------------------------------------ let bindings
+
+LET_CLASSIC = '''
+@T.prim_func
+def f(A: T.Buffer((16,), "float32")):
+    for i in range(16):
+        x: T.float32 = A[i] * T.float32(2)
+        j: T.int32 = i * 2
+        A[j // 2] = x
+'''
+
+# TVM 0.27 reads ``x: T.float32 = v`` as a one-element local buffer; its let binding (Bind) is
+# ``x: T.let[T.float32] = v``, or ``x: T.let = v`` typed by the value
+LET_TVM = LET_CLASSIC.replace("x: T.float32", "x: T.let[T.float32]").replace("j: T.int32",
+                                                                            "j: T.let")
+
+
+def test_t_let_annotation_is_a_let_binding():
+    same(LET_TVM, LET_CLASSIC)
+    error_at(LET_TVM.replace("T.let[T.float32]", "T.let[T.float16]"), 5, 17,
+             "'x' is annotated float16 but its value is float32")
+
+
 # ------------------------------------------------------------------ tirx. attributes
 
 
@@ -385,6 +408,7 @@ THROUGH_TVM = {
                                         '("ValueError", ["n must be ", "at most 16"])'),
                      ASSERT_TVM.replace('("RuntimeError", ["n must be at most 16"])',
                                         '("ValueError", ["n must be ", "at most 16"])')),
+    "let": (LET_TVM, LET_CLASSIC),
     "tirx_noalias": (NOALIAS.replace('"tir.noalias"', '"tirx.noalias"'), NOALIAS),
 }
 

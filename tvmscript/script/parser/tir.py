@@ -46,6 +46,7 @@ _UNSUPPORTED = {
     "Match": "`match`", "Break": "`break`", "Continue": "`continue`",
 }
 _TRUE = None
+_LET = object()  # the annotation ``T.let``: a let binding typed by its value
 
 
 def _true() -> PrimExpr:
@@ -215,7 +216,12 @@ class TIRParser(ParserBase):
     def _ann_assign(self, node: ast.AnnAssign) -> Any:
         if node.value is None:
             raise TypeError("an annotated name needs a value: x: T.int32 = value")
-        return self.assign(node, node.target, node.value, node.annotation)
+        ann = node.annotation
+        if _is_t_attr(ann, "let"):  # TVM 0.27's ``x: T.let = v``: typed by its value
+            ann = _LET
+        elif isinstance(ann, ast.Subscript) and _is_t_attr(ann.value, "let"):
+            ann = ann.slice  # TVM 0.27's ``x: T.let[T.int32] = v`` is ``x: T.int32 = v``
+        return self.assign(node, node.target, node.value, ann)
 
     def _aug_assign(self, node: ast.AugAssign) -> Any:
         if not isinstance(node.target, ast.Subscript):
@@ -263,7 +269,7 @@ class TIRParser(ParserBase):
             self.define(name, value)  # a Python value (tuple, module reference ...)
             return None
         expr = as_prim(value)
-        if ann is not None:
+        if ann is not None and ann is not _LET:
             dt = self.eval(ann)
             if not isinstance(dt, DTypeCtor):
                 raise self.error(ann, f"expected a dtype annotation such as T.int32, got "
