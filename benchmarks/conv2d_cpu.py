@@ -61,7 +61,7 @@ def schedule(func=conv2d) -> tvmscript.Schedule:
     h_0, h_1 = sch.split(h, [None, HB])
     w_0, w_1 = sch.split(w, [None, WB])
     sch.reorder(n, k_0, h_0, w_0, c, r, s, k_1, h_1, w_1)
-    sch.transform_layout(conv, ("read", 2),
+    sch.transform_layout(conv, ("read", 1),
                          IndexMap.from_func(lambda k, c, r, s: (k // KB, c, r, s, k % KB)))
     y_local = sch.cache_write(conv, 0, "local")
     sch.reverse_compute_at(y_local, w_0)

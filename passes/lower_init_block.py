@@ -14,6 +14,7 @@ A block with an init but no reduction iterator runs its init unconditionally bef
 
 from __future__ import annotations
 
+from tvmscript.analysis.access_region import reads_without_init
 from tvmscript.ir import EQ, Block, IfThenElse, IterType, Mutator, PrimFunc, Stmt, seq
 
 from .infra import PassContext, prim_func_pass
@@ -38,7 +39,7 @@ class _LowerInit(Mutator):
         block = self.generic_visit(block)
         if block.init is None:
             return block
-        return block.with_(init=None, body=init_then_body(block))
+        return block.with_(init=None, body=init_then_body(block), reads=reads_without_init(block))
 
 
 @prim_func_pass("lower-init-block", opt_level=0, required=True)

@@ -261,7 +261,7 @@ def matmul(A: T.Buffer((128, 128), "float32"), B: T.Buffer((128, 128), "float32"
             vi = T.axis.spatial(128, i)
             vj = T.axis.spatial(128, j)
             vk = T.axis.reduce(128, k)
-            T.reads(C[vi, vj], A[vi, vk], B[vk, vj])
+            T.reads(A[vi, vk], B[vk, vj])
             T.writes(C[vi, vj])
             with T.init():
                 C[vi, vj] = T.float32(0)
@@ -385,7 +385,7 @@ def matmul(A: T.Buffer((128, 128), "float32"), B: T.Buffer((128, 128), "float32"
                             vi = T.axis.spatial(128, i)
                             vj = T.axis.spatial(128, j_0 * 8 + j_1)
                             vk = T.axis.reduce(128, k_0 * 4 + k_1)
-                            T.reads(C[vi, vj], A[vi, vk], B[vk, vj])
+                            T.reads(A[vi, vk], B[vk, vj])
                             T.writes(C[vi, vj])
                             with T.init():
                                 C[vi, vj] = T.float32(0)

@@ -218,8 +218,8 @@ def test_transform_layout_bad_index_maps(index_map: Any, message: str) -> None:
     (("read",), "got ('read',)"),
     (2.5, "got 2.5"),
     (True, "got True"),
-    (("read", 7), "block `C` has 3 read buffers, so there is no read buffer 7"),
-    (("read", -1), "block `C` has 3 read buffers, so there is no read buffer -1"),
+    (("read", 7), "block `C` has 2 read buffers, so there is no read buffer 7"),
+    (("read", -1), "block `C` has 2 read buffers, so there is no read buffer -1"),
 ])
 def test_transform_layout_bad_buffer(buffer: Any, message: str) -> None:
     sch, c, _ = matmul()

@@ -166,7 +166,7 @@ def rsum(A: T.Buffer((128, 128), "float32"), B: T.Buffer((128,), "float32")):
     for i, k_0, k_1 in T.grid(128, 32, 4):
         with T.block("B_rf"):
             vk_1, vi, vk_0 = T.axis.remap("SSR", [k_1, i, k_0])
-            T.reads(B_rf[vk_1, vi], A[vi, vk_0 * 4 + vk_1])
+            T.reads(A[vi, vk_0 * 4 + vk_1])
             T.writes(B_rf[vk_1, vi])
             with T.init():
                 B_rf[vk_1, vi] = T.float32(0)
@@ -174,7 +174,7 @@ def rsum(A: T.Buffer((128, 128), "float32"), B: T.Buffer((128,), "float32")):
     for i, k_1 in T.grid(128, 4):
         with T.block("B"):
             vk_1, vi = T.axis.remap("RS", [k_1, i])
-            T.reads(B[vi], B_rf[vk_1, vi])
+            T.reads(B_rf[vk_1, vi])
             T.writes(B[vi])
             with T.init():
                 B[vi] = T.float32(0)

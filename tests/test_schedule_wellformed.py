@@ -116,8 +116,8 @@ def test_split_the_init_loop_inside_a_tensorized_block(factor):
 
 
 LAYOUTS = {
-    "pack_b": (("read", 2), lambda k, n: (n // 16, k, n % 16)),
-    "pad_b": (("read", 2), lambda k, n: (k // 48, n, k % 48)),
+    "pack_b": (("read", 1), lambda k, n: (n // 16, k, n % 16)),
+    "pad_b": (("read", 1), lambda k, n: (k // 48, n, k % 48)),
     "pack_c": (("write", 0), lambda i, j: (j // 16, i, j % 16)),
 }
 
@@ -179,8 +179,8 @@ def fma_numbers(sch: Schedule, before: tvmscript.PrimFunc) -> None:
 
 @pytest.mark.parametrize("kind, index, view", [
     ("cache_write", 0, "T.match_buffer(C_local["),
-    ("cache_read", 1, "T.match_buffer(A_local["),
-    ("cache_read", 2, "T.match_buffer(B_local["),
+    ("cache_read", 0, "T.match_buffer(A_local["),
+    ("cache_read", 1, "T.match_buffer(B_local["),
 ])
 def test_cache_of_a_tensorized_block_moves_its_match_buffer_views(kind, index, view):
     before, sch = fma_tensorized()

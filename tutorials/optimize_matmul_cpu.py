@@ -73,7 +73,7 @@ def step_pack(sch: tvmscript.Schedule) -> None:
     copy block ``B_pack``.
     """
     c = sch.get_block("C")
-    sch.transform_layout(c, ("read", 2), IndexMap.from_func(lambda k, n: (n // NR, k, n % NR)))
+    sch.transform_layout(c, ("read", 1), IndexMap.from_func(lambda k, n: (n // NR, k, n % NR)))
 
 
 def step_accumulate(sch: tvmscript.Schedule) -> None:

@@ -97,7 +97,7 @@ def schedule_matmul(func) -> tvmscript.Schedule:
     i_0, i_1 = sch.split(i, [None, 4])
     j_0, j_1 = sch.split(j, [None, 16])
     sch.reorder(i_0, j_0, k, i_1, j_1)
-    sch.transform_layout(block, ("read", 2), IndexMap.from_func(lambda k, n: (n // 16, k, n % 16)))
+    sch.transform_layout(block, ("read", 1), IndexMap.from_func(lambda k, n: (n // 16, k, n % 16)))
     local = sch.cache_write(block, 0, "local")
     sch.reverse_compute_at(local, j_0)
     sch.decompose_reduction(block, k)

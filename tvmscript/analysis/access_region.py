@@ -4,7 +4,8 @@ Every load (read) and store (write) inside the block, in order of first access; 
 relaxed over the loops *inside* the block with simple interval arithmetic (Add, Sub,
 Mul/FloorDiv/FloorMod by a constant, Min, Max). Anything else covers the whole dimension.
 Nested blocks contribute their own regions with their iterators replaced by their bindings.
-Loads in the update count as reads, so a reduction reads its output.
+Loads count as reads, except that a block with an init does not read the buffers it writes
+(TVM's rule: the init gives the first value).
 """
 
 from __future__ import annotations
@@ -22,11 +23,18 @@ Interval = tuple[PrimExpr, PrimExpr]  # inclusive (lo, hi)
 
 
 def infer_block_access_regions(block: S.Block) -> tuple[tuple[BufferRegion, ...], tuple[BufferRegion, ...]]:
-    """(reads, writes) of ``block``'s init and body, relaxed over the loops inside it."""
+    """(reads, writes) of ``block``'s init and body, relaxed over the loops inside it.
+
+    A block with an init (a reduction) does not read what it writes, as in TVM: the init
+    provides the first value, so the output is left out of the reads altogether.
+    """
     collector = _Collector(block)
     if block.init is not None:
         collector.visit(block.init)
     collector.visit(block.body)
+    if block.init is not None:
+        for buffer in collector.writes:
+            collector.reads.pop(buffer, None)
     return collector.result(collector.reads), collector.result(collector.writes)
 
 
@@ -267,6 +275,8 @@ def _split(e: PrimExpr) -> tuple[PrimExpr | None, int]:
         return None, e.value
     if isinstance(e, E.Add) and isinstance(e.b, IntImm):
         return e.a, e.b.value
+    if isinstance(e, E.Sub) and isinstance(e.b, IntImm):
+        return e.a, -e.b.value
     return e, 0
 
 
@@ -295,3 +305,13 @@ def _union(a: Interval | None, b: Interval | None) -> Interval | None:
                 and _base_of(b[1]) is not None and structural_equal(_base_of(b[1]), base_b):
             return (lo, hi)
     return None
+
+
+def reads_without_init(block: S.Block) -> tuple[BufferRegion, ...]:
+    """The reads ``block`` has once its init is taken away (``decompose_reduction``,
+    ``blockize``, lowering): the update then reads what it writes, which a block with an init
+    leaves out of its reads. The written regions come first, as TVM orders them."""
+    if block.init is None:
+        return block.reads
+    listed = {r.buffer for r in block.reads}
+    return tuple(w for w in block.writes if w.buffer not in listed) + block.reads

@@ -357,7 +357,9 @@ def _declared(block: Block) -> list[Buffer]:
 def uncovered_accesses(block: Block) -> list[tuple["Access", list[BufferRegion]]]:
     """Each direct access (and nested block region) of ``block`` that its regions miss, with
     the regions of that buffer it has; buffers the block allocates, matches or declares
-    (``T.decl_buffer`` views in its body, e.g. a flat view inside an intrinsic) are its own."""
+    (``T.decl_buffer`` views in its body, e.g. a flat view inside an intrinsic) are its own.
+    A block with an init may read what its writes cover without listing it in its reads (TVM
+    leaves a reduction's output out of its reads)."""
     own = {*block.alloc_buffers, *(m.buffer for m in block.match_buffers), *_declared(block)}
     collector = _Accesses()
     iter_doms = {iv.var: _range_interval(iv.dom) for iv in block.iter_vars}
@@ -366,8 +368,10 @@ def uncovered_accesses(block: Block) -> list[tuple["Access", list[BufferRegion]]
     for access in collector.found:
         if access.buffer in own:
             continue
-        regions = [r for r in (block.reads if access.is_read else block.writes)
-                   if r.buffer is access.buffer]
+        listed = block.reads if access.is_read else block.writes
+        if access.is_read and block.init is not None:
+            listed = (*block.reads, *block.writes)  # a reduction reads what it writes
+        regions = [r for r in listed if r.buffer is access.buffer]
         if not any(_covers(r, access, iter_doms) for r in regions):
             missed.append((access, regions))
     return missed

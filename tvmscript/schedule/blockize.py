@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..analysis.access_region import reads_without_init
 from ..arith import Analyzer
 from ..arith.linear import to_linear
 from ..ir import stmt as S
@@ -111,7 +112,7 @@ def blockize(sch: Schedule, loop: LoopRV, preserve_unit_iters: bool = True) -> B
                 "loops inside it, and it is not bound to an outer iterator")
         inner_pred.append(c)
     inner_block = blk.with_(iter_vars=tuple(inner_ivs), init=None, body=rewrite(blk.body),
-                            reads=rewrite(blk.reads), writes=rewrite(blk.writes),
+                            reads=rewrite(reads_without_init(blk)), writes=rewrite(blk.writes),
                             match_buffers=rewrite(blk.match_buffers))
     init = None
     if blk.init is not None:

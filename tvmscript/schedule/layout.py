@@ -77,7 +77,7 @@ def transform_layout(sch: Schedule, block: BlockRV, buffer: Any, index_map: Inde
     (a write), or a buffer name. A map that pads (``i // 16`` of 100 rows) needs ``pad_value``.
     Parameter buffers keep the signature: see the module docstring (``<X>_pack`` block).
 
-    Before (``transform_layout(C, ("read", 2), lambda k, n: (n // 16, k, n % 16))``)::
+    Before (``transform_layout(C, ("read", 1), lambda k, n: (n // 16, k, n % 16))``)::
 
         for i, j, k in T.grid(128, 128, 128):
             with T.block("C"):

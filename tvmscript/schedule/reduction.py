@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..analysis import infer_block_access_regions
+from ..analysis.access_region import reads_without_init
 from ..arith import Analyzer
 from ..ir import expr as E
 from ..ir import stmt as S
@@ -254,7 +255,7 @@ def decompose_reduction(sch: Schedule, block: BlockRV, loop: LoopRV) -> BlockRV:
     for l in reversed(kept):
         body = l.with_(loop_var=lmap[l.loop_var], min=substitute(l.min, lmap),
                        extent=substitute(l.extent, lmap), body=body)
-    func = replace(sch.func, blk, blk.with_(init=None))
+    func = replace(sch.func, blk, blk.with_(init=None, reads=reads_without_init(blk)))
     sch.commit(insert_before(func, _relocate(func, loops[index].loop_var), body))
     return BlockRV(init_block.name_hint)
 
