@@ -75,6 +75,13 @@ def _contains_block(s: Any) -> bool:
     return isinstance(body, S.Stmt) and _contains_block(body)
 
 
+def tvm_attr_key(key: Any) -> Any:
+    """An attribute key as TVM 0.27 spells it: the ``tir.`` namespace became ``tirx.``."""
+    if isinstance(key, str) and key.startswith("tir."):
+        return "tirx." + key[len("tir."):]
+    return key
+
+
 def implicit_root(func: PrimFunc) -> S.Block | None:
     """The root block when it can stay implicit (the parser adds exactly this one back)."""
     r = func.body
@@ -110,6 +117,16 @@ class TirMixin:
         self.pop()
 
     tail = True  # whether the statement being printed is the last one of its suite
+
+    @property
+    def block_word(self) -> str:
+        """``block`` in the classic spelling; TVM 0.27 renamed block constructs ``sblock``."""
+        return "sblock" if self.tvm else "block"
+
+    @property
+    def block_alloc(self) -> str:
+        """A block's allocation: TVM 0.27's ``T.alloc_buffer`` is a flat statement instead."""
+        return "T.sblock_alloc_buffer(" if self.tvm else "T.alloc_buffer("
 
     def scoped(self, s: Any, header: str) -> bool:
         """Print ``with <header>:`` over ``s.body`` unless ``s`` may print flat (in tail position)."""
@@ -339,7 +356,7 @@ class TirMixin:
         if self.locs is not None:
             self.loc(r)
             self.loc(b)
-        self.emit(f"with T.block({str_lit(b.name_hint)}):")
+        self.emit(f"with T.{self.block_word}({str_lit(b.name_hint)}):")
         self.push()
         self.iter_vars(b.iter_vars, r.iter_values)
         if not _is_true(r.predicate):
@@ -348,7 +365,7 @@ class TirMixin:
         self.pop()
 
     def s_Block(self, b: S.Block) -> None:  # a bare block, outside its BlockRealize
-        self.emit(f"with T.block({str_lit(b.name_hint)}):")
+        self.emit(f"with T.{self.block_word}({str_lit(b.name_hint)}):")
         self.push()
         self.block_contents(b)
         self.pop()
@@ -389,9 +406,9 @@ class TirMixin:
         self.emit(f"T.reads({', '.join(self.region(x) for x in b.reads)})")
         self.emit(f"T.writes({', '.join(self.region(x) for x in b.writes)})")
         if b.annotations:
-            self.emit(f"T.block_attr({self.value(b.annotations)})")
+            self.emit(f"T.{self.block_word}_attr({self.value(b.annotations)})")
         for buf in b.alloc_buffers:
-            self.buffer_def(buf, "T.alloc_buffer(")
+            self.buffer_def(buf, self.block_alloc)
         for m in b.match_buffers:
             self.match_buffer_region(m)
         if b.init is not None:
@@ -405,15 +422,31 @@ class TirMixin:
     # ------------------------------------------------------------ functions
 
     def prim_func(self, f: PrimFunc, name: str) -> None:
-        """``@T.prim_func`` / ``def name(params):`` and the body."""
-        self.emit("@T.prim_func")
+        """``@T.prim_func`` / ``def name(params):`` and the body.
+
+        TVM's convention for the symbol: a function without ``global_symbol`` is
+        ``private=True``, and a ``global_symbol`` equal to the printed name is implied (the
+        parser adds it back). TVM 0.27 also wants ``s_tir=True`` on a function with blocks and
+        spells the ``tir.`` attribute namespace ``tirx.``.
+        """
+        attrs = dict(f.attrs)
+        options = []
+        if "global_symbol" not in attrs:
+            options.append("private=True")
+        elif attrs["global_symbol"] == name:
+            del attrs["global_symbol"]
+        if self.tvm:
+            if _contains_block(f.body):
+                options.append("s_tir=True")
+            attrs = {tvm_attr_key(k): v for k, v in attrs.items()}
+        self.emit(f"@T.prim_func({', '.join(options)})" if options else "@T.prim_func")
         if self.locs is not None:
             self.loc(f)
         params, matches = self.params(f)
         self.emit(f"def {name}({', '.join(params)}):")
         self.push()
-        if f.attrs:
-            self.emit(f"T.func_attr({self.value(f.attrs)})")
+        if attrs:
+            self.emit(f"T.func_attr({self.value(attrs)})")
         decl_index = len(self.lines)
         for handle, buf in matches:
             self.buffer_def(buf, "T.match_buffer(", prefix=handle + ", ")
@@ -423,7 +456,7 @@ class TirMixin:
                 self.loc(f.body)
                 self.loc(root)
             for buf in root.alloc_buffers:
-                self.buffer_def(buf, "T.alloc_buffer(")
+                self.buffer_def(buf, self.block_alloc)
             self.stmt(root.body)
         else:
             self.stmt(f.body)
