@@ -442,3 +442,50 @@ def test_constants_through_tvm_with_show_meta(bridge):
         pytest.skip("the TVM worker has no parse_meta request (show_meta=True) yet")
     assert answer["ok"], answer
     assert_structural_equal(parse(answer["script"]), parse(src))
+
+
+# ---------------------------------------------------------------- TVM 0.27's struct info spellings
+
+
+def test_scalar_object_and_string_struct_info_as_tvm_prints_them():
+    ours = '''
+@R.function
+def f(p: R.Prim("int64"), o: R.Object, t: R.Tuple(R.Tensor((2,), "int32"), R.Object)) -> R.Prim("int32"):
+    a = R.prim_value(3)
+    b = R.prim_value(T.int32(4))
+    c = R.str("hi")
+    return b
+'''
+    tvms = '''
+@R.function
+def f(p: T.int64, o: R.Any, t: R.Tuple(R.Tensor((2,), dtype="int32"), R.Any)) -> T.int32:
+    a: T.int64 = 3
+    b: T.int32 = 4
+    c: I.StringType() = R.str("hi")
+    return b
+'''
+    same(ours, tvms)
+    with pytest.raises(ScriptError, match="annotate it as T.int64 or R.Prim") as info:
+        parse(tvms.replace("b: T.int32 = 4", 'b: R.Tensor((), "int32") = 4'))
+    assert info.value.lineno == 5
+
+
+def test_a_call_of_a_module_function_has_its_return_struct_info():
+    mod = parse('''
+@I.ir_module
+class Module:
+    @R.function
+    def main(x: R.Tensor((4,), "float32")) -> R.Tensor((4,), "float32"):
+        cls = Module
+        y = cls.helper(x)
+        z = R.nn.softmax(cls.helper(y), axis=0)
+        return z
+
+    @R.function(private=True)
+    def helper(x: R.Tensor((4,), "float32")) -> R.Tensor((4,), "float32"):
+        y = R.nn.relu(x)
+        return y
+''')
+    y, lv, z = mod["main"].body.blocks[0].bindings
+    assert y.var.sinfo.script() == lv.var.sinfo.script() == 'R.Tensor((4,), dtype="float32")'
+    assert_structural_equal(parse(mod.script(dialect="tvm")), mod)

@@ -11,6 +11,14 @@ def _module_attrs(attrs: dict) -> None:
     return None
 
 
-I = Namespace("I", {"ir_module": ir_module, "module_attrs": _module_attrs})
+def _string_type():
+    """``I.StringType()``: TVM 0.27's struct info of ``R.str(...)`` (an object here)."""
+    from ..ir.graph import ObjectStructInfo
+
+    return ObjectStructInfo()
+
+
+I = Namespace("I", {"ir_module": ir_module, "module_attrs": _module_attrs,
+                    "StringType": _string_type})
 
 __all__ = ["I"]

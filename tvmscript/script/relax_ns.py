@@ -206,8 +206,17 @@ class OpCallable:
                             f"attributes are: {expected}")
         attrs = {**op.attrs, **kwargs}  # every attribute present: one canonical form
         call = G.Call(G.Op(op.name), tuple(as_graph(a) for a in args), attrs)
-        call.struct_info  # noqa: B018 - infer now so shape and dtype errors point here
+        if not any(map(_calls_module_function, call.args)):  # those are known once bound
+            call.struct_info  # noqa: B018 - infer now so shape and dtype errors point here
         return call
+
+
+def _calls_module_function(arg: G.GraphExpr) -> bool:
+    from ..ir.function import GlobalVar
+
+    if isinstance(arg, G.Tuple):
+        return any(map(_calls_module_function, arg.fields))
+    return isinstance(arg, G.Call) and isinstance(arg.op, GlobalVar)
 
 
 def _positional_attrs(op, args: list, kwargs: dict) -> tuple[list, dict]:
@@ -248,7 +257,7 @@ _ENTRIES = dict(table("R", {
     "output": output, "func_attr": func_attr, "call_tir": call_tir, "const": const,
     "prim_value": prim_value, "shape": shape_expr, "str": str_,
 }))
-_ENTRIES.update(Object=G.ObjectStructInfo(), function=_function)
+_ENTRIES.update(Object=G.ObjectStructInfo(), Any=G.ObjectStructInfo(), function=_function)
 
 R = Namespace("R", _ENTRIES, _fallback(""))
 

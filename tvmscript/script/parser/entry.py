@@ -38,6 +38,7 @@ class ModuleRef:
     def __init__(self, name: str, functions: list[str]) -> None:
         self.name = name
         self.functions = functions
+        self.returns: dict[str, Any] = {}  # graph functions' static return struct info
 
     def __getattr__(self, attr: str) -> GlobalVar:
         if attr.startswith("__") or attr not in self.__dict__.get("functions", ()):
@@ -167,6 +168,7 @@ def parse_module(cdef: ast.ClassDef, source: src.Source,
                  env_of: Callable[[str], ChainMap]) -> IRModule:
     names = [s.name for s in cdef.body if isinstance(s, ast.FunctionDef)]
     ref = ModuleRef(cdef.name, names)
+    ref.returns = _static_returns(cdef, source, env_of)
     functions: dict[str, Any] = {}
     attrs: dict[str, Any] = {}
     for stmt in cdef.body:
@@ -180,6 +182,29 @@ def parse_module(cdef: ast.ClassDef, source: src.Source,
             raise source.error(stmt, "a module class holds only @T.prim_func and @R.function "
                                      "definitions and I.module_attrs({...})")
     return IRModule(FrozenDict(functions), attrs).with_span(source.span(cdef))
+
+
+def _static_returns(cdef: ast.ClassDef, source: src.Source,
+                    env_of: Callable[[str], ChainMap]) -> dict[str, Any]:
+    """Each graph function's return annotation when it has no symbolic sizes: what a call
+    ``cls.f(x)`` gives, as TVM infers it (a function may be called before its definition)."""
+    from .relax import RelaxParser, static_sinfo
+
+    out: dict[str, Any] = {}
+    for fdef in cdef.body:
+        if not isinstance(fdef, ast.FunctionDef) or fdef.returns is None:
+            continue
+        env = env_of(fdef.name)
+        if len(fdef.decorator_list) != 1 or _kind(ParserBase(source, env),
+                                                  fdef.decorator_list[0]) != "relax":
+            continue
+        try:
+            sinfo = RelaxParser(source, env).annotation(fdef.returns)
+        except Exception:  # noqa: BLE001 - reported where the function itself is parsed
+            continue
+        if static_sinfo(sinfo):
+            out[fdef.name] = sinfo
+    return out
 
 
 def _module_function(fdef: ast.FunctionDef, source: src.Source, env: ChainMap) -> Any:

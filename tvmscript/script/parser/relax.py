@@ -6,6 +6,7 @@ import ast
 import operator
 from typing import Any, Callable
 
+from ...ir import expr as E
 from ...ir import graph as G
 from ...ir.dtype import INT64
 from ...ir.expr import Var
@@ -85,7 +86,7 @@ class RelaxParser(ParserBase):
     # ------------------------------------------------------------ function
     def parse_function(self, fdef: ast.FunctionDef) -> G.Function:
         params = [self.guard(arg, self._param, arg) for arg in fdef.args.args]
-        ret = self.eval(fdef.returns) if fdef.returns is not None else None
+        ret = _as_sinfo(self.eval(fdef.returns)) if fdef.returns is not None else None
         if ret is not None and not isinstance(ret, G.StructInfo):
             raise self.error(fdef.returns, f"expected a return annotation such as "
                                            f"R.Tensor(...), got {describe(ret)}")
@@ -108,7 +109,7 @@ class RelaxParser(ParserBase):
         if arg.annotation is None:
             raise TypeError(f"parameter '{arg.arg}' needs an annotation such as "
                             "R.Tensor((16, 32), \"float32\")")
-        sinfo = self.eval(arg.annotation)
+        sinfo = _as_sinfo(self.eval(arg.annotation))
         if not isinstance(sinfo, G.StructInfo):
             raise TypeError(f"parameter '{arg.arg}' has annotation {describe(sinfo)}; "
                             "expected R.Tensor(...), R.Tuple(...), R.Shape(...) or R.Object")
@@ -143,6 +144,8 @@ class RelaxParser(ParserBase):
         if not isinstance(target, ast.Name):
             raise self.error(target, "a binding assigns one name, e.g. lv = R.add(x, y)")
         value = self.eval(value_node)
+        if ann is not None and _is_number(value):  # TVM 0.27 prints `a: T.int64 = 3`
+            value = self._annotated_number(value, ann)
         if isinstance(value, PendingVar):  # `n = T.int64()`: the size variable "n" of the signature
             self.define(target.id, self.symbolic(target.id, value.dtype))
             return
@@ -184,15 +187,34 @@ class RelaxParser(ParserBase):
         if isinstance(expr, G.Tuple):
             return expr
         in_dataflow = self.outputs is not None
-        var = (G.DataflowVar if in_dataflow else G.GraphVar)("lv" if in_dataflow else "gv",
-                                                              expr.struct_info)
+        called = self._callee_returns(expr)
+        var = (G.DataflowVar if in_dataflow else G.GraphVar)(
+            "lv" if in_dataflow else "gv", called if called is not None else expr.struct_info)
         self.bindings.append(self.span(node, G.VarBinding(var, expr)))
         return var
 
+    def _callee_returns(self, expr: G.GraphExpr) -> G.StructInfo | None:
+        """``cls.f(x)`` has ``f``'s return struct info when it is static, as in TVM."""
+        if not isinstance(expr, G.Call) or not isinstance(expr.op, GlobalVar):
+            return None
+        ref = _module_ref(self.env)
+        return None if ref is None else ref.returns.get(expr.op.name_hint)
+
+    def _annotated_number(self, value: Any, ann: ast.expr) -> G.PrimValue:
+        sinfo = _as_sinfo(self.eval(ann))
+        if not isinstance(sinfo, G.PrimStructInfo):
+            raise self.error(ann, f"a number bound in a graph-level function is a scalar: "
+                                  f"annotate it as T.int64 or R.Prim(...), got {describe(sinfo)}")
+        return self.guard(ann, lambda: G.PrimValue(E.const(value, sinfo.dtype)))
+
+    def annotation(self, node: ast.expr) -> Any:
+        return _as_sinfo(self.eval(node))
+
     def _sinfo(self, ann: Any, expr: G.GraphExpr, node: ast.expr) -> G.StructInfo:
         if ann is None:
-            return self.guard(node, lambda: expr.struct_info)
-        sinfo = self.eval(ann)
+            called = self._callee_returns(expr)
+            return called if called is not None else self.guard(node, lambda: expr.struct_info)
+        sinfo = _as_sinfo(self.eval(ann))
         if not isinstance(sinfo, G.StructInfo):
             raise self.error(ann, "expected struct info such as R.Tensor(...), got "
                                   f"{describe(sinfo)}")
@@ -242,6 +264,27 @@ _NO_METADATA = ("'metadata' refers to TVM's metadata section, which this text do
                 "TVM prints constants as metadata[...] and omits the section unless printed "
                 "with script(show_meta=True); print it that way, or write the constant as "
                 "R.const(value, dtype)")
+
+
+def _as_sinfo(value: Any) -> Any:
+    """TVM 0.27 writes a scalar's struct info as its dtype (``p: T.int64``)."""
+    dtype = getattr(value, "script_dtype", None)
+    return G.PrimStructInfo(dtype) if dtype is not None else value
+
+
+def static_sinfo(sinfo: Any) -> bool:
+    """Struct info with no symbolic sizes (the same wherever it is used)."""
+    if isinstance(sinfo, G.TensorStructInfo):
+        return sinfo.shape is None or all(type(v).__name__ == "IntImm" for v in sinfo.shape)
+    if isinstance(sinfo, G.ShapeStructInfo):
+        return sinfo.values is None or all(type(v).__name__ == "IntImm" for v in sinfo.values)
+    if isinstance(sinfo, G.TupleStructInfo):
+        return all(static_sinfo(f) for f in sinfo.fields)
+    return isinstance(sinfo, (G.PrimStructInfo, G.ObjectStructInfo))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (bool, int, float))
 
 
 _LEAVES = (G.GraphVar, G.Constant, G.ShapeExpr, G.PrimValue, G.StringImm, G.Op, GlobalVar)
