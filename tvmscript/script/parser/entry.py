@@ -38,7 +38,7 @@ class ModuleRef:
     def __init__(self, name: str, functions: list[str]) -> None:
         self.name = name
         self.functions = functions
-        self.returns: dict[str, Any] = {}  # graph functions' static return struct info
+        self.returns: dict[str, Any] = {}  # graph function -> (param, return) sinfo
 
     def __getattr__(self, attr: str) -> GlobalVar:
         if attr.startswith("__") or attr not in self.__dict__.get("functions", ()):
@@ -186,9 +186,9 @@ def parse_module(cdef: ast.ClassDef, source: src.Source,
 
 def _static_returns(cdef: ast.ClassDef, source: src.Source,
                     env_of: Callable[[str], ChainMap]) -> dict[str, Any]:
-    """Each graph function's return annotation when it has no symbolic sizes: what a call
-    ``cls.f(x)`` gives, as TVM infers it (a function may be called before its definition)."""
-    from .relax import RelaxParser, static_sinfo
+    """Each graph function's parameter and return annotations: what a call ``cls.f(x)``
+    gives, as TVM infers it (a function may be called before its definition)."""
+    from .relax import RelaxParser
 
     out: dict[str, Any] = {}
     for fdef in cdef.body:
@@ -198,12 +198,12 @@ def _static_returns(cdef: ast.ClassDef, source: src.Source,
         if len(fdef.decorator_list) != 1 or _kind(ParserBase(source, env),
                                                   fdef.decorator_list[0]) != "relax":
             continue
+        parser = RelaxParser(source, env)
         try:
-            sinfo = RelaxParser(source, env).annotation(fdef.returns)
+            params = [parser.annotation(a.annotation) for a in fdef.args.args]
+            out[fdef.name] = (params, parser.annotation(fdef.returns))
         except Exception:  # noqa: BLE001 - reported where the function itself is parsed
             continue
-        if static_sinfo(sinfo):
-            out[fdef.name] = sinfo
     return out
 
 

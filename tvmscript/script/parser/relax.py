@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import operator
 from typing import Any, Callable
 
@@ -198,7 +199,14 @@ class RelaxParser(ParserBase):
         if not isinstance(expr, G.Call) or not isinstance(expr.op, GlobalVar):
             return None
         ref = _module_ref(self.env)
-        return None if ref is None else ref.returns.get(expr.op.name_hint)
+        signature = None if ref is None else ref.returns.get(expr.op.name_hint)
+        if signature is None:
+            return None
+        params, ret = signature
+        sizes: dict = {}
+        for param, arg in zip(params, expr.args):
+            _match_sizes(param, arg.struct_info, sizes)
+        return _call_site(ret, sizes)
 
     def _annotated_number(self, value: Any, ann: ast.expr) -> G.PrimValue:
         sinfo = _as_sinfo(self.eval(ann))
@@ -272,15 +280,50 @@ def _as_sinfo(value: Any) -> Any:
     return G.PrimStructInfo(dtype) if dtype is not None else value
 
 
-def static_sinfo(sinfo: Any) -> bool:
-    """Struct info with no symbolic sizes (the same wherever it is used)."""
+def _sizes_of(sinfo: Any) -> tuple | None:
     if isinstance(sinfo, G.TensorStructInfo):
-        return sinfo.shape is None or all(type(v).__name__ == "IntImm" for v in sinfo.shape)
-    if isinstance(sinfo, G.ShapeStructInfo):
-        return sinfo.values is None or all(type(v).__name__ == "IntImm" for v in sinfo.values)
-    if isinstance(sinfo, G.TupleStructInfo):
-        return all(static_sinfo(f) for f in sinfo.fields)
-    return isinstance(sinfo, (G.PrimStructInfo, G.ObjectStructInfo))
+        return sinfo.shape
+    return sinfo.values if isinstance(sinfo, G.ShapeStructInfo) else None
+
+
+def _match_sizes(param: Any, arg: Any, sizes: dict) -> None:
+    """The callee's symbolic sizes (``"n"`` in its signature) as the call's arguments have them."""
+    if isinstance(param, G.TupleStructInfo) and isinstance(arg, G.TupleStructInfo):
+        for p, a in zip(param.fields, arg.fields):
+            _match_sizes(p, a, sizes)
+        return
+    want, have = _sizes_of(param), _sizes_of(arg)
+    if want is None or have is None or len(want) != len(have):
+        return
+    for w, h in zip(want, have):
+        if isinstance(w, Var) and w not in sizes:
+            sizes[w] = h
+
+
+def _vars(expr: Any) -> list[Var]:
+    if isinstance(expr, Var):
+        return [expr]
+    if not dataclasses.is_dataclass(expr):
+        return []
+    return [v for f in dataclasses.fields(expr) for v in _vars(getattr(expr, f.name))]
+
+
+def _call_site(ret: Any, sizes: dict) -> Any:
+    """The callee's return struct info in the caller's sizes; a size that the arguments do not
+    fix leaves only the rank, as TVM does."""
+    from ...arith import Analyzer
+    from ...ir.functor import substitute
+
+    if isinstance(ret, G.TupleStructInfo):
+        return G.TupleStructInfo(tuple(_call_site(f, sizes) for f in ret.fields))
+    dims = _sizes_of(ret)
+    if dims is None:
+        return ret
+    if any(v not in sizes for d in dims for v in _vars(d)):
+        return G.TensorStructInfo(None, ret.dtype, len(dims)) if \
+            isinstance(ret, G.TensorStructInfo) else G.ShapeStructInfo(None, len(dims))
+    new = tuple(Analyzer().simplify(substitute(d, sizes)) for d in dims)
+    return ret.with_(shape=new) if isinstance(ret, G.TensorStructInfo) else ret.with_(values=new)
 
 
 def _is_number(value: Any) -> bool:
