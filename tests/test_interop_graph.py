@@ -268,12 +268,9 @@ def test_a_typevar_must_name_itself():
 # ---------------------------------------------------------------- both ways through TVM 0.27
 
 
-# TVM prints a tensor constant as metadata[...] and drops the section unless asked for it
-# (script(show_meta=True)); until the worker asks, that program cannot come back from TVM.
-_NEEDS_META = "the TVM worker prints without show_meta=True, so TVM's text has no constants"
-GRAPH_PROGRAMS = [
-    pytest.param(k, marks=pytest.mark.xfail(reason=_NEEDS_META)) if "R.const([" in v else k
-    for k, v in interop_programs().items() if "@R.function" in v]
+# TVM prints a tensor constant as metadata[...] with its section only under show_meta=True,
+# which the worker asks for.
+GRAPH_PROGRAMS = [k for k, v in interop_programs().items() if "@R.function" in v]
 
 
 @pytest.fixture(scope="module")
@@ -437,10 +434,9 @@ def test_metadata_without_its_section_is_a_clear_error():
 @needs_tvm
 def test_constants_through_tvm_with_show_meta(bridge):
     src = interop_programs()["module:graph_tuples_constants"]
-    answer = bridge.request("parse_meta", text=src)
-    if not answer.get("ok") and "KeyError" in answer.get("error", ""):
-        pytest.skip("the TVM worker has no parse_meta request (show_meta=True) yet")
+    answer = bridge.parse(src)
     assert answer["ok"], answer
+    assert answer["script"].startswith("metadata = tvm.ir.load_json(")
     assert_structural_equal(parse(answer["script"]), parse(src))
 
 
