@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 import tvmscript
-from tvmscript import assert_structural_equal
-from tvmscript.diagnostics import ScriptError
 from tests.interop.programs import interop_programs
 from tests.interop.round_trip import check_both_ways
 from tests.interop.tvm_bridge import TVM_REASON, TVMBridge, tvm_installed
+from tvmscript import assert_structural_equal
+from tvmscript.diagnostics import ScriptError
 
 needs_tvm = pytest.mark.skipif(not tvm_installed(), reason=TVM_REASON)
 
@@ -107,8 +107,8 @@ def main(x: R.Tensor((1, 3, 8, 8), "float32"), w: R.Tensor((4, 3, 3, 3), "float3
 
 
 @pytest.mark.parametrize("call", [
-    "R.nn.conv2d(x, w, strides=[1, 1], padding=[1, 1, 1, 1], dilation=[1, 1], groups=1, "
-    'data_layout="NCHW", kernel_layout="OIHW", out_layout="NCHW", out_dtype=None)',
+    ("R.nn.conv2d(x, w, strides=[1, 1], padding=[1, 1, 1, 1], dilation=[1, 1], groups=1, "
+     'data_layout="NCHW", kernel_layout="OIHW", out_layout="NCHW", out_dtype=None)'),
     "R.nn.conv2d(x, w, padding=1)",
     "R.nn.conv2d(x, w, strides=1, padding=(1,), dilation=1, out_layout=None)",
     "R.nn.conv2d(x, w, padding=[1, 1])",
@@ -368,7 +368,7 @@ def f(x: R.Tensor((2, 3), dtype="float32")) -> R.Tensor((2, 3), dtype="float32")
     return gv2
 ''')
     assert_structural_equal(nested, flat)
-    df, outer = nested.body.blocks
+    df, _ = nested.body.blocks
     assert [type(b.var).__name__ for b in df.bindings] == \
         ["DataflowVar", "DataflowVar", "DataflowVar", "GraphVar", "DataflowVar", "GraphVar"]
     x = np.random.default_rng(0).standard_normal((2, 3)).astype("float32")
@@ -482,7 +482,7 @@ class Module:
         y = R.nn.relu(x)
         return y
 ''')
-    y, lv, z = mod["main"].body.blocks[0].bindings
+    y, lv, _ = mod["main"].body.blocks[0].bindings
     assert y.var.sinfo.script() == lv.var.sinfo.script() == 'R.Tensor((4,), dtype="float32")'
     assert_structural_equal(parse(mod.script(dialect="tvm")), mod)
 

@@ -10,7 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .dtype import DataType, DTypeError, dtype as as_dtype
+from .dtype import DataType, DTypeError
+from .dtype import dtype as as_dtype
 from .expr import IntImm, PrimExpr
 from .graph import Call, ObjectStructInfo, StructInfo, TensorStructInfo, TupleStructInfo
 

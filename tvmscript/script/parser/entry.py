@@ -8,6 +8,7 @@ function), so ``T.prim_func``/``R.function`` on a method return a ``Deferred`` m
 from __future__ import annotations
 
 import ast
+import contextlib
 from collections import ChainMap
 from typing import Any, Callable
 
@@ -199,11 +200,9 @@ def _static_returns(cdef: ast.ClassDef, source: src.Source,
                                                   fdef.decorator_list[0]) != "relax":
             continue
         parser = RelaxParser(source, env)
-        try:
+        with contextlib.suppress(Exception):  # reported where the function itself is parsed
             params = [parser.annotation(a.annotation) for a in fdef.args.args]
             out[fdef.name] = (params, parser.annotation(fdef.returns))
-        except Exception:  # noqa: BLE001 - reported where the function itself is parsed
-            continue
     return out
 
 
@@ -257,8 +256,9 @@ def from_source(text: str, filename: str = "<string>") -> Any:
 def _size_declaration(stmt: ast.stmt, source: src.Source, sizes: dict[str, Any]) -> bool:
     """``n = TypeVar("n")`` or ``n = T.int64()`` before the function or module, as TVM 0.27
     prints symbolic sizes: each function that uses ``n`` gets its own variable ``n``."""
+    from ...ir.dtype import INT64
+    from ...ir.dtype import dtype as as_dtype
     from .tir_frames import PendingVar
-    from ...ir.dtype import INT64, dtype as as_dtype
 
     value = stmt.value if isinstance(stmt, ast.Assign) else None
     if not isinstance(value, ast.Call) or len(stmt.targets) != 1 \
@@ -307,7 +307,7 @@ class Metadata:
     def __init__(self, tables: dict[str, list]) -> None:
         self.tables = tables
 
-    def script_getitem(self, key: Any) -> "_MetadataTable":
+    def script_getitem(self, key: Any) -> _MetadataTable:
         if key not in self.tables:
             have = ", ".join(f'"{k}"' for k in self.tables) or "nothing"
             raise KeyError(f"the metadata section has no {key!r}; it has {have}")

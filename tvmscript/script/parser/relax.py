@@ -14,9 +14,9 @@ from ...ir.expr import Var
 from ...ir.function import GlobalVar
 from ..relax_ns import DataflowSpec, as_graph
 from .builtin import Binder
-from .tir_frames import PendingVar
 from .core import ParserBase
 from .entry import ModuleRef
+from .tir_frames import PendingVar
 from .values import describe
 
 
