@@ -37,7 +37,15 @@ def op_parse(request: dict) -> dict:
         obj = _parse(request["text"])
     except Exception as exc:  # noqa: BLE001 - the error text is the answer
         return {"ok": False, "error": _error(exc)}
-    return {"ok": True, "script": obj.script()}
+    return {"ok": True, "script": _script(obj)}
+
+
+def _script(obj) -> str:
+    """TVM's text with its metadata section (constants), which the default printing omits."""
+    try:
+        return obj.script(show_meta=True)
+    except TypeError:  # objects whose script() takes no options
+        return obj.script()
 
 
 def op_equal(request: dict) -> dict:
@@ -66,7 +74,7 @@ def op_schedule(request: dict) -> dict:
         scheduled = getattr(tvm_recipes, request["recipe"])(func)
     except Exception as exc:  # noqa: BLE001
         return {"ok": False, "error": _error(exc)}
-    return {"ok": True, "script": scheduled.script()}
+    return {"ok": True, "script": _script(scheduled)}
 
 
 def op_version(request: dict) -> dict:

@@ -152,11 +152,13 @@ class BufferSlice:
         self.buffer = buffer
         self.indices = indices
 
-    def ranges(self) -> tuple[Range, ...]:
+    def ranges(self, steps: bool = False) -> tuple[Range, ...]:
+        """The start:stop ranges; a step (``A[i:i + 16:2]``, a strided vector access as TVM
+        prints it) is only allowed where the caller takes it into account."""
         out = []
         for dim, index in enumerate(self.indices):
             if isinstance(index, slice):
-                if index.step is not None:
+                if index.step is not None and not steps:
                     raise TypeError("a region slice takes no step; write start:stop")
                 start = 0 if index.start is None else index.start
                 stop = self.buffer.shape[dim] if index.stop is None else index.stop
@@ -172,15 +174,18 @@ class BufferSlice:
 
     def to_indices(self) -> tuple[PrimExpr, ...]:
         indices = []
-        for index, rng in zip(self.indices, self.ranges()):
+        for index, rng in zip(self.indices, self.ranges(steps=True)):
             if not isinstance(index, slice):
                 indices.append(rng.min)
                 continue
             if not isinstance(rng.extent, IntImm):
                 raise TypeError("a slice used as a vector must have a constant extent, "
                                 "e.g. i:i + 16")
-            step = index.step if index.step is not None else 1
-            indices.append(E.Ramp(rng.min, E._const_like(step, rng.min.dtype), rng.extent.value))
+            step = 1 if index.step is None else index.step
+            if not isinstance(step, int) or isinstance(step, bool) or step <= 0:
+                raise TypeError(f"a vector slice step must be a positive integer, got {step!r}")
+            lanes = -(-rng.extent.value // step)  # as Python counts range(start, stop, step)
+            indices.append(E.Ramp(rng.min, E._const_like(step, rng.min.dtype), lanes))
         return tuple(indices)
 
     def to_load(self) -> PrimExpr:

@@ -75,6 +75,25 @@ def _contains_block(s: Any) -> bool:
     return isinstance(body, S.Stmt) and _contains_block(body)
 
 
+_FLAT_ALLOC = {"local": "alloc_local", "shared": "alloc_shared"}
+
+
+def _is_zero_node(node: Any) -> bool:
+    """The node of TVM 0.27's ``T.attr({...})`` attributes: the integer 0."""
+    return (type(node) is int and node == 0) or _is_int(node, 0)
+
+
+def _is_flat_alloc(s: S.Allocate) -> bool:
+    """An allocation that TVM 0.27 spells as one flat ``T.alloc_buffer``: a ``DeclBuffer`` of
+    exactly the allocated storage right inside it."""
+    decl = s.body
+    if not isinstance(decl, S.DeclBuffer) or not _is_true(s.condition):
+        return False
+    buf = decl.buffer
+    return (buf.data is s.buffer_var and buf.dtype == s.dtype and buf.scope == s.scope
+            and tuple(buf.shape) == tuple(s.extents) and not buf.strides)
+
+
 def tvm_attr_key(key: Any) -> Any:
     """An attribute key as TVM 0.27 spells it: the ``tir.`` namespace became ``tirx.``."""
     if isinstance(key, str) and key.startswith("tir."):
@@ -91,8 +110,8 @@ def implicit_root(func: PrimFunc) -> S.Block | None:
     if (b.name_hint != "root" or b.iter_vars or b.reads or b.writes or b.match_buffers
             or b.annotations or b.init is not None):
         return None
-    if not b.alloc_buffers and not _contains_block(b.body):
-        return None
+    if not _contains_block(b.body):
+        return None  # without inner blocks, T.alloc_buffer would read as a flat allocation
     return b
 
 
@@ -129,8 +148,14 @@ class TirMixin:
         return "T.sblock_alloc_buffer(" if self.tvm else "T.alloc_buffer("
 
     def scoped(self, s: Any, header: str) -> bool:
-        """Print ``with <header>:`` over ``s.body`` unless ``s`` may print flat (in tail position)."""
-        if self.tail:
+        """Print ``with <header>:`` over ``s.body`` unless ``s`` may print flat (in tail position).
+
+        TVM 0.27's let, assert and allocation statements have no body: they are flat and cover
+        the rest of their sequence, so the tvm dialect always prints them flat. Where one of ours
+        ends before its sequence does, TVM reads a wider scope over statements that do not use
+        it: the same computation, though not the same tree.
+        """
+        if self.tail or self.tvm:
             return False
         self.emit(f"with {header}:")
         self.body(s.body)
@@ -195,13 +220,18 @@ class TirMixin:
         if self.locs is not None:
             self.loc(s.var)
         if not self.scoped(s, f"T.LetStmt({value}) as {name}"):
-            self.emit(f"{name}: T.{s.var.dtype} = {value}")
+            # TVM 0.27 reads ``x: T.float32 = v`` as a one-element buffer; ``T.let`` is a let
+            annotation = f"T.let[T.{s.var.dtype}]" if self.tvm else f"T.{s.var.dtype}"
+            self.emit(f"{name}: {annotation} = {value}")
             self.stmt(s.body)
 
     def s_AssertStmt(self, s: S.AssertStmt) -> None:
         if self.locs is not None:
             self.loc(s)
         cond, message = self.expr(s.condition), self.expr(s.message)
+        if s.error_kind != "RuntimeError" or s.message_parts:
+            parts = s.message_parts or (s.message.value,)
+            message = f"({str_lit(s.error_kind)}, [{', '.join(str_lit(x) for x in parts)}])"
         if not self.scoped(s, f"T.Assert({cond}, {message})"):
             self.emit(f"assert {cond}, {message}")
             self.stmt(s.body)
@@ -220,13 +250,35 @@ class TirMixin:
                 self.emit(f"{name} = {call}")
                 self.stmt(s.body)
             return
+        if self.tvm and _is_zero_node(node):
+            self.attr_dict(s)
+            return
         target = self.expr(node.var) if isinstance(node, S.IterVar) else self.value(node)
         self.emit(f"with T.attr({target}, {str_lit(s.attr_key)}, {self.expr(s.value)}):")
         self.body(s.body)
 
+    def attr_dict(self, s: S.AttrStmt) -> None:
+        """TVM 0.27's ``T.attr({...})``: directly nested attributes on the node 0, one dict."""
+        items = []
+        while True:
+            items.append(f"{str_lit(s.attr_key)}: {self.expr(s.value)}")
+            if not (isinstance(s.body, S.AttrStmt) and _is_zero_node(s.body.node)):
+                break
+            s = s.body
+        header = f"T.attr({{{', '.join(items)}}})"
+        if self.tail:
+            self.emit(header)
+            self.stmt(s.body)
+        else:
+            self.emit(f"with {header}:")
+            self.body(s.body)
+
     def s_Allocate(self, s: S.Allocate) -> None:
         if self.locs is not None:
             self.loc(s)
+        if self.tvm and _is_flat_alloc(s):
+            self.flat_alloc(s)
+            return
         extents = ", ".join(self.expr(x) for x in s.extents)
         args = f'[{extents}], "{s.dtype}", {str_lit(s.scope)}'
         if not _is_true(s.condition):
@@ -239,6 +291,24 @@ class TirMixin:
         if not self.scoped(s, f"T.allocate({args}) as {name}"):
             self.emit(f"{name} = T.allocate({args})")
             self.stmt(s.body)
+
+    def flat_alloc(self, s: S.Allocate) -> None:
+        """``Allocate`` + its ``DeclBuffer`` as TVM 0.27's one flat allocation statement."""
+        decl = s.body
+        buf = decl.buffer
+        name = self.names.define(buf, buf.name)
+        self.names.alias(s.buffer_var, f"{name}.data")
+        if self.locs is not None:
+            self.loc(s.buffer_var)
+            self.loc(decl)
+        call = _FLAT_ALLOC.get(buf.scope, "alloc_buffer")
+        args = self.buffer_args(buf, name)
+        if call != "alloc_buffer":
+            args = args.replace(f", scope={str_lit(buf.scope)}", "")
+        if s.annotations:
+            args += f", annotations={self.value(s.annotations)}"
+        self.emit(f"{name} = T.{call}({args})")
+        self.stmt(decl.body)
 
     def s_DeclBuffer(self, s: S.DeclBuffer) -> None:
         if self.locs is not None:
