@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .dtype import DataType, dtype as as_dtype
+from .dtype import DataType
+from .dtype import dtype as as_dtype
+
 
 @dataclass(frozen=True)
 class IntrinsicDef:
@@ -81,7 +83,7 @@ CALLEE_NAMED = frozenset({"tir.call_extern", "tir.call_pure_extern", "tir.call_l
 
 
 
-def llvm_intrinsic_name(name: str, dtype: "DataType | str") -> str:
+def llvm_intrinsic_name(name: str, dtype: DataType | str) -> str:
     """The full name of an LLVM intrinsic called with result ``dtype``: a base name
     ``llvm.<op>`` (one dot, as TVM prints it) gets the overload suffix of the result type
     (``llvm.fabs`` on float32 is ``llvm.fabs.f32``), as the LLVM backend declares it; a name
@@ -91,7 +93,7 @@ def llvm_intrinsic_name(name: str, dtype: "DataType | str") -> str:
     return f"{name}.{llvm_type_suffix(as_dtype(dtype))}"
 
 
-def llvm_type_suffix(dt: "DataType") -> str:
+def llvm_type_suffix(dt: DataType) -> str:
     """LLVM's overload suffix of a dtype: ``f32``, ``v16f32``, ``i8``, ``i1``, ``p0``."""
     elem = dt.element_of()
     if elem.is_handle:

@@ -28,7 +28,8 @@ side is an expression, but never ``==``, ``!=``, ``and``, ``or``, ``not``.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -129,7 +130,7 @@ def _float_result(dt: DataType, fn: Callable[[Any, Any], Any], x: float, y: floa
 
 def _nonzero(b: PrimExpr) -> None:
     if (type(b) in (IntImm, FloatImm)) and b.value == 0:
-        raise ZeroDivisionError("division by a constant zero")
+        raise ValueError("division by a constant zero")
 
 
 def _add(a: PrimExpr, b: PrimExpr) -> PrimExpr | None:

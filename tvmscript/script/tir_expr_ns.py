@@ -22,6 +22,29 @@ def _node(cls):
     return make
 
 
+def _bitwise_node(op: str):
+    """``T.BitwiseAnd(a, b)`` ...: TVM 0.27's node spellings of the bitwise operators, which it
+    prints for operands an operator would fold (``T.BitwiseNot(3)``); never folded."""
+
+    def make(p, *args):
+        if op == "tir.bitwise_not":
+            if len(args) != 1:
+                raise TypeError("T.BitwiseNot takes one argument")
+            x = as_prim(args[0])
+            return E.Call(x.dtype, op, (x,))
+        if len(args) != 2:
+            raise TypeError(f"T.{_BITWISE_NODES[op]} takes two arguments")
+        a, b = E.match_dtypes(loaded(args[0]), loaded(args[1]))
+        return E.Call(a.dtype, op, (a, b))
+
+    return make
+
+
+_BITWISE_NODES = {"tir.bitwise_and": "BitwiseAnd", "tir.bitwise_or": "BitwiseOr",
+                  "tir.bitwise_xor": "BitwiseXor", "tir.bitwise_not": "BitwiseNot",
+                  "tir.shift_left": "ShiftLeft", "tir.shift_right": "ShiftRight"}
+
+
 def not_node(p, a):
     return E.Not(as_prim(a))
 
@@ -100,4 +123,5 @@ EXPR_ENTRIES = dict(table("T", {
     "Not": not_node, "Let": let_node, "abs": abs_call, "tvm_storage_sync": storage_sync,
     "call_llvm_intrin": _llvm_call("call_llvm_intrin"),
     "call_llvm_pure_intrin": _llvm_call("call_llvm_pure_intrin"),
+    **{name: _bitwise_node(op) for op, name in _BITWISE_NODES.items()},
 }))

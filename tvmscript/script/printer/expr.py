@@ -40,6 +40,15 @@ def _would_fold(e: Any) -> bool:
         return True
 
 
+def _is_negation(e: Any) -> bool:
+    """``x * -1``, printed ``-x``: what ``-x`` parses to (as in TVM)."""
+    if type(e) is not E.Mul or type(e.b) not in (E.IntImm, E.FloatImm) or e.b.value != -1:
+        return False
+    elem = e.dtype.element_of()
+    return (e.a.dtype == e.b.dtype and type(e.a) not in (E.IntImm, E.FloatImm)
+            and not (elem.is_uint or elem.is_bool))
+
+
 def _both_const(e: Any) -> bool:
     return type(e.a) in (E.IntImm, E.FloatImm) and type(e.b) in (E.IntImm, E.FloatImm)
 
@@ -141,7 +150,8 @@ class ExprMixin:
         """Whether ``e.a`` prints as the left part of ``e``'s operator chain, without parentheses."""
         prec = _BINARY[type(e)][1]
         left = _BINARY.get(type(e.a))
-        return (prec != CMP and left is not None and left[1] == prec
+        return (prec != CMP and left is not None and left[1] == prec and not _is_negation(e)
+                and not _is_negation(e.a)
                 and self.call_spelling(e) is None and self.call_spelling(e.a) is None)
 
     def call_spelling(self, e: Any) -> str | None:
@@ -163,6 +173,8 @@ class ExprMixin:
         call = self.call_spelling(e)
         if call is not None:
             return f"{call}({self.expr(e.a)}, {self.expr(e.b)})", ATOM
+        if _is_negation(e):
+            return "-" + self.wrap(e.a, UNARY), UNARY
         op, prec = _BINARY[type(e)]
         a, pa = self.px(e.a)
         b, pb = self.px(e.b)
