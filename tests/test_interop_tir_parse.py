@@ -383,8 +383,6 @@ def collatz(A: T.Buffer((1,), "int32"), Steps: T.Buffer((1,), "int32")):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="operators on a bare one-element buffer need "
-                   "parser/core.py's is_ir to count it as IR (values.is_scalar_buffer)")
 def test_while_loop_as_tvm_prints_it():
     same(WHILE_TVM, PROGRAMS["while_loop"])
 

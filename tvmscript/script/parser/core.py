@@ -23,7 +23,7 @@ from ..fold import fold_binary, fold_bitwise, negate
 from .builtin import ArgError, Builtin
 from .source import Source
 from .tir_frames import PendingVar
-from .values import BufferSlice, as_prim, describe, loaded
+from .values import BufferSlice, as_prim, describe, is_scalar_buffer, loaded
 
 _MISSING = object()
 _TOO_DEEP = ("this expression is nested too deeply to parse; split it into several statements "
@@ -59,7 +59,9 @@ _OTHER_OPS = {ast.MatMult: "@", ast.Is: "is", ast.IsNot: "is not", ast.In: "in",
 
 
 def is_ir(value: Any) -> bool:
-    return isinstance(value, (PrimExpr, BufferSlice))
+    """An operand the operators build IR from: an expression, a region (its vector load) or a
+    one-element buffer named bare (its element, as TVM 0.27 prints it)."""
+    return isinstance(value, (PrimExpr, BufferSlice)) or is_scalar_buffer(value)
 
 
 class ParserBase:
