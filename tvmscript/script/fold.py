@@ -142,7 +142,9 @@ def _add(a: PrimExpr, b: PrimExpr) -> PrimExpr | None:
     if pb == 0:
         return a
     if fa is not None and fb is not None:
-        return _float_result(a.dtype, lambda x, y: x + y, fa, fb)
+        folded = _float_result(a.dtype, lambda x, y: x + y, fa, fb)
+        if folded is not None:  # float16 and others go on to the 0/1 rules
+            return folded
     if fa == 0:
         return b
     return a if fb == 0 else None
@@ -157,7 +159,9 @@ def _sub(a: PrimExpr, b: PrimExpr) -> PrimExpr | None:
     if pb == 0:
         return a
     if fa is not None and fb is not None:
-        return _float_result(a.dtype, lambda x, y: x - y, fa, fb)
+        folded = _float_result(a.dtype, lambda x, y: x - y, fa, fb)
+        if folded is not None:  # float16 and others go on to the 0/1 rules
+            return folded
     return a if fb == 0 else None
 
 
@@ -169,7 +173,9 @@ def _mul(a: PrimExpr, b: PrimExpr) -> PrimExpr | None:
     if found is not None:
         return found
     if fa is not None and fb is not None:
-        return _float_result(a.dtype, lambda x, y: x * y, fa, fb)
+        folded = _float_result(a.dtype, lambda x, y: x * y, fa, fb)
+        if folded is not None:  # float16 and others go on to the 0/1 rules
+            return folded
     return _unit_or_zero(a, b, fa, fb)
 
 
@@ -182,8 +188,10 @@ def _unit_or_zero(a: PrimExpr, b: PrimExpr, va: Any, vb: Any) -> PrimExpr | None
     return None
 
 
-def _division(int_fn: Callable[[int, int], int], float_fn: Callable[[Any, Any], Any]):
-    """``Div`` and ``FloorDiv``: the same order of tests, truncating or flooring."""
+def _division(int_fn: Callable[[int, int], int], float_fn: Callable[[Any, Any], Any],
+              floor: bool = False):
+    """``Div`` and ``FloorDiv``: the same order of tests, truncating or flooring (TVM's
+    ``FloorDiv`` gives up on two float constants it cannot fold, ``Div`` goes on)."""
 
     def rule(a: PrimExpr, b: PrimExpr) -> PrimExpr | None:
         pa, pb, fa, fb = _int(a), _int(b), _float(a), _float(b)
@@ -193,7 +201,9 @@ def _division(int_fn: Callable[[int, int], int], float_fn: Callable[[Any, Any], 
         if pa == 0 or pb == 1:
             return a
         if fa is not None and fb is not None:
-            return _float_result(a.dtype, float_fn, fa, fb)
+            folded = _float_result(a.dtype, float_fn, fa, fb)
+            if folded is not None or floor:  # Div of float16 goes on to the 0/1 rules
+                return folded
         return a if fa == 0 or fb == 1 else None
 
     return rule
@@ -278,7 +288,7 @@ def _or(a: PrimExpr, b: PrimExpr) -> PrimExpr | None:
 
 _RULES: dict[type, Callable[[PrimExpr, PrimExpr], PrimExpr | None]] = {
     E.Add: _add, E.Sub: _sub, E.Mul: _mul, E.Div: _division(_truncdiv, lambda x, y: x / y),
-    E.FloorDiv: _division(lambda x, y: x // y, lambda x, y: np.floor(x / y)),
+    E.FloorDiv: _division(lambda x, y: x // y, lambda x, y: np.floor(x / y), floor=True),
     E.Mod: _mod_rule(_truncmod), E.FloorMod: _mod_rule(lambda x, y: x % y),
     E.Min: _extremum(min), E.Max: _extremum(max),
     **{cls: _compare(cls) for cls in _CMP}, E.And: _and, E.Or: _or,
