@@ -59,12 +59,24 @@ def test_matmul_structure_and_inferred_regions():
                                                        S.IterType.REDUCE]
     assert list(realize.iter_values) == [loop_i.loop_var, loop_i.body.loop_var, loop_k.loop_var]
     vi, vj, vk = (iv.var for iv in block.iter_vars)
-    assert [r.buffer for r in block.reads] == [c, a, b]
-    assert [list(x.min for x in r.region) for r in block.reads] == [[vi, vj], [vi, vk], [vk, vj]]
+    # a block with T.init() leaves the buffers it writes out of its reads (TVM's rule)
+    assert [r.buffer for r in block.reads] == [a, b]
+    assert [list(x.min for x in r.region) for r in block.reads] == [[vi, vk], [vk, vj]]
     assert all(x.extent.value == 1 for r in block.reads for x in r.region)
     assert [r.buffer for r in block.writes] == [c]
     assert isinstance(block.init, S.BufferStore)
     assert isinstance(realize.predicate, E.IntImm) and realize.predicate.dtype.is_bool
+    assert dict(f.attrs) == {"global_symbol": "main"}  # not private: named by its name
+    # without T.init() the written buffer is read too, and first, in the order of access
+    g = from_source(MATMUL.replace("            with T.init():\n                C[vi, vj] = T.float32(0)\n", ""))
+    block = g.root_block.body.body.body.body.block
+    assert block.init is None
+    a, b, c = g.buffers
+    vi, vj, vk = [iv.var for iv in block.iter_vars]
+    assert [r.buffer for r in block.reads] == [c, a, b]
+    assert [[x.min for x in r.region] for r in block.reads] == [[vi, vj], [vi, vk], [vk, vj]]
+    assert all(x.extent.value == 1 for r in block.reads for x in r.region)
+    assert [r.buffer for r in block.writes] == [c]
 
 
 def test_decorated_function_matches_text():
@@ -174,13 +186,39 @@ with T.block("root"):
     assert isinstance(f.body.block.body, S.For)
 
 
-def test_top_level_alloc_goes_to_root():
+def test_top_level_alloc_without_blocks_is_flat_allocation():
     f = parse('''
 X = T.alloc_buffer((16,), "float32")
 for i in range(16):
     X[i] = A[i, 0]
 ''')
-    assert f.root_block.alloc_buffers[0].name == "X"
+    # no block anywhere: TVM 0.27's flat allocation, Allocate + DeclBuffer over the rest
+    assert f.root_block is None
+    alloc = f.body
+    assert isinstance(alloc, S.Allocate) and alloc.buffer_var.dtype.is_handle
+    assert str(alloc.dtype) == "float32" and [e.value for e in alloc.extents] == [16]
+    assert alloc.scope == "global"
+    decl = alloc.body
+    assert isinstance(decl, S.DeclBuffer) and decl.buffer.name == "X"
+    assert decl.buffer.data is alloc.buffer_var and [e.value for e in decl.buffer.shape] == [16]
+    loop = decl.body
+    assert isinstance(loop, S.For) and loop.body.buffer is decl.buffer
+
+
+def test_top_level_alloc_with_blocks_goes_to_root():
+    f = parse('''
+X = T.alloc_buffer((16,), "float32")
+for i in range(16):
+    with T.block("b"):
+        vi = T.axis.spatial(16, i)
+        X[vi] = A[vi, 0]
+''')
+    # a function with blocks keeps the classic meaning: an implicit root block allocates X
+    root = f.root_block
+    assert root is not None and root.name_hint == "root"
+    assert [buf.name for buf in root.alloc_buffers] == ["X"]
+    assert isinstance(root.body, S.For)
+    assert root.body.body.block.body.buffer is root.alloc_buffers[0]
 
 
 def test_handle_match_buffer_and_symbolic():
@@ -240,6 +278,8 @@ A[0, 3] = T.if_then_else(n == 1 and not n != 2, A[0, 0], T.float32(0))
 A[0, 4] = T.Cast("float32", T.truncdiv(n, 2) + T.truncmod(n, 3) + (n & 3) + (n << 1) + ~n)
 A[0, 5] = T.Cast("float32", -n) ** T.float32(2.0)
 A[0, 6] = T.reinterpret("float32", T.int32(3))
+A[0, 7] = T.Cast("float32", (n * 1 + 0) - (1 - 1))
+A[0, 8] = T.Cast("float32", 0 - n)
 ''', 'A: T.Buffer((16, 16), "float32")')
     s = f.body.seq
     sel = s[0].value
@@ -249,8 +289,12 @@ A[0, 6] = T.reinterpret("float32", T.int32(3))
     assert isinstance(cast_inner.a.a, E.FloorDiv) and isinstance(cast_inner.a.b, E.FloorMod)
     assert s[3].value.op == "tir.if_then_else"
     assert s[5].value.op == "tir.pow"
-    neg = s[5].value.args[0].value
-    assert isinstance(neg, E.Sub) and neg.a.value == 0
+    n = s[7].value.value  # n * 1 + 0 - (1 - 1) folds to n, as in TVM
+    assert isinstance(n, E.Var) and n.name == "n"
+    neg = s[5].value.args[0].value  # -n is n * -1, as TVM's parser builds it
+    assert isinstance(neg, E.Mul) and neg.a is n and neg.b.value == -1
+    sub = s[8].value.value  # 0 - n stays a subtraction
+    assert isinstance(sub, E.Sub) and sub.a.value == 0 and sub.b is n
 
 
 def test_vector_slices_and_ramp():
@@ -359,9 +403,14 @@ def main(x: R.Tensor((2, 3), "float32"), t: R.Tuple(R.Tensor((2,), "int32"), R.O
     y = R.matmul(x, R.permute_dims(w))
     return y
 ''')
-    w, y = fn.body.blocks[0].bindings
+    # the nested call is bound to its own variable at parse, as TVM's parser does
+    w, wt, y = fn.body.blocks[0].bindings
     assert isinstance(w.value, G.Constant)
+    assert wt.value.op.name == "relax.permute_dims" and list(wt.value.args) == [w.var]
+    assert [s.value for s in wt.var.sinfo.shape] == [3, 2]
+    assert y.value.op.name == "relax.matmul" and list(y.value.args) == [fn.params[0], wt.var]
     assert [s.value for s in y.var.sinfo.shape] == [2, 2]
+    assert fn.body.body is y.var
     assert isinstance(fn.params[1].sinfo, G.TupleStructInfo)
 
 

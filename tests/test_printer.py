@@ -131,7 +131,7 @@ def matmul(n=128):
 MATMUL = '''
 @T.prim_func
 def matmul(A: T.Buffer((128, 128), "float32"), B: T.Buffer((128, 128), "float32"), C: T.Buffer((128, 128), "float32")):
-    T.func_attr({"global_symbol": "matmul", "tir.noalias": True})
+    T.func_attr({"tir.noalias": True})
     for i, j, k in T.grid(128, 128, 128):
         with T.block("C"):
             vi, vj, vk = T.axis.remap("SSR", [i, j, k])
@@ -162,7 +162,7 @@ def test_loop_kinds_and_annotations():
             annotations={"k": "v", "stages": (0, 1)}),
     )
     check(prim((A,), body), '''
-@T.prim_func
+@T.prim_func(private=True)
 def main(A: T.Buffer((64,), "float32")):
     for i in T.parallel(16):
         A[i] = T.float32(1.0)
@@ -189,7 +189,7 @@ def test_symbolic_min_and_grid_breaks_on_dependent_extent():
                                             body=BufferStore(A, const(0.0), (j, k)))),
     )
     check(prim((A,), body, scalars=(n,)), '''
-@T.prim_func
+@T.prim_func(private=True)
 def main(A: T.Buffer((64, 64), "float32"), n: T.int32):
     for i in range(n, n + 8):
         A[i, i] = T.float32(0.0)
@@ -208,7 +208,7 @@ def test_symbolic_shapes_and_buffer_keywords():
     body = For(i, const(0), n, body=For(j, const(0), const(16),
                                         body=BufferStore(B, A[i, j], (i, j))))
     check(prim((A, B), body), '''
-@T.prim_func
+@T.prim_func(private=True)
 def main(a: T.handle, b: T.handle):
     n = T.int32()
     m = T.int32()
@@ -225,7 +225,6 @@ def test_offset_factor_and_data_attributes():
     check(prim((A,), body, {"global_symbol": "dot_impl"}), '''
 @T.prim_func
 def dot_impl(a: T.handle):
-    T.func_attr({"global_symbol": "dot_impl"})
     A = T.match_buffer(a, (4,), "uint8", offset_factor=1)
     T.call_extern("int32", "f", A.data, A.elem_offset)
 ''')
@@ -245,7 +244,7 @@ def test_control_flow_let_assert():
                    BufferStore(A, Cast("float32", n), (const(2),))),
     )
     check(prim((A,), body, scalars=(n,)), '''
-@T.prim_func
+@T.prim_func(private=True)
 def main(A: T.Buffer((16,), "float32"), n: T.int32):
     if n < 4:
         A[0] = T.float32(1.0)
@@ -291,7 +290,6 @@ def test_lowlevel_thread_allocate_decl_buffer_attr_vectors():
     check(lowlevel(), '''
 @T.prim_func
 def kernel(A: T.Buffer((1024,), "float32")):
-    T.func_attr({"global_symbol": "kernel"})
     bx = T.launch_thread("blockIdx.x", 32)
     tx = T.launch_thread("threadIdx.x", 32)
     buf = T.allocate([32], "float32", "shared")
@@ -331,7 +329,7 @@ def blocks():
 
 def test_blocks_root_alloc_where_match_buffer_names():
     check(blocks(), '''
-@T.prim_func
+@T.prim_func(private=True)
 def main(A: T.Buffer((128, 128), "float32"), B: T.Buffer((128,), "float32")):
     X = T.alloc_buffer((128, 128), "float32", scope="shared")
     for i, j in T.grid(128, 128):
@@ -360,7 +358,7 @@ def test_explicit_root_block_and_empty_regions():
         "root", annotations={"a": 1}, body=For(i, const(0), const(4), body=BufferStore(
             A, const(0.0), (i,)))))
     check(prim((A,), body), '''
-@T.prim_func
+@T.prim_func(private=True)
 def main(A: T.Buffer((4,), "float32")):
     with T.block("root"):
         T.reads()
@@ -379,13 +377,13 @@ def test_symbolic_region_end_and_let_expression():
                 writes=(BufferRegion(A, (Range(const(2), n - 2),)),),
                 body=BufferStore(A, Cast("float32", Let(x, n + 1, x * x)), (const(0),)))
     check(prim((A,), root(BlockRealize((), const(True), blk))), '''
-@T.prim_func
+@T.prim_func(private=True)
 def main(a: T.handle):
     n = T.int32()
     x = T.int32()
     A = T.match_buffer(a, (n,), "float32")
     with T.block("b"):
-        T.reads(A[0:0 + n])
+        T.reads(A[0:n])
         T.writes(A[2:2 + (n - 2)])
         A[0] = T.Cast("float32", T.let(x, n + 1, x * x))
 ''')
@@ -406,9 +404,15 @@ EXPRS = [
     (Or(And(x, y), Not(x)), "x and y or not x"),
     (And(Or(x, y), x), "(x or y) and x"),
     (And(x, And(y, x)), "x and (y and x)"),
-    (-a, "-a"),
-    (-f, "-f"),
-    (-(a + b), "-(a + b)"),
+    # unary minus is x * -1, as TVM's parser builds it; 0 - x is a subtraction
+    (Mul(a, const(-1)), "-a"),
+    (Mul(f, const(-1.0)), "-f"),
+    (Mul(a + b, const(-1)), "-(a + b)"),
+    (Mul(a, const(-1)) * b, "-a * b"),
+    (Mul(Mul(a, const(-1)), const(-1)), "--a"),
+    (-a, "0 - a"),
+    (-f, "T.float32(0.0) - f"),
+    (-(a + b), "0 - (a + b)"),
     (a * const(-3), "a * -3"),
     (a - const(-1), "a - -1"),
     ((a // b) % c, "a // b % c"),
@@ -438,12 +442,19 @@ EXPRS = [
     (const(1e-05), "T.float32(1e-05)"),
     (StringImm('he"llo'), '"he\\"llo"'),
     (Call("float32", "tir.pow", (f, const(2.0))), "T.pow(f, T.float32(2.0))"),
-    # two plain ints would be folded by Python: the left one is written as IR
-    (Add(const(1), const(0)), "T.int32(1) + 0"),
-    (LT(const(-8), const(-8)), "T.int32(-8) < -8"),
-    (Sub(const(0), const(5)), "T.int32(0) - 5"),
+    # two plain ints would be folded by Python: the left one is written as IR where the
+    # operator keeps the node (== and != never fold) ...
+    (EQ(const(1), const(0)), "T.int32(1) == 0"),
+    (NE(const(-8), const(-8)), "T.int32(-8) != -8"),
     (Call("int32", "tir.bitwise_not", (const(5),)), "~T.int32(5)"),
-    (Call("int32", "tir.bitwise_and", (const(5), const(3))), "T.int32(5) & 3"),
+    # ... and a node the operator would fold (as TVM's does) prints with its constructor
+    (Add(const(1), const(0)), "T.Add(1, 0)"),
+    (LT(const(-8), const(-8)), "T.LT(-8, -8)"),
+    (Sub(const(0), const(5)), "T.Sub(0, 5)"),
+    (Call("int32", "tir.bitwise_and", (const(5), const(3))), "T.bitwise_and(5, 3)"),
+    (Mul(a, const(1)), "T.Mul(a, 1)"),
+    (Add(a, const(0)) * b, "T.Add(a, 0) * b"),
+    (Max(a, a), "T.Max(a, a)"),
 ]
 
 
@@ -458,6 +469,7 @@ _AST_CMP = {ast.Lt: LT, ast.Eq: EQ, ast.GtE: GE, ast.NotEq: NE}
 _AST_BIT = {ast.BitAnd: "tir.bitwise_and", ast.BitOr: "tir.bitwise_or",
             ast.BitXor: "tir.bitwise_xor", ast.LShift: "tir.shift_left"}
 _VARS = {v.name: v for v in (a, b, c)}
+_NODES = {cls.__name__: cls for cls in (*_AST_BIN.values(), *_AST_CMP.values())}
 
 
 def _from_ast(node):
@@ -465,15 +477,24 @@ def _from_ast(node):
         return _VARS[node.id]
     if isinstance(node, ast.Constant):
         return const(node.value)
-    if isinstance(node, ast.Call):  # T.int32(k)
-        return const(ast.literal_eval(node.args[0]))
+    if isinstance(node, ast.Call):
+        assert isinstance(node.func, ast.Attribute) and node.func.value.id == "T", ast.dump(node)
+        name, args = node.func.attr, node.args
+        if name == "int32":  # T.int32(k)
+            return const(ast.literal_eval(args[0]))
+        # a node the operator would fold, written with its constructor: T.Add(a, 0)
+        assert len(args) == 2, ast.dump(node)
+        l, r = _from_ast(args[0]), _from_ast(args[1])
+        if "tir." + name in _AST_BIT.values():  # T.bitwise_and(5, 3)
+            return Call("int32", "tir." + name, (l, r))
+        return _NODES[name](l, r)
     if isinstance(node, ast.UnaryOp):
         operand = _from_ast(node.operand)
         if isinstance(node.op, ast.Not):
             return Not(operand)
-        if isinstance(operand, type(const(0))):
+        if isinstance(node.operand, ast.Constant):
             return const(-operand.value)
-        return Sub(const(0), operand)
+        return Mul(operand, const(-1))  # -x is x * -1, as TVM's parser builds it
     if isinstance(node, ast.BinOp):
         l, r = _from_ast(node.left), _from_ast(node.right)
         if type(node.op) in _AST_BIN:
@@ -499,7 +520,8 @@ def _int_exprs():
         bit = st.sampled_from(list(_AST_BIT.values()))
         return (st.tuples(binop, sub, sub).map(lambda t: t[0](t[1], t[2]))
                 | st.tuples(bit, sub, sub).map(lambda t: Call("int32", t[0], (t[1], t[2])))
-                | sub.map(lambda e: Sub(const(0), e)))
+                | sub.map(lambda e: Sub(const(0), e))
+                | sub.map(lambda e: Mul(e, const(-1))))
 
     return st.recursive(leaves, extend, max_leaves=12)
 
@@ -537,7 +559,7 @@ def test_names_are_deduplicated_and_valid():
         LetStmt(kw, const(1), LetStmt(digit, kw, LetStmt(ns, digit, Evaluate(ns)))),
     )
     check(prim((A,), body), '''
-@T.prim_func
+@T.prim_func(private=True)
 def main(A: T.Buffer((4, 4), "float32")):
     for i in range(4):
         A[i, 0] = T.float32(0.0)
@@ -611,7 +633,7 @@ def test_graph_round_trip_without_symbolic_sizes():
         G.VarBinding(gv, G.Call(G.Op("relax.permute_dims"), (lv,), {"axes": (1, 0)})),
     )),), gv)
     check(G.Function((xv,), body, t), '''
-@R.function
+@R.function(private=True)
 def main(x: R.Tensor((4, 4), dtype="float32")) -> R.Tensor((4, 4), dtype="float32"):
     with R.dataflow():
         lv: R.Tensor((4, 4), dtype="float32") = R.nn.relu(x)
@@ -641,12 +663,12 @@ def test_let_in_the_middle_of_a_sequence_round_trip():
 GRAPH_MODULE = '''
 @I.ir_module
 class Module:
-    @T.prim_func
+    @T.prim_func(private=True)
     def add(A: T.Buffer((16, 16), "float32"), B: T.Buffer((16, 16), "float32")):
         for i, j in T.grid(16, 16):
             B[i, j] = A[i, j] + A[i, j]
 
-    @R.function
+    @R.function(private=True)
     def main(x: R.Tensor(("n", 16), dtype="float32"), y: R.Tensor((16, 16), dtype="float32"), img: R.Tensor((1, 3, 8, 8), dtype="float32")) -> R.Tensor(("n", 16), dtype="float32"):
         n = T.int64()
         R.func_attr({"num_input": 1})
@@ -656,7 +678,7 @@ class Module:
             lv1: R.Tensor((n, 16), dtype="float32") = R.nn.softmax(lv, axis=1)
             gv: R.Tuple(R.Tensor((n, 16), dtype="float32"), R.Tensor((n, 16), dtype="float32")) = (lv, lv1)
             lv2: R.Tensor((2, 2), dtype="float32") = R.add(R.const([[1.0, 2.0], [3.0, 4.5]], "float32"), R.const([[1.0, 2.0], [3.0, 4.5]], "float32"))
-            lv3: R.Tensor((1, 3, 8, 8), dtype="float32") = R.nn.conv2d(img, img, padding=(1, 1))
+            lv3: R.Tensor((1, 3, 8, 8), dtype="float32") = R.nn.conv2d(img, img, padding=(1, 1, 1, 1))
             R.output(gv, lv2)
         out: R.Tensor((n, 16), dtype="float32") = gv[0]
         return out
@@ -672,7 +694,7 @@ def test_graph_struct_info_forms_and_multi_output_call_tir():
     fn = G.Function((xv, sv), G.SeqExpr((G.BindingBlock((G.VarBinding(out, call),)),), out),
                     G.TupleStructInfo((t, t)))
     check(fn, '''
-@R.function
+@R.function(private=True)
 def main(x: R.Tensor(dtype="float32", ndim=2), s: R.Shape([1, 2])) -> R.Tuple(R.Tensor((2, 3), dtype="float16"), R.Tensor((2, 3), dtype="float16")):
     o: R.Tuple(R.Tensor((2, 3), dtype="float16"), R.Tensor((2, 3), dtype="float16")) = R.call_tir(cls.f, (x,), out_sinfo=[R.Tensor((2, 3), dtype="float16"), R.Tensor((2, 3), dtype="float16")])
     return o
