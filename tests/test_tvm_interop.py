@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 
 import tvmscript
 from tests import strategies
+from tvmscript import ir
+from tvmscript.script.fold import fold_binary, folds
 from tests.interop.programs import interop_programs
 from tests.interop.round_trip import check_both_ways
 from tests.interop.tvm_bridge import TVM_REASON, TVMBridge, tvm_installed
@@ -89,11 +91,80 @@ def test_unknown_dialect_is_a_clear_error():
         func.script(dialect="relay")
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
+# ---------------------------------------------------------------- any program, through TVM
+
+_FLAT = (ir.LetStmt, ir.AssertStmt, ir.Allocate, ir.DeclBuffer)
+
+
+def _extend(s: ir.Stmt, rest: list) -> ir.Stmt:
+    """``s`` (a let, assert or allocation) covering ``rest`` too, as a flat statement does."""
+    body = s.body
+    if isinstance(body, _FLAT):
+        return s.with_(body=_extend(body, rest))
+    if isinstance(body, ir.SeqStmt) and isinstance(body.seq[-1], _FLAT):
+        return s.with_(body=ir.seq(*body.seq[:-1], _extend(body.seq[-1], rest)))
+    return s.with_(body=ir.seq(body, *rest))
+
+
+class _AsTVMKeepsIt(ir.Mutator):
+    """The program as TVM 0.27 represents it, which is what can come back from TVM:
+
+    * TVM's let, assert and allocation statements are flat (they cover the rest of their
+      sequence), so one of ours that ends earlier comes back covering the rest;
+    * TVM prints a one-element buffer bare (``A`` for ``A[e]``) outside blocks: the index
+      comes back as 0;
+    * TVM prints a min/max of two constants as ``T.min(a, b)``, which its parser folds, and
+      then the operators around it fold too.
+    The program computes the same in each case; only the tree differs.
+    """
+
+    def visit_SeqStmt(self, node):
+        out: list = []
+        for s in reversed([self.visit(x) for x in node.seq]):
+            out = [_extend(s, out)] if out and isinstance(s, _FLAT) else [s, *out]
+        return ir.seq(*out)
+
+    in_block = False
+
+    def visit_Block(self, node):
+        outer, self.in_block = self.in_block, True
+        try:
+            return self.generic_visit(node)
+        finally:
+            self.in_block = outer
+
+    def _index(self, node):
+        node = self.generic_visit(node)
+        shape = node.buffer.shape
+        if (not self.in_block and len(shape) == 1 and isinstance(shape[0], ir.IntImm)
+                and shape[0].value == 1):
+            return node.with_(indices=(ir.const(0, node.indices[0].dtype),))
+        return node
+
+    visit_BufferLoad = visit_BufferStore = _index
+
+    def _extremum(self, node):
+        node = self.generic_visit(node)
+        return fold_binary(type(node), node.a, node.b)
+
+    visit_Min = visit_Max = _extremum
+
+    def _arith(self, node):
+        new = self.generic_visit(node)
+        if new is node or folds(node):  # TVM printed a constructor (T.Mul(x, 1)): kept
+            return new
+        return fold_binary(type(new), new.a, new.b)  # printed as an operator, folded on parsing
+
+    visit_Add = visit_Sub = visit_Mul = visit_Div = visit_Mod = _arith
+    visit_FloorDiv = visit_FloorMod = _arith
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(func=strategies.prim_funcs())
 def test_any_program_we_print_comes_back_from_tvm(bridge, func):
     text = func.script(dialect="tvm")
     answer = bridge.parse(text)
     assert answer["ok"], f"TVM rejects our text:\n{text}\n{answer['error']}"
-    tvmscript.assert_structural_equal(tvmscript.from_source(answer["script"]), func)
+    back = tvmscript.from_source(answer["script"])
+    tvmscript.assert_structural_equal(back, _AsTVMKeepsIt().visit(func))

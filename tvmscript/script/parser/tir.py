@@ -36,7 +36,7 @@ from .tir_frames import (
     PendingVar,
     Wrap,
 )
-from .values import BufferSlice, as_prim, describe, is_scalar_buffer
+from .values import BufferSlice, as_prim, describe, is_scalar_buffer, loaded
 
 _UNSUPPORTED = {
     "Try": "`try`", "TryStar": "`try`", "ClassDef": "a class definition", "Import": "`import`",
@@ -259,7 +259,10 @@ class TIRParser(ParserBase):
 
     def _let(self, node: ast.stmt, name: str, value: Any, ann: Any) -> Any:
         known = self.lookup_local(name)
-        if ann is None and is_scalar_buffer(known) and not isinstance(value, Buffer):
+        if ann is not None and is_scalar_buffer(value):
+            value = loaded(value)  # ``x: T.let[T.float32] = A``: TVM 0.27's A[0], printed bare
+        if ann is None and is_scalar_buffer(known) and (
+                not isinstance(value, Buffer) or is_scalar_buffer(value)):
             # TVM 0.27 prints ``A = v`` for ``A[0] = v`` into a buffer of shape (1,)
             expr = _store_value(value, known.dtype, known)
             return self.span(node, S.BufferStore(known, expr, (const(0),)))

@@ -124,14 +124,16 @@ def as_int_expr(value: Any, what: str) -> PrimExpr:
 
 
 def extent_between(start: PrimExpr, stop: PrimExpr) -> PrimExpr:
-    """``stop - start`` as the contract writes it: ``e`` for ``a + e``, folded constants, else
-    Sub."""
+    """``stop - start`` as the contract writes it: ``e`` for ``a + e``, else the difference
+    folded as TVM's ``-`` folds it (``A[0:n]`` has extent ``n``)."""
     if isinstance(stop, E.Add) and structural_equal(stop.a, start):
         return stop.b
     if isinstance(start, IntImm) and isinstance(stop, IntImm):
         dt = stop.dtype if stop.dtype.bits >= start.dtype.bits else start.dtype
         return IntImm(dt, stop.value - start.value)
-    return E.binary(E.Sub, stop, start)
+    from ..fold import fold_binary
+
+    return fold_binary(E.Sub, *E.match_dtypes(stop, start))
 
 
 def range_of(start: Any, stop: Any) -> tuple[PrimExpr, PrimExpr]:
