@@ -44,7 +44,7 @@ def f(A: T.Buffer((8,), "float32"), I: T.Buffer((8,), "int32"), M: T.Buffer((8,)
 def f(A: T.Buffer((8,), "float32"), I: T.Buffer((8,), "int32"), M: T.Buffer((8,), "bool")):
     A[0] = T.float32(1) / (T.float32(1) + T.call_llvm_pure_intrin("float32", "llvm.exp.f32", T.float32(0) - A[1]))
     A[2] = T.float32(1) / T.call_llvm_pure_intrin("float32", "llvm.sqrt.f32", A[3])
-    I[0] = T.Select(I[1] < 0, 0 - I[1], I[1])
+    I[0] = T.Select(I[1] >= 0, I[1], 0 - I[1])  # integer T.abs, as TVM builds it
     M[0] = A[4] != A[4]
 ''')
 

@@ -32,10 +32,10 @@ def f(A: T.Buffer((2, 4), "float32")):
 def f(A: T.Buffer((2, 4), "float32")):
     for k in range(4):
         x: T.float32 = T.float32(1)
-        A[T.int32(1) - 1, k] = x
+        A[T.Sub(1, 1), k] = x
     for k in range(4):
         x: T.float32 = T.float32(1)
-        A[T.int32(2) - 1, k] = x
+        A[T.Sub(2, 1), k] = x
 ''')
 
 

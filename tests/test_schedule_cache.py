@@ -31,14 +31,15 @@ def mm(A: T.Buffer((64, 64), "float32"), B: T.Buffer((64, 64), "float32"), C: T.
     for i, j, k in T.grid(64, 64, 64):
         with T.block("C"):
             vi, vj, vk = T.axis.remap("SSR", [i, j, k])
-            T.reads(C[vi, vj], A_shared[vi, vk], B[vk, vj])
+            T.reads(A_shared[vi, vk], B[vk, vj])
             T.writes(C[vi, vj])
             with T.init():
                 C[vi, vj] = T.float32(0)
             C[vi, vj] = C[vi, vj] + A_shared[vi, vk] * B[vk, vj]
 '''
     result = []
-    check(MATMUL, lambda s: result.append(s.cache_read(s.get_block("C"), 1, "shared")), expected)
+    # the block has an init, so C is not among its reads (TVM's rule): A is read index 0
+    check(MATMUL, lambda s: result.append(s.cache_read(s.get_block("C"), 0, "shared")), expected)
     assert result[0].name == "A_shared"
 
 
@@ -48,7 +49,7 @@ def test_cache_read_then_compute_at_tile():
         i, j, _ = s.get_loops(c)
         i0, i1 = s.split(i, [None, 16])
         s.reorder(i0, j, i1)
-        a = s.cache_read(c, 1, "local")
+        a = s.cache_read(c, 0, "local")  # A (C, written with an init, is not read)
         s.compute_at(a, i0)
 
     sch = check(MATMUL, apply, None)
@@ -125,6 +126,8 @@ def test_cache_write_twice_gets_fresh_names():
 
 
 def test_matmul_cpu_schedule_with_cache_read():
+    cached = []
+
     def apply(s):
         c = s.get_block("C")
         i, j, _ = s.get_loops(c)
@@ -133,18 +136,27 @@ def test_matmul_cpu_schedule_with_cache_read():
         s.reorder(i0, j0, i1, j1)
         cl = s.cache_write(c, 0, "local")
         s.reverse_compute_at(cl, j0)
-        a = s.cache_read(c, 1, "global")
+        a = s.cache_read(c, 0, "global")  # A
+        cached.append(a)
         s.compute_at(a, i0)
 
     check(PROGRAMS["matmul"], apply, None)
+    assert cached[0].name == "A_global"
 
 
 def test_cache_errors():
     sch = Schedule(parse(MATMUL))
     c = sch.get_block("C")
-    expect_error(sch, "cache_read", [c, 5, "shared"], "block `C` reads 3", "index 5")
+    expect_error(sch, "cache_read", [c, 5, "shared"], "block `C` reads 2", "index 5")
     expect_error(sch, "cache_write", [c, 1, "local"], "block `C` writes 1", "index 1")
     expect_error(sch, "cache_read", [c, 1, "texture"], "storage scope `texture`")
+    # without an init the block reads what it writes: C is read index 0
+    init = "            with T.init():\n                C[vi, vj] = T.float32(0)\n"
+    accumulate = MATMUL.replace(init, "")
+    assert "T.init" not in accumulate
+    sch = Schedule(parse(accumulate))
+    c = sch.get_block("C")
+    expect_error(sch, "cache_read", [c, 3, "shared"], "block `C` reads 3", "index 3")
     expect_error(sch, "cache_read", [c, 0, "shared"], "block `C` also writes `C`")
     two = '''
 @T.prim_func
