@@ -13,11 +13,12 @@ import traceback
 
 
 def _namespaces() -> dict:
+    import tvm  # the metadata section of a show_meta text calls tvm.ir.load_json
     from tvm.script import ir as I
     from tvm.script import relax as R
     from tvm.script import tirx as T
 
-    return {"T": T, "R": R, "I": I}
+    return {"T": T, "R": R, "I": I, "tvm": tvm}
 
 
 def _parse(text: str):
