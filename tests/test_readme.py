@@ -10,21 +10,32 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.interop.tvm_bridge import TVM_REASON, tvm_installed
+
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+NEEDS_TVM = "# needs the interop extra"
 
 
-def readme_snippets() -> list[str]:
-    return BLOCK.findall((ROOT / "README.md").read_text())
+def readme_snippets(with_tvm: bool = True) -> list[str]:
+    """The snippets; those that start with ``# needs the interop extra`` only ``with_tvm``."""
+    return [code for code in BLOCK.findall((ROOT / "README.md").read_text())
+            if with_tvm or not code.startswith(NEEDS_TVM)]
 
 
 def test_readme_has_snippets() -> None:
     assert len(readme_snippets()) >= 5
 
 
-def test_readme_snippets_run_as_copied(tmp_path: Path) -> None:
+@pytest.mark.parametrize("with_tvm", [
+    pytest.param(True, marks=pytest.mark.skipif(not tvm_installed(), reason=TVM_REASON)), False])
+def test_readme_snippets_run_as_copied(tmp_path: Path, with_tvm: bool) -> None:
+    """All snippets; and all but the Apache TVM ones, as a reader without the interop extra."""
     # One file, so that decorated functions have a source file for their spans, as a user's do.
-    parts = [f"# ---- README python snippet {i + 1}\n{code}" for i, code in enumerate(readme_snippets())]
+    parts = [f"# ---- README python snippet {i + 1}\n{code}"
+             for i, code in enumerate(readme_snippets(with_tvm))]
     script = tmp_path / "readme_snippets.py"
     script.write_text("\n".join(parts))
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
