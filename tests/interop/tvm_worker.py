@@ -78,6 +78,16 @@ def op_schedule(request: dict) -> dict:
     return {"ok": True, "script": _script(scheduled)}
 
 
+def op_time_parse_print(request: dict) -> dict:
+    """Seconds TVM takes to parse and print every text once (for benchmarks/tvm_interop.py)."""
+    import time
+
+    start = time.perf_counter()
+    for text in request["texts"]:
+        _parse(text).script()
+    return {"ok": True, "seconds": time.perf_counter() - start}
+
+
 def op_version(request: dict) -> dict:
     import tvm
     import tvm_ffi
@@ -85,7 +95,8 @@ def op_version(request: dict) -> dict:
     return {"ok": True, "tvm": tvm.__version__, "tvm_ffi": tvm_ffi.__version__}
 
 
-OPS = {"parse": op_parse, "equal": op_equal, "schedule": op_schedule, "version": op_version}
+OPS = {"parse": op_parse, "equal": op_equal, "schedule": op_schedule, "version": op_version,
+       "time_parse_print": op_time_parse_print}
 
 
 def main() -> None:
