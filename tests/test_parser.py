@@ -366,7 +366,8 @@ for i in range(4):
     block = root_body(f).body.block
     (w,) = block.writes
     vi = block.iter_vars[0].var
-    assert isinstance(w.region[0].min, E.Mul) and w.region[0].extent.value == 4
+    assert isinstance(w.region[0].min, E.Mul) and w.region[0].min.a is vi
+    assert w.region[0].extent.value == 4
     assert block.reads[0].region[1].min.value == 0 and block.reads[0].region[1].extent.value == 4
 
 
