@@ -57,6 +57,7 @@ def main(argv: list[str]) -> int:
 
     print(f"programs: {n}; TVM parses the source as written (respelled): "
           f"{sum(o.tvm_reads_source for o in outcomes)}/{n}")
+    print(f"TVM parses our tvm-dialect text:    {sum(o.tvm_reads_ours for o in outcomes)}/{n}")
     print(f"ours -> TVM, equal to TVM's parse:  {count('ours_to_tvm')}")
     print(f"TVM -> ours, equal to our parse:    {count('tvm_to_ours')}")
     print(f"ours -> TVM -> ours, same IR:       {count('through_tvm')}")

@@ -25,6 +25,7 @@ from .tvm_spelling import tvm_spelling
 class Outcome:
     name: str
     tvm_reads_source: bool = False   # TVM parses the (respelled) source
+    tvm_reads_ours: bool = False     # TVM parses our tvm-dialect text
     ours_to_tvm: bool | None = None  # parses in TVM and equals TVM's parse of the source
     tvm_to_ours: bool | None = None  # TVM's text parses here and equals our parse
     through_tvm: bool | None = None  # ours -> TVM -> TVM's text -> ours is the same IR
@@ -53,6 +54,7 @@ def check_both_ways(bridge: TVMBridge, name: str, source: str) -> Outcome:
         out.say("TVM parsing the source", reference["error"])
 
     in_tvm = bridge.parse(ours_text)
+    out.tvm_reads_ours = in_tvm["ok"]
     if not in_tvm["ok"]:
         out.ours_to_tvm = out.through_tvm = False
         out.say("TVM parsing our text", in_tvm["error"])
