@@ -760,3 +760,17 @@ def test_speed():
     body = seq(*[BufferStore(A, A[const(k)] * const(2.0) + const(1.0), (const(k),))
                  for k in range(1000)])
     assert _best(prim((A,), body).script, 3) < 0.1
+
+
+def test_tvm_dialect_on_single_nodes():
+    """``script(dialect="tvm")`` works on any node, not only functions and modules."""
+    from tests.corpus.tir_programs import PROGRAMS
+    from tvmscript.ir import Div, Var, const
+
+    i = Var("i")
+    assert Div(i, const(3)).script() == "i / 3"
+    assert Div(i, const(3)).script(dialect="tvm") == "T.truncdiv(i, 3)"
+    func = tvmscript.from_source(PROGRAMS["matmul"])
+    loops = func.body.block.body
+    assert loops.script().splitlines()[1].strip() == 'with T.block("C"):'
+    assert loops.script(dialect="tvm").splitlines()[1].strip() == 'with T.sblock("C"):'
