@@ -22,11 +22,39 @@ from .schedule.tensor_intrin import TensorIntrin
 __version__ = "0.1.0"
 
 
-def build(obj, target="llvm"):
-    """Lower ``obj`` (PrimFunc or IRModule) and compile it; ``rt["main"](*arrays)`` runs it."""
+def build(obj, target="llvm", database=None):
+    """Lower ``obj`` (PrimFunc or IRModule) and compile it; ``rt["main"](*arrays)`` runs it.
+
+    With ``database`` (a tuning database or its path), each loop-level function is first
+    replaced by the best schedule recorded for it and this target, when there is one."""
     from backends.build import build as _build
 
+    if database is not None:
+        obj = _apply_database(obj, target, database)
     return _build(obj, target)
+
+
+def _apply_database(obj, target, database):
+    from tuner.database import Database, apply_best
+
+    db = database if isinstance(database, Database) else Database(str(database))
+    if isinstance(obj, PrimFunc):
+        best = apply_best(obj, target, db)
+        return obj if best is None else best
+    for name, func in obj.functions.items():
+        if isinstance(func, PrimFunc):
+            best = apply_best(func, target, db)
+            if best is not None:
+                obj = obj.with_function(name, best)
+    return obj
+
+
+def tune(*args, **kwargs):
+    """Search the schedule space of a PrimFunc or IRModule on this machine (``tuner.tune.tune``):
+    ``tune(func, target="llvm", trials=64, database=None, seed=0, ...) -> TuneResult``."""
+    from tuner.tune import tune as _tune
+
+    return _tune(*args, **kwargs)
 
 
 def load_module(path):
@@ -42,5 +70,5 @@ __all__ = [
     "ScriptError", "T", "TensorIntrin", "Trace", "WellFormedError", "assert_structural_equal",
     "bfloat16", "build",
     "check_well_formed", "from_source", "ir", "load_module", "structural_equal",
-    "structural_hash", "verify",
+    "structural_hash", "tune", "verify",
 ]
