@@ -1,0 +1,515 @@
+"""Measuring candidates: build in parallel worker processes, then run one at a time, isolated.
+
+A tuner compiles thousands of schedules, and some of them crash, hang or compute wrong numbers
+(Apache TVM's tuner died with them: #18380, #18423). Here nothing a candidate does can take the
+tuner down:
+
+* **Build** — each candidate travels as script text (``func.script()``; IR nodes are big to
+  pickle) to a pool of worker processes, is parsed, lowered and exported there to a shared
+  library. A build error, or a worker that dies, is that candidate's ``error``.
+* **Run** — only after the whole batch is built (so no compiler competes for the cores being
+  timed), a separate *runner* process loads each library in turn, calls it once to warm up (and
+  to check its outputs against the unscheduled function, when asked), then times ``repeats``
+  calls. The parent waits at most ``timeout_s`` per candidate; a runner that hangs is killed, one
+  that dies (segfault, abort) is noticed, and both are restarted for the next candidate.
+
+Inputs are random, drawn once per task from a fixed seed: every candidate of a task (and the
+reference) sees the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as connection_wait
+from typing import Any
+
+import numpy as np
+
+from tvmscript.ir import PrimFunc
+from tvmscript.schedule import Trace
+
+CHILD_START_TIMEOUT_S = 120.0  # importing the compiler in a fresh process
+
+
+@dataclass
+class Candidate:
+    """A scheduled function and the trace that made it. ``features`` is filled lazily by the
+    cost model (computing it here would slow down candidates that are never ranked)."""
+
+    func: PrimFunc
+    trace: Trace
+    features: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass
+class MeasureResult:
+    """What measuring one candidate gave: every timed call's seconds, or why there are none.
+
+    ``error`` starts with the kind of failure — ``build failed``, ``build crashed``, ``build
+    timed out``, ``crashed``, ``timed out``, ``runtime error``, ``wrong result`` — then the details.
+    """
+
+    latencies_s: list[float] | None
+    error: str | None
+    build_s: float = 0.0
+    run_s: float = 0.0
+
+    @property
+    def latency_s(self) -> float | None:
+        """The fastest repeat (the least disturbed by the rest of the machine)."""
+        return min(self.latencies_s) if self.latencies_s else None
+
+    @property
+    def median_s(self) -> float | None:
+        return statistics.median(self.latencies_s) if self.latencies_s else None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and bool(self.latencies_s)
+
+
+class MeasureError(RuntimeError):
+    """The measurement itself cannot go on (not one candidate's failure): the reference function
+    does not build or run, the runner process does not start."""
+
+
+def check_target(target: Any) -> Any:
+    """The parsed target, when this machine can run code built for it; else a ValueError that
+    says why (timing code for another CPU would die of an illegal instruction)."""
+    from backends.target import Target, cross_compile_reason
+
+    parsed = Target.parse(target)
+    if parsed.kind != "llvm":
+        raise ValueError(f"cannot measure on target {str(parsed)!r}: measuring runs compiled "
+                         "code, so the target must be 'llvm' (e.g. 'llvm -mcpu=native')")
+    reason = cross_compile_reason(parsed)
+    if reason is not None:
+        raise ValueError(f"cannot measure on target {str(parsed)!r} on this machine: {reason}; "
+                         "tune on that machine, or use 'llvm -mcpu=native' here")
+    return parsed
+
+
+# ---------------------------------------------------------------- child processes
+class _Child:
+    """A helper process (a builder or the runner), started with ``subprocess`` so it does not
+    re-run the user's ``__main__`` (multiprocessing's spawn and forkserver do, and a script
+    without ``if __name__ == "__main__"`` would start a tuning run in every child), and talked to
+    over a pipe with ``multiprocessing.connection`` (poll with a timeout, pickled messages).
+    Its stderr goes to a log file whose tail explains a crash."""
+
+    def __init__(self, log_path: str) -> None:
+        self.log_path = log_path
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        code = "import sys; from tuner.measure import _child_main; _child_main(*sys.argv[1:])"
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", code, str(to_child_r), str(from_child_w)],
+                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL,
+                stdout=log, stderr=log, env=env, close_fds=True)
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self.send_conn = Connection(to_child_w, readable=False)
+        self.recv_conn = Connection(from_child_r, writable=False)
+        self.started = time.perf_counter()
+        self.job: Any = None  # what the child is working on (the parent's bookkeeping)
+        self.ready = False
+
+    def send(self, *message: Any) -> None:
+        self.send_conn.send(message)
+        self.started = time.perf_counter()
+
+    def wait_ready(self) -> None:
+        if not self.recv_conn.poll(CHILD_START_TIMEOUT_S):
+            self.kill()
+            raise MeasureError(f"a measuring process did not start in {CHILD_START_TIMEOUT_S} s")
+        try:
+            self.recv_conn.recv()
+        except (EOFError, OSError):
+            raise MeasureError(f"a measuring process died while starting: {self.death()}") from None
+        self.ready = True
+
+    def receive(self) -> tuple[str, Any]:
+        """The child's reply: ("ok", value), ("error", text) or ("crashed", text)."""
+        try:
+            return self.recv_conn.recv()
+        except (EOFError, OSError):
+            return "crashed", self.death()
+
+    def death(self) -> str:
+        """Why the child is gone, from its exit status and the tail of its stderr."""
+        try:
+            code = self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            code = None
+        self.kill()
+        if code is not None and code < 0:
+            why = f"died of {signal.Signals(-code).name} (signal {-code})"
+        else:
+            why = f"exited with status {code}"
+        tail = _tail(self.log_path)
+        return why + (f"; its last output: {tail}" if tail else "")
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for conn in (self.send_conn, self.recv_conn):
+            conn.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.send_conn.send(("stop",))
+                self.proc.wait(5)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+
+
+def _tail(path: str, chars: int = 300) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - chars))
+            return f.read().decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _child_main(recv_fd: str, send_fd: str) -> None:
+    """A child's loop: one request at a time, one reply each. ``build`` compiles (builders);
+    ``setup``, ``reference`` and ``run`` keep task state (the runner)."""
+    recv_conn = Connection(int(recv_fd), writable=False)
+    send_conn = Connection(int(send_fd), readable=False)
+    state = _RunnerState()
+    handlers = {"build": _build_one, "setup": state.setup, "reference": state.reference,
+                "run": state.run}
+    send_conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            message = recv_conn.recv()
+        except (EOFError, OSError):
+            return
+        if message[0] == "stop":
+            return
+        try:
+            send_conn.send(("ok", handlers[message[0]](*message[1:])))
+        except _WrongResult as error:
+            send_conn.send(("wrong", str(error)))
+        except Exception as error:  # noqa: BLE001 - reported to the parent, the child goes on
+            send_conn.send(("error", f"{type(error).__name__}: {error}"))
+
+
+# ---------------------------------------------------------------- build (in builders)
+def _build_one(script: str, target: str, path: str) -> float:
+    """Parse ``script``, build it for ``target`` and export it to ``path``; the seconds taken."""
+    start = time.perf_counter()
+    from backends.build import build
+    from tvmscript import from_source
+
+    rt = build(from_source(script), target)
+    names = list(rt.kernels)
+    if len(names) != 1:
+        raise ValueError(f"expected one kernel, got {names}")
+    rt.export_library(path)
+    return time.perf_counter() - start
+
+
+# ---------------------------------------------------------------- run (in the runner)
+class _RunnerState:
+    """What the runner keeps between candidates: inputs per signature, the expected outputs."""
+
+    def __init__(self) -> None:
+        self.inputs: dict[tuple, list[Any]] = {}
+        self.expected: dict[int, np.ndarray] | None = None
+        self.seed = 0
+
+    def setup(self, seed: int, expected: dict[int, np.ndarray] | None) -> bool:
+        self.seed, self.expected = seed, expected
+        return True
+
+    def reference(self, path: str) -> dict[int, np.ndarray]:
+        """Run the unscheduled function once on the task's inputs; its written buffers."""
+        kernel = _load_kernel(path)
+        args = self._fresh_args(kernel)
+        kernel(*args)
+        return {i: args[i] for i, p in enumerate(kernel.spec.params) if p.writable}
+
+    def run(self, path: str, repeats: int, min_repeat_s: float) -> list[float]:
+        kernel = _load_kernel(path)
+        args = self._fresh_args(kernel)
+        start = time.perf_counter()
+        kernel(*args)  # warm-up (and the call whose outputs are checked)
+        warm = time.perf_counter() - start
+        if self.expected is not None:
+            _compare(kernel.spec.params, args, self.expected)
+        number = max(1, min(1000, math.ceil(min_repeat_s / max(warm, 1e-9))))
+        latencies = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(number):
+                kernel(*args)
+            latencies.append((time.perf_counter() - start) / number)
+        return latencies
+
+    def _fresh_args(self, kernel: Any) -> list[Any]:
+        params = kernel.spec.params
+        key = tuple((p.name, p.kind, p.dtype, tuple(p.shape)) for p in params)
+        if key not in self.inputs:
+            self.inputs[key] = make_inputs(params, self.seed)
+        return [a.copy() if isinstance(a, np.ndarray) else a for a in self.inputs[key]]
+
+
+def _load_kernel(path: str) -> Any:
+    from backends.build import load_module
+
+    rt = load_module(path)
+    rt.check_runnable()
+    (kernel,) = rt.kernels.values()
+    return kernel
+
+
+def make_inputs(params: Any, seed: int) -> list[Any]:
+    """Random arguments for a kernel's parameters (every buffer, outputs too, so a candidate
+    that leaves part of an output unwritten differs from the reference)."""
+    rng = np.random.default_rng(seed)
+    args: list[Any] = []
+    for p in params:
+        if p.kind == "scalar":
+            args.append(1.0 if "float" in p.dtype else 1)
+            continue
+        shape = tuple(p.shape)
+        if not all(isinstance(s, int) for s in shape):
+            raise ValueError(f"parameter {p.name!r} has symbolic shape {shape}: measure a "
+                             "function with given sizes (bind the size variables first)")
+        args.append(_random_array(rng, p.dtype, shape))
+    return args
+
+
+def _random_array(rng: np.random.Generator, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+    if dtype == "bfloat16":
+        bits = rng.uniform(-1, 1, shape).astype(np.float32).view(np.uint32) >> 16
+        return bits.astype(np.uint16)
+    np_dtype = np.dtype(dtype)
+    if np_dtype.kind == "f":
+        return rng.uniform(-1, 1, shape).astype(np_dtype)
+    if np_dtype.kind == "b":
+        return rng.integers(0, 2, shape).astype(np_dtype)
+    low = 0 if np_dtype.kind == "u" else -8
+    return rng.integers(low, 8, shape).astype(np_dtype)
+
+
+RTOL, ATOL = 1e-3, 1e-3  # reordered float reductions (rfactor, vectorized sums) round differently
+
+
+def _compare(params: Any, args: list[Any], expected: dict[int, np.ndarray]) -> None:
+    for i, want in expected.items():
+        got = args[i]
+        close = np.isclose(got, want, rtol=RTOL, atol=ATOL, equal_nan=True) \
+            if got.dtype.kind == "f" else got == want
+        if np.all(close):
+            continue
+        diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+        worst = math.inf if np.isnan(diff[~close]).any() else float(np.max(diff[~close]))
+        raise _WrongResult(f"wrong result: max abs error {worst:.3g} in output {params[i].name!r} "
+                           f"({int(np.count_nonzero(~close))} of {want.size} elements differ; "
+                           f"rtol {RTOL}, atol {ATOL})")
+
+
+class _WrongResult(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- the Measurer
+class Measurer:
+    """Builds and runs candidates of one task; ``measure(candidates)`` gives one
+    ``MeasureResult`` each, in order.
+
+    ``timeout_s`` bounds each build and, separately, each candidate's run (loading, warm-up,
+    check and all repeats); ``repeats`` timed calls follow one warm-up, and a repeat makes
+    several calls when one call takes under ``min_repeat_s``; ``check_against`` (the unscheduled
+    function) turns on the output check. Use as a context manager, or call ``close()``.
+    """
+
+    def __init__(self, target: Any = "llvm", workers: int | None = None, timeout_s: float = 10.0,
+                 repeats: int = 5, check_against: PrimFunc | None = None,
+                 min_repeat_s: float = 1e-3, seed: int = 0,
+                 reference_timeout_s: float = 300.0) -> None:
+        if repeats < 1:
+            raise ValueError(f"repeats must be at least 1, got {repeats}")
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
+        self.target = check_target(target)
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.timeout_s, self.repeats, self.min_repeat_s = timeout_s, repeats, min_repeat_s
+        self.check_against, self.seed = check_against, seed
+        self.reference_timeout_s = reference_timeout_s
+        self._dir = tempfile.mkdtemp(prefix="tvmscript-measure-")
+        self._builders: list[_Child] = []
+        self._runner: _Child | None = None
+        self._setup: tuple | None = None  # (seed, expected outputs), given to every new runner
+        self._counter = 0
+
+    def __enter__(self) -> Measurer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    def close(self) -> None:
+        """Stop the builder and runner processes and remove the built libraries."""
+        for child in self._builders + ([self._runner] if self._runner else []):
+            child.stop()
+        self._builders, self._runner = [], None
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def measure(self, candidates: list[Candidate]) -> list[MeasureResult]:
+        """Build the whole batch, then run it one candidate at a time."""
+        if not candidates:
+            return []
+        scripts = [c.func.script() for c in candidates]
+        needs_reference = self.check_against is not None and self._setup is None
+        if needs_reference:
+            scripts.append(self.check_against.script())
+        built = self._build_all(scripts)
+        if needs_reference:
+            self._prepare_reference(built.pop())
+        return [self._run(path, build_s, error) for path, build_s, error in built]
+
+    # -------------------------------------------------------------- build phase
+    def _build_all(self, scripts: list[str]) -> list[tuple[str, float, str | None]]:
+        """Every script built by the builders, ``workers`` at a time; then the builders idle
+        (they are kept: starting one costs an import of the compiler)."""
+        results: dict[int, tuple[str, float, str | None]] = {}
+        queue = list(range(len(scripts)))
+        paths = [self._next_path() for _ in scripts]
+        target = str(self.target)
+        while len(results) < len(scripts):
+            for child in self._idle_builders(min(self.workers, len(queue))):
+                i = queue.pop(0)
+                child.job = i
+                child.send("build", scripts[i], target, paths[i])
+            self._collect_builds(paths, results)
+        return [results[i] for i in range(len(scripts))]
+
+    def _idle_builders(self, wanted: int) -> list[_Child]:
+        while len(self._builders) < wanted:
+            child = _Child(os.path.join(self._dir, f"builder{len(self._builders)}.log"))
+            self._builders.append(child)
+        for child in self._builders:
+            if not child.ready:
+                child.wait_ready()
+        return [c for c in self._builders if c.job is None][:wanted]
+
+    def _collect_builds(self, paths: list[str], results: dict) -> None:
+        busy = {c.recv_conn: c for c in self._builders if c.job is not None}
+        if not busy:
+            return
+        oldest = min(c.started for c in busy.values())
+        left = max(0.0, oldest + self.timeout_s - time.perf_counter())
+        for conn in connection_wait(list(busy), timeout=left):
+            child = busy[conn]
+            status, value = child.receive()
+            i, child.job = child.job, None
+            seconds = time.perf_counter() - child.started
+            if status == "ok":
+                results[i] = (paths[i], value, None)
+            elif status == "crashed":
+                results[i] = (paths[i], seconds, f"build crashed: the builder {value}")
+                self._builders.remove(child)
+            else:
+                results[i] = (paths[i], seconds, f"build failed: {value}")
+        now = time.perf_counter()
+        for child in [c for c in self._builders if c.job is not None]:
+            if now - child.started >= self.timeout_s:
+                results[child.job] = (paths[child.job], now - child.started,
+                                      f"build timed out: longer than {self.timeout_s:g} s "
+                                      "(builder killed)")
+                child.kill()
+                self._builders.remove(child)
+
+    def _next_path(self) -> str:
+        self._counter += 1
+        return os.path.join(self._dir, f"candidate{self._counter}.so")
+
+    # -------------------------------------------------------------- run phase
+    def _request(self, timeout_s: float, *message: Any) -> tuple[str, Any]:
+        """One request to the runner (started, and given the task's setup, when there is
+        none): ("ok", value), ("error" | "wrong", text), or ("crashed" | "timed out", text)."""
+        if self._runner is None:
+            runner = _Child(os.path.join(self._dir, "runner.log"))
+            runner.wait_ready()
+            self._runner = runner
+            if self._setup is not None:
+                runner.send("setup", *self._setup)
+                if runner.receive()[0] != "ok":
+                    raise MeasureError("the runner process refused its setup")
+        runner = self._runner
+        runner.send(*message)
+        if not runner.recv_conn.poll(timeout_s):
+            runner.kill()
+            self._runner = None
+            return "timed out", f"timed out: ran longer than {timeout_s:g} s (runner killed)"
+        status, value = runner.receive()
+        if status == "crashed":
+            self._runner = None
+            value = f"crashed: the runner {value}"
+        return status, value
+
+    def _prepare_reference(self, built: tuple[str, float, str | None]) -> None:
+        path, _, error = built
+        if error is not None:
+            raise MeasureError(f"the reference function (check_against) does not build: {error}")
+        self._request(self.reference_timeout_s, "setup", self.seed, None)
+        status, value = self._request(self.reference_timeout_s, "reference", path)
+        _remove(path)
+        if status != "ok":
+            raise MeasureError(f"the reference function (check_against) does not run: {value}")
+        self._setup = (self.seed, value)
+        self._request(self.reference_timeout_s, "setup", *self._setup)
+
+    def _run(self, path: str, build_s: float, error: str | None) -> MeasureResult:
+        if error is not None:
+            _remove(path)
+            return MeasureResult(None, error, build_s, 0.0)
+        if self._setup is None:
+            self._setup = (self.seed, None)
+        start = time.perf_counter()
+        status, value = self._request(self.timeout_s, "run", path, self.repeats,
+                                      self.min_repeat_s)
+        run_s = time.perf_counter() - start
+        _remove(path)
+        if status == "ok":
+            return MeasureResult(list(value), None, build_s, run_s)
+        if status == "error":
+            value = f"runtime error: {value}"
+        return MeasureResult(None, value, build_s, run_s)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+__all__ = ["Candidate", "MeasureError", "MeasureResult", "Measurer", "check_target",
+           "make_inputs"]
