@@ -411,8 +411,10 @@ class Measurer:
         return [results[i] for i in range(len(scripts))]
 
     def _idle_builders(self, wanted: int) -> list[_Child]:
+        self._builders = [c for c in self._builders if c.proc.poll() is None or c.job is not None]
         while len(self._builders) < wanted:
-            child = _Child(os.path.join(self._dir, f"builder{len(self._builders)}.log"))
+            self._counter += 1
+            child = _Child(os.path.join(self._dir, f"builder{self._counter}.log"))
             self._builders.append(child)
         for child in self._builders:
             if not child.ready:
@@ -455,7 +457,8 @@ class Measurer:
         """One request to the runner (started, and given the task's setup, when there is
         none): ("ok", value), ("error" | "wrong", text), or ("crashed" | "timed out", text)."""
         if self._runner is None:
-            runner = _Child(os.path.join(self._dir, "runner.log"))
+            self._counter += 1
+            runner = _Child(os.path.join(self._dir, f"runner{self._counter}.log"))
             runner.wait_ready()
             self._runner = runner
             if self._setup is not None:
