@@ -11,8 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tvmscript
-from tuner.measure import (Candidate, MeasureError, MeasureResult, Measurer, _compare,
-                           _WrongResult, check_target, make_inputs)
+from tuner.measure import (
+    Candidate,
+    MeasureError,
+    Measurer,
+    MeasureResult,
+    _compare,
+    _WrongResult,
+    check_target,
+    make_inputs,
+)
 from tvmscript import Schedule, Trace
 
 REPEATS = 3
@@ -144,10 +152,11 @@ def test_bad_options_are_refused() -> None:
 
 
 def test_a_reference_that_crashes_stops_the_measurement() -> None:
-    with Measurer("llvm", workers=1, timeout_s=5.0, check_against=ABORTS) as m:
-        with pytest.raises(MeasureError, match=r"reference function \(check_against\) does not "
-                                               r"run: crashed: the runner died of SIGABRT"):
-            m.measure([cand(DOUBLE)])
+    message = (r"reference function \(check_against\) does not run: crashed: the runner died "
+               "of SIGABRT")
+    with (Measurer("llvm", workers=1, timeout_s=5.0, check_against=ABORTS) as m,
+          pytest.raises(MeasureError, match=message)):
+        m.measure([cand(DOUBLE)])
 
 
 def test_inputs_are_the_same_for_every_candidate_of_a_task() -> None:

@@ -26,9 +26,10 @@ import sqlite3
 import statistics
 import time
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -224,6 +225,10 @@ class Database:
             listed = ", ".join(sorted(tables)) or "none"
             raise DatabaseError(f"{self.path}: a SQLite database but not a tvmscript tuning "
                                 f"database (no tvmscript_meta table; its tables: {listed})")
+        check = self._conn.execute("PRAGMA quick_check").fetchall()
+        if check != [("ok",)]:
+            problems = "; ".join(str(row[0]) for row in check[:3])
+            raise DatabaseError(f"{self.path}: damaged tuning database: {problems}")
         meta = dict(self._conn.execute("SELECT key, value FROM tvmscript_meta"))
         if meta.get("format") != FORMAT:
             raise DatabaseError(f"{self.path}: not a tvmscript tuning database (format "
@@ -234,19 +239,15 @@ class Database:
         if missing := _TABLES - tables:
             raise DatabaseError(f"{self.path}: tuning database lacks tables "
                                 f"{', '.join(sorted(missing))}")
-        check = self._conn.execute("PRAGMA quick_check").fetchall()
-        if check != [("ok",)]:
-            problems = "; ".join(str(row[0]) for row in check[:3])
-            raise DatabaseError(f"{self.path}: damaged tuning database: {problems}")
 
     # -------------------------------------------------------------- lifetime
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> Database:
+    def __enter__(self) -> Database:  # noqa: PYI034
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @contextmanager

@@ -362,16 +362,16 @@ class Measurer:
         self._setup: tuple | None = None  # (seed, expected outputs), given to every new runner
         self._counter = 0
 
-    def __enter__(self) -> Measurer:
+    def __enter__(self) -> Measurer:  # noqa: PYI034
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __del__(self) -> None:
         try:
             self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
+        except Exception:  # noqa: BLE001, S110 - at interpreter shutdown nothing is left to tell
             pass
 
     def close(self) -> None:
@@ -442,9 +442,8 @@ class Measurer:
         now = time.perf_counter()
         for child in [c for c in self._builders if c.job is not None]:
             if now - child.started >= self.timeout_s:
-                results[child.job] = (paths[child.job], now - child.started,
-                                      f"build timed out: longer than {self.timeout_s:g} s "
-                                      "(builder killed)")
+                why = f"build timed out: longer than {self.timeout_s:g} s (builder killed)"
+                results[child.job] = (paths[child.job], now - child.started, why)
                 child.kill()
                 self._builders.remove(child)
 
