@@ -31,10 +31,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 
-from tvmscript.ir import Buffer, Node, PrimFunc, Var
-from tvmscript.ir.structural import _Hash
+from tvmscript.ir import PrimFunc
+from tvmscript.ir.structural import stable_structural_hash
 from tvmscript.schedule import Trace
 
 FORMAT = "tvmscript-tuning"
@@ -128,52 +127,6 @@ def target_key(target: Any) -> str:
     parts.append(f"-mtriple={t.triple}")
     parts.extend(f"-{k}={v}" for k, v in sorted(t.options))
     return " ".join(parts)
-
-
-def stable_structural_hash(func: PrimFunc) -> str:
-    """``structural_hash`` with a digest instead of Python's ``hash``: equal for structurally
-    equal functions, and the same in every process (a database outlives the process)."""
-    return f"{_StableHash(False).h(func):016x}"
-
-
-def _digest(value: Any) -> int:
-    return int.from_bytes(hashlib.blake2b(repr(value).encode(), digest_size=8).digest(), "big")
-
-
-class _StableHash(_Hash):
-    """The IR's structural hash with every ``hash(...)`` replaced by ``_digest(...)``."""
-
-    def h(self, obj: Any, defining: bool = False) -> int:
-        if isinstance(obj, (Var, Buffer)) or type(obj).__name__ == "GraphVar":
-            return self.h_ref(obj, defining)
-        if isinstance(obj, Node):
-            return self.h_fields(obj, defining, ())
-        if isinstance(obj, (tuple, list)):
-            return _digest(("seq",) + tuple(self.h(x, defining) for x in obj))
-        if isinstance(obj, dict):
-            items = sorted(obj.items(), key=lambda kv: str(kv[0]))
-            return _digest(("dict",) + tuple((self.h(k, defining), self.h(v, defining))
-                                             for k, v in items))
-        if isinstance(obj, np.ndarray):
-            return _digest((str(obj.dtype), obj.shape, hashlib.sha256(obj.tobytes()).hexdigest()))
-        return _digest((type(obj).__name__, obj))
-
-    def h_fields(self, obj: Node, defining: bool, skip: tuple[str, ...]) -> int:
-        parts: list[Any] = [type(obj).__name__]
-        for name in obj._field_names:
-            if name not in skip and name not in obj._struct_skip:
-                parts.append(self.h(getattr(obj, name), defining or name in obj._def_fields))
-        return _digest(tuple(parts))
-
-    def h_ref(self, obj: Any, defining: bool) -> int:
-        idx = self.index.get(id(obj))
-        if idx is not None:
-            return _digest(("ref", idx))
-        if not (defining or self.map_free):
-            return _digest(("free", getattr(obj, "name", "")))
-        idx = self.index[id(obj)] = len(self.index)
-        self.keep.append(obj)
-        return _digest(("def", idx, self.h_fields(obj, True, ("name",))))
 
 
 # ---------------------------------------------------------------- the database

@@ -13,7 +13,9 @@ which schedules use to find blocks.
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -189,46 +191,66 @@ def assert_structural_equal(lhs: Any, rhs: Any, map_free_vars: bool = False) -> 
 
 
 class _Hash:
-    def __init__(self, map_free_vars: bool) -> None:
+    """The structural hash; ``combine`` turns a tuple of parts into an int (``hash``, or a digest
+    for a value that must not change between processes)."""
+
+    def __init__(self, map_free_vars: bool, combine: Callable[[Any], int] = hash,
+                 stable: bool = False) -> None:
         self.map_free = map_free_vars
+        self.combine = combine
+        self.stable = stable
         self.index: dict[int, int] = {}
         self.keep: list[Any] = []
 
     def h(self, obj: Any, defining: bool = False) -> int:
+        c = self.combine
         if isinstance(obj, (Var, Buffer, GraphVar)):
             return self.h_ref(obj, defining)
         if isinstance(obj, Node):
             return self.h_fields(obj, defining, ())
         if isinstance(obj, (tuple, list)):
-            return hash(("seq",) + tuple(self.h(x, defining) for x in obj))
+            return c(("seq",) + tuple(self.h(x, defining) for x in obj))
         if isinstance(obj, dict):
             items = sorted(obj.items(), key=lambda kv: kv[0]) if all(isinstance(k, str) for k in obj) else obj.items()
-            return hash(("dict",) + tuple((self.h(k, defining), self.h(v, defining)) for k, v in items))
+            return c(("dict",) + tuple((self.h(k, defining), self.h(v, defining)) for k, v in items))
         if isinstance(obj, np.ndarray):
-            return hash((str(obj.dtype), obj.shape, obj.tobytes()))
+            data = hashlib.sha256(obj.tobytes()).hexdigest() if self.stable else obj.tobytes()
+            return c((str(obj.dtype), obj.shape, data))
         if isinstance(obj, float) and math.isnan(obj):
-            return hash("nan")
-        return hash((type(obj).__name__, obj))
+            return c("nan")
+        return c((type(obj).__name__, obj))
 
     def h_fields(self, obj: Node, defining: bool, skip: tuple[str, ...]) -> int:
         parts = [type(obj).__name__]
         for name in obj._field_names:
             if name not in skip and name not in obj._struct_skip:
                 parts.append(self.h(getattr(obj, name), defining or name in obj._def_fields))
-        return hash(tuple(parts))
+        return self.combine(tuple(parts))
 
     def h_ref(self, obj: Any, defining: bool) -> int:
         idx = self.index.get(id(obj))
         if idx is not None:
-            return hash(("ref", idx))
+            return self.combine(("ref", idx))
         if not (defining or self.map_free):
-            return hash(("free", id(obj)))
+            # a free variable is itself; across processes only its name can stand for it
+            return self.combine(("free", getattr(obj, "name", "") if self.stable else id(obj)))
         idx = self.index[id(obj)] = len(self.index)
         self.keep.append(obj)
-        return hash(("def", idx, self.h_fields(obj, True, ("name",))))
+        return self.combine(("def", idx, self.h_fields(obj, True, ("name",))))
+
+
+def _digest(value: Any) -> int:
+    return int.from_bytes(hashlib.blake2b(repr(value).encode(), digest_size=8).digest(), "big")
 
 
 def structural_hash(obj: Any, map_free_vars: bool = False) -> int:
     """A hash consistent with ``structural_equal``."""
     return _Hash(map_free_vars).h(obj)
+
+
+def stable_structural_hash(obj: Any) -> str:
+    """``structural_hash`` as 16 hex digits that are the same in every process (Python's
+    ``hash`` of strings changes between processes): what a file on disk, like the tuning
+    database, can use to recognize a program."""
+    return f"{_Hash(False, _digest, stable=True).h(obj):016x}"
 
