@@ -16,6 +16,12 @@ from .handles import BlockRV, IntRV, LoopRV
 if TYPE_CHECKING:  # pragma: no cover
     from .schedule import Schedule
 
+POSTPROC_MARK = "enter_postproc"
+"""The kind of the marker instruction that separates a sketch (rules and sampling) from what
+postprocessors derived from its decisions (the tuner's parallel/vectorize/unroll rewriting).
+Replay keeps the marker and calls nothing for it; ``Trace.sketch()`` cuts the trace there, so a
+mutated sketch is replayed and postprocessed afresh instead of replaying stale derived steps."""
+
 
 @dataclass(frozen=True)
 class Instruction:
@@ -46,6 +52,9 @@ class Trace:
         names = _Names()
         lines = []
         for inst in self.instructions:
+            if inst.kind == POSTPROC_MARK:
+                lines.append(f"# {POSTPROC_MARK}: the rest was derived from the decisions above")
+                continue
             args = [names.value(v) for v in inst.inputs]
             args += [f"{k}={names.value(v)}" for k, v in inst.attrs.items()]
             if inst.decision is not None:
@@ -60,26 +69,33 @@ class Trace:
 
     # ------------------------------------------------------------ replay
     def apply_to(self, obj: Any, decisions: dict[int, Any] | None = None, seed: int | None = None,
-                 func_name: str | None = None) -> Schedule:
+                 func_name: str | None = None, redraw: bool = False) -> Schedule:
         """A new schedule of ``obj`` with these instructions replayed.
 
         ``decisions`` maps an instruction's index to a replacement decision (mutation); an
-        invalid decision raises the primitive's ScheduleError.
+        invalid decision raises the primitive's ScheduleError. ``redraw``: the other sampling
+        instructions draw afresh (from ``seed``).
         """
         from .schedule import Schedule
 
         sch = Schedule(obj, seed=seed, func_name=func_name)
-        self.replay(sch, decisions)
+        self.replay(sch, decisions, redraw)
         return sch
 
-    def replay(self, sch: Schedule, decisions: dict[int, Any] | None = None) -> None:
+    def replay(self, sch: Schedule, decisions: dict[int, Any] | None = None,
+               redraw: bool = False) -> None:
+        """Replay onto ``sch``. With ``redraw``, every sampling instruction not named in
+        ``decisions`` draws a fresh decision from ``sch.rng`` (a new candidate of a sketch)."""
         for index in decisions or {}:
             self._check_sampling(index)
         mapping: dict[int, Any] = {}
         for index, inst in enumerate(self.instructions):
+            if inst.kind == POSTPROC_MARK:
+                sch.trace.append(inst)
+                continue
             args = [_remap(v, mapping) for v in inst.inputs]
             kwargs = {k: _remap(v, mapping) for k, v in inst.attrs.items()}
-            decision = (decisions or {}).get(index, inst.decision)
+            decision = (decisions or {}).get(index, None if redraw else inst.decision)
             if decision is not None:
                 kwargs["decision"] = decision
             result = getattr(sch, inst.kind)(*args, **kwargs)
@@ -97,6 +113,17 @@ class Trace:
             kind = self.instructions[index].kind if 0 <= index < len(self.instructions) else None
             raise ValueError(f"instruction {index} ({kind or 'out of range'}) is not a sampling "
                              f"instruction; sampling ones are {self.sampling_indices()}")
+
+    def sketch(self) -> Trace:
+        """The instructions before the postprocessing marker (all of them when there is none)."""
+        for index, inst in enumerate(self.instructions):
+            if inst.kind == POSTPROC_MARK:
+                return Trace(self.instructions[:index])
+        return Trace(list(self.instructions))
+
+    def decisions(self) -> dict[int, Any]:
+        """Each sampling instruction's index and decision."""
+        return {i: self.instructions[i].decision for i in self.sampling_indices()}
 
     def sampling_indices(self) -> list[int]:
         return [i for i, inst in enumerate(self.instructions) if inst.decision is not None]

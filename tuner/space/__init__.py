@@ -1,0 +1,32 @@
+"""Design spaces from rules (issue 11, part 1).
+
+``generate_design_spaces(func, target, rules)`` -> sketches (traces with sampling
+instructions); ``sample_candidate(func, sketch, rng)`` draws a candidate; ``replay_candidate``
+replays one with changed decisions. Rules are ``ScheduleRule`` objects; ``default_rules``
+gives TVM's CPU set plus operand packing. Importing this package registers the primitive
+``compute_at_or_stay`` that sketches with a sampled compute location use.
+"""
+
+from .add_rfactor import AddRFactor
+from .auto_inline import AutoInline
+from .auto_tensorize import AutoTensorize
+from .generate import (
+    SymbolicSizeError,
+    check_tunable,
+    default_rules,
+    generate_design_spaces,
+    replay_candidate,
+    sample_candidate,
+)
+from .intrinsics import available_intrinsics
+from .multi_level_tiling import MultiLevelTiling
+from .pack_operand import PackOperand
+from .parallel_vectorize_unroll import ParallelizeVectorizeUnroll
+from .postproc import postprocess
+from .random_compute_location import RandomComputeLocation
+from .rule import ScheduleRule, SpaceContext
+
+__all__ = ["AddRFactor", "AutoInline", "AutoTensorize", "MultiLevelTiling", "PackOperand",
+           "ParallelizeVectorizeUnroll", "RandomComputeLocation", "ScheduleRule", "SpaceContext",
+           "SymbolicSizeError", "available_intrinsics", "check_tunable", "default_rules",
+           "generate_design_spaces", "postprocess", "replay_candidate", "sample_candidate"]
