@@ -168,7 +168,7 @@ def test_conv_padding_gets_a_sampled_compute_location() -> None:
 
 
 def test_elementwise_chain_is_inlined() -> None:
-    func, sketches = space("elementwise")
+    _, sketches = space("elementwise")
     assert all(any(i.kind in ("compute_inline", "reverse_compute_inline") for i in s.instructions)
                for s in sketches)
     _, _, after = draw("elementwise", 0)
@@ -293,7 +293,7 @@ def test_a_user_rule_joins_the_space() -> None:
     rules = [r for r in default_rules("llvm") if not isinstance(r, AutoInline)] + [UnrollEverything()]
     sketches = generate_design_spaces(func, "llvm", rules=rules)
     assert all(any(i.kind == "unroll" for i in s.instructions) for s in sketches)
-    trace, after = sample_candidate(func, sketches[0], 1)
+    _, after = sample_candidate(func, sketches[0], 1)
     assert "T.unroll(2)" in after.script()
     assert_same_numbers(func, after)
 
@@ -308,3 +308,29 @@ def test_rules_are_plain_objects_to_configure() -> None:
     assert [i.attrs["n"] for i in tiles] == [2, 2, 1]
     with pytest.raises(ValueError, match="use the letters S and R"):
         MultiLevelTiling(structure="SXR")
+
+
+class SplitInnermost(ScheduleRule):
+    """The report's example: split each block's innermost loop by a sampled factor and
+    vectorize the inner part."""
+
+    name = "split-innermost"
+
+    def apply(self, sch, block, ctx):
+        *_, inner = sch.get_loops(block)
+        _, factor = sch.sample_perfect_tile(inner, n=2, max_innermost_factor=ctx.vector_lanes)
+        sch.vectorize(sch.split(inner, [None, factor])[1])
+        return [sch]
+
+
+def test_a_user_rule_with_a_sampled_decision() -> None:
+    func = tvmscript.from_source(PROGRAMS["vector_add_range"])
+    sketches = generate_design_spaces(func, "llvm", rules=[SplitInnermost()] + default_rules("llvm"))
+    seen = set()
+    for seed in range(6):
+        trace, after = sample_candidate(func, sketches[0], seed)
+        tile = next(i for i in trace.instructions if i.kind == "sample_perfect_tile")
+        seen.add(tile.decision[1])
+        assert f"T.vectorized({tile.decision[1]})" in after.script()
+    assert len(seen) > 1  # decisions are redrawn
+    assert_same_numbers(func, after)

@@ -41,7 +41,7 @@ class SymbolicSizeError(ValueError):
     """The function has symbolic sizes: tile sizes need constant extents."""
 
 
-def default_rules(target: "Target | str" = "llvm") -> list[ScheduleRule]:
+def default_rules(target: Target | str = "llvm") -> list[ScheduleRule]:
     """The rules for a CPU target, in the order they run on each block (TVM's llvm defaults,
     plus operand packing)."""
     Target.parse(target)  # a bad target is an error here, not deep in a rule
@@ -49,7 +49,7 @@ def default_rules(target: "Target | str" = "llvm") -> list[ScheduleRule]:
             ParallelizeVectorizeUnroll(), RandomComputeLocation()]
 
 
-def _prim_func(func: "PrimFunc | IRModule") -> PrimFunc:
+def _prim_func(func: PrimFunc | IRModule) -> PrimFunc:
     if isinstance(func, IRModule):
         prims = [f for f in func.functions.values() if isinstance(f, PrimFunc)]
         if len(prims) != 1:
@@ -81,7 +81,7 @@ def block_names(func: PrimFunc) -> list[str]:
     return roots + [n for n in reversed(names) if n != "root"]
 
 
-def generate_design_spaces(func: "PrimFunc | IRModule", target: "Target | str" = "llvm",
+def generate_design_spaces(func: PrimFunc | IRModule, target: Target | str = "llvm",
                            rules: list[ScheduleRule] | None = None, seed: int = 0) -> list[Trace]:
     """The sketches of ``func`` under ``rules`` (``default_rules(target)`` when None).
 
@@ -106,7 +106,10 @@ def _apply_rules(rules: list[ScheduleRule], states: list[Schedule], name: str,
     for rule in rules:
         following: list[tuple[Schedule, Any]] = []
         for sch, block in current:
-            if block is None or not _has_block(sch, name):
+            if block is None or (name == "root" and not rule.on_root):
+                following.append((sch, block))
+                continue
+            if not _has_block(sch, name):
                 following.append((sch, None))
                 continue
             try:  # on a copy: a rule that fails half-way leaves the state as it was
@@ -143,8 +146,8 @@ def _seed(rng: Any) -> int:
     raise TypeError(f"rng is a random.Random, a numpy Generator or an int seed, got {rng!r}")
 
 
-def sample_candidate(func: "PrimFunc | IRModule", sketch: Trace, rng: Any = None,
-                     target: "Target | str" = "llvm") -> tuple[Trace, PrimFunc] | None:
+def sample_candidate(func: PrimFunc | IRModule, sketch: Trace, rng: Any = None,
+                     target: Target | str = "llvm") -> tuple[Trace, PrimFunc] | None:
     """Replay ``sketch`` with every decision drawn afresh, postprocess, verify.
 
     Returns the full trace (replays to the same program with ``trace.apply_to(func)``) and the
@@ -154,9 +157,9 @@ def sample_candidate(func: "PrimFunc | IRModule", sketch: Trace, rng: Any = None
     return _candidate(func, sketch.sketch(), None, True, _seed(rng), target)
 
 
-def replay_candidate(func: "PrimFunc | IRModule", trace: Trace,
+def replay_candidate(func: PrimFunc | IRModule, trace: Trace,
                      decisions: dict[int, Any] | None = None, rng: Any = None,
-                     target: "Target | str" = "llvm") -> tuple[Trace, PrimFunc] | None:
+                     target: Target | str = "llvm") -> tuple[Trace, PrimFunc] | None:
     """Replay a candidate's sketch with some decisions changed (a mutation: indices as in
     ``trace.sampling_indices()``, all before the postprocessing marker), postprocess, verify;
     None when the changed decisions are invalid."""

@@ -6,7 +6,7 @@ from backends.target import Target
 from tvmscript.schedule.tensor_intrin import TensorIntrin
 
 
-def available_intrinsics(target: "Target | str") -> list[str]:
+def available_intrinsics(target: Target | str) -> list[str]:
     """Names of the built-in intrinsics that ``target`` has every CPU feature for and this
     machine can run (the built-ins register only what the host has; a cross target gets none)."""
     target = Target.parse(target)

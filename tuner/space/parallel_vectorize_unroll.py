@@ -23,6 +23,7 @@ UNROLL = "meta_schedule.unroll_explicit"
 
 class ParallelizeVectorizeUnroll(ScheduleRule):
     name = "parallelize-vectorize-unroll"
+    on_root = True
 
     def __init__(self, parallel_jobs_per_core: tuple[int, ...] = (1, 4, 16, 64),
                  max_vectorize_extent: int = 64,

@@ -28,7 +28,7 @@ class SpaceContext:
     intrinsics: tuple[str, ...] = ()
 
     @staticmethod
-    def for_target(target: "Target | str", func: PrimFunc) -> "SpaceContext":
+    def for_target(target: Target | str, func: PrimFunc) -> SpaceContext:
         from .intrinsics import available_intrinsics
 
         target = Target.parse(target)
@@ -47,6 +47,8 @@ class ScheduleRule:
     """
 
     name: str = "rule"
+    on_root: bool = False
+    """Whether the rule is also shown the root block (which has no loops); most rules are not."""
 
     def apply(self, sch: Schedule, block: BlockRV, ctx: SpaceContext) -> list[Schedule]:
         raise NotImplementedError
