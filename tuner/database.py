@@ -336,6 +336,8 @@ def apply_best(func: PrimFunc, target: Any, db: Database | str | os.PathLike) ->
     record = db.best(workload) if workload is not None else None
     if record is None:
         return None
+    import tuner.space  # noqa: F401 - registers the primitives tuned traces use (compute_at_or_stay)
+
     try:
         return record.trace.apply_to(func).func
     except Exception as error:  # noqa: BLE001 - a stale record must not break a build
