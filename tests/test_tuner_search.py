@@ -47,7 +47,7 @@ def decisions(trace: Trace) -> tuple:
 
 def fake_latency(trace: Trace) -> float:
     """Best at i inner 4, j tiles (·, 4, 16), unroll index 2: one point of ~1900."""
-    (i0, i1), (j0, j1, j2), unroll = decisions(trace)
+    (_i0, i1), (_j0, j1, j2), unroll = decisions(trace)
     return 1e-3 * (1 + (math.log2(i1) - 2) ** 2 + (math.log2(j2) - 4) ** 2
                    + (math.log2(j1) - 2) ** 2 + (2 - unroll) ** 2)
 
@@ -76,7 +76,7 @@ class DecisionModel:
 
     @staticmethod
     def _row(c: Candidate) -> np.ndarray:
-        (i0, i1), (j0, j1, j2), u = decisions(c.trace)
+        (_i0, i1), (j0, j1, j2), u = decisions(c.trace)
         row = np.zeros(5 * 4 + 3)
         for slot, v in enumerate((i1, j1, j2, j0)):
             row[slot * 5 + min(int(math.log2(v)), 4)] = 1

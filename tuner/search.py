@@ -340,6 +340,7 @@ class SearchStrategy:
         self.measured: dict[int, _Point] = {}  # by structural hash
         self.rounds = 0
         self.dropped = 0                       # candidates failing a postcondition
+        self.model_ready = False               # a pre-trained model ranks from round 1
 
     # -------------------------------------------------------------- bookkeeping
     def notify(self, proposals: Sequence[Proposal], latencies: Sequence[float | None]) -> None:
@@ -377,7 +378,8 @@ class SearchStrategy:
         fails = 0
         while len(out) < n and fails < self.max_fail_count * max(n, 1):
             sketch = self.spaces[int(self.rng.integers(len(self.spaces)))]
-            p = self._point(draw(self.func, sketch, int(self.rng.integers(1 << 31)), self.target))
+            seed = int(self.rng.integers(1 << 31))
+            p = self._point(draw(self.func, sketch, seed, self.target))
             if p is None or p.key in self.seen or p.key in exclude or not self._valid(p.func):
                 fails += 1
                 continue
@@ -431,9 +433,11 @@ class EvolutionarySearch(SearchStrategy):
         super().__init__(func, spaces, cost_model, rng, **kwargs)
         self.config = config or EvolutionConfig()
         self._replayed: dict[str, _Point | None] = {}
+        self._carry: list[_Point] = []  # the best unmeasured of the last evolution
 
     def propose(self, n: int) -> list[Proposal]:
-        if not any(p.latency_s is not None for p in self.measured.values()):
+        ready = self.model_ready or any(p.latency_s is not None for p in self.measured.values())
+        if not ready:
             points = self.sample_unseen(n)  # round 1: nothing to learn from yet
             return self._take(points, [None] * len(points))
         ranked = self._evolve()
@@ -457,8 +461,13 @@ class EvolutionarySearch(SearchStrategy):
         good = sorted((p for p in self.measured.values() if p.latency_s is not None),
                       key=lambda p: p.latency_s)
         elite = good[: int(cfg.population_size * cfg.init_measured_ratio)]
-        fresh = self.sample_unseen(max(cfg.population_size - len(elite), cfg.init_min_unmeasured))
-        return elite + fresh
+        # last round's best unmeasured survivors carry over (a program costs a ~50-100 ms
+        # replay, so re-sampling the whole population every round would dominate a run)
+        carry = [p for p in self._carry if p.key not in self.seen][: cfg.population_size // 2]
+        fresh = self.sample_unseen(max(cfg.population_size - len(elite) - len(carry),
+                                       cfg.init_min_unmeasured),
+                                   exclude={p.key for p in carry})
+        return elite + carry + fresh
 
     def _evolve(self) -> list[tuple[_Point, float]]:
         """Unmeasured programs met during evolution, best score first."""
@@ -474,7 +483,9 @@ class EvolutionarySearch(SearchStrategy):
                     best[p.key] = (p, float(s))
             if gen + 1 < cfg.generations:
                 population = self._next_generation(population, scores)
-        return sorted(best.values(), key=lambda ps: -ps[1])
+        ranked = sorted(best.values(), key=lambda ps: -ps[1])
+        self._carry = [p for p, _ in ranked]
+        return ranked
 
     def _next_generation(self, population: list[_Point], scores: np.ndarray) -> list[_Point]:
         cfg = self.config
@@ -519,13 +530,16 @@ SEARCHES: dict[str, type[SearchStrategy]] = {
 def make_search(search: str | SearchStrategy | type, func: PrimFunc, spaces: Sequence[Trace],
                 cost_model: Any, rng: np.random.Generator, target: Any = "llvm"
                 ) -> SearchStrategy:
-    """A strategy by name (``"evolutionary"``, ``"random"``), class, or ready instance."""
+    """A strategy by name (``"evolutionary"``, ``"random"``), a ready instance, or a class or
+    factory called as ``search(func, spaces, cost_model, rng, target=target)``."""
     if isinstance(search, SearchStrategy):
         return search
-    if isinstance(search, type) and issubclass(search, SearchStrategy):
-        return search(func, spaces, cost_model, rng, target=target)
     if isinstance(search, str) and search in SEARCHES:
         return SEARCHES[search](func, spaces, cost_model, rng, target=target)
+    if callable(search) and not isinstance(search, str):  # a class or a factory
+        made = search(func, spaces, cost_model, rng, target=target)
+        if isinstance(made, SearchStrategy):
+            return made
     raise ValueError(f"unknown search {search!r}; use one of {sorted(SEARCHES)} or a "
                      "SearchStrategy")
 

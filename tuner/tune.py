@@ -1,0 +1,341 @@
+"""``tune``: search a function's schedule space, measuring on this machine, and return the best.
+
+One task per loop-level function: the design spaces come from the rules, the search proposes a
+round of ``trials_per_round`` candidates (round 1 random, then ranked by the cost model), the
+measurer builds and times them, and every result goes to the cost model, the search and the
+database (one transaction per candidate, so a killed run loses at most the batch in flight and
+the next run resumes from what was stored). A module's functions are tuned one after the other,
+sharing the trial budget.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tvmscript.ir import IRModule, PrimFunc
+from tvmscript.ir import stmt as S
+from tvmscript.ir.functor import Visitor
+from tvmscript.schedule import Trace
+
+from .measure import Candidate, MeasureResult, check_target
+from .progress import Progress
+from .result import HistoryEntry, TuneResult, flop_count
+from .search import SearchStrategy, make_search, replay
+
+COST_MODELS = ("xgb", "random")
+
+
+class TuneError(RuntimeError):
+    """Tuning finished without one successful measurement; ``result`` holds what was tried."""
+
+    def __init__(self, message: str, result: TuneResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def tune(func_or_module: PrimFunc | IRModule, target: Any = "llvm", trials: int = 64,
+         database: Any = None, seed: int = 0, cost_model: Any = "xgb",
+         search: Any = "evolutionary", space: Sequence[Any] | None = None,
+         trials_per_round: int = 16, timeout_s: float = 10.0, time_budget_s: float | None = None,
+         workers: int | None = None, pretrained: str | Path | None = None,
+         progress: bool = True, *, repeats: int = 5, check: bool = True,
+         measurer: Any = None) -> TuneResult:
+    """Tune ``func_or_module`` for ``target``; the result's ``best`` is called like it.
+
+    ``trials`` counts measured candidates, records already in ``database`` for this workload
+    included (resume). ``cost_model``: "xgb", "random" or an object with ``update``/``predict``;
+    ``search``: "evolutionary" or "random"; ``space``: the schedule rules (default: the
+    target's). ``pretrained``: a saved cost model file or a database whose records train the
+    model first. ``measurer``: any object with ``measure(candidates) -> results`` (default: a
+    ``Measurer`` with ``workers``, ``timeout_s``, ``repeats`` and, with ``check``, the output
+    checked against the unscheduled function).
+    """
+    _check_options(trials, trials_per_round, cost_model, search)
+    parsed = check_target(target) if measurer is None else target
+    if isinstance(func_or_module, IRModule):
+        return _tune_module(func_or_module, parsed, trials, locals())
+    if not isinstance(func_or_module, PrimFunc):
+        raise TypeError(f"tune takes a PrimFunc or an IRModule, got {type(func_or_module).__name__}")
+    return _Task(func_or_module, parsed, trials, _options(locals())).run()
+
+
+def _options(args: dict[str, Any]) -> dict[str, Any]:
+    keep = ("database", "seed", "cost_model", "search", "space", "trials_per_round", "timeout_s",
+            "time_budget_s", "workers", "pretrained", "progress", "repeats", "check", "measurer")
+    return {k: args[k] for k in keep}
+
+
+def _check_options(trials: Any, per_round: Any, cost_model: Any, search: Any) -> None:
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise ValueError(f"trials must be a positive integer (candidates to measure), got {trials!r}")
+    if isinstance(per_round, bool) or not isinstance(per_round, int) or per_round < 1:
+        raise ValueError(f"trials_per_round must be a positive integer, got {per_round!r}")
+    if isinstance(cost_model, str) and cost_model not in COST_MODELS:
+        raise ValueError(f"unknown cost model {cost_model!r}; use one of {list(COST_MODELS)} or an "
+                         "object with update(candidates, results) and predict(candidates)")
+    from .search import SEARCHES, SearchStrategy
+
+    if isinstance(search, str) and search not in SEARCHES:
+        raise ValueError(f"unknown search {search!r}; use one of {sorted(SEARCHES)}")
+    if not isinstance(search, (str, SearchStrategy)) and not callable(search):
+        raise TypeError(f"search must be a name ({sorted(SEARCHES)}), a SearchStrategy or a "
+                         f"factory of one, got {search!r}")
+
+
+def _tune_module(mod: IRModule, target: Any, trials: int, args: dict[str, Any]) -> TuneResult:
+    """Each tunable loop-level function in turn, with an equal share of the trials."""
+    names = [n for n, f in mod.functions.items() if isinstance(f, PrimFunc) and _has_loops(f)]
+    if not names:
+        raise ValueError("nothing to tune: the module has no loop-level function with loops")
+    share = [trials // len(names) + (i < trials % len(names)) for i in range(len(names))]
+    out = TuneResult(mod, str(target), flops=0)
+    best = mod
+    for name, n in zip(names, share):
+        if n == 0:
+            continue
+        task = _Task(mod.functions[name], target, n, _options(args), name=name).run()
+        out.tasks[name] = task
+        best = best.with_function(name, task.best)
+        out.history += task.history
+    out.best = best
+    out.message = "; ".join(f"{n}: {t}" for n, t in out.tasks.items())
+    lat = [t.best_latency_s for t in out.tasks.values()]
+    out.best_latency_s = sum(lat) if all(v is not None for v in lat) else None
+    out.flops = sum(t.flops for t in out.tasks.values())
+    return out
+
+
+class _HasLoops(Visitor):
+    found = False
+
+    def visit_For(self, node: S.For) -> None:
+        self.found = True
+
+
+def _has_loops(func: PrimFunc) -> bool:
+    v = _HasLoops()
+    v.visit(func.body)
+    return v.found
+
+
+# ----------------------------------------------------------------------------- one task
+
+
+class _Task:
+    """Tuning one function: the loop of rounds and the bookkeeping around it."""
+
+    def __init__(self, func: PrimFunc, target: Any, trials: int, opts: dict[str, Any],
+                 name: str = "") -> None:
+        self.func, self.target, self.trials, self.opts = func, target, trials, opts
+        self.name = name or func.name or "main"
+        if not _has_loops(func):
+            raise ValueError(f"nothing to tune: function {self.name!r} has no loops")
+        self.result = TuneResult(func, str(target), flops=flop_count(func))
+        self.db, self.owns_db = _open_database(opts["database"])
+        self.workload = self.db.workload(func, target) if self.db is not None else None
+        self.model = _cost_model(opts["cost_model"], opts["pretrained"], opts["seed"],
+                                 self._exclude(), target)
+        self.rng = np.random.default_rng(opts["seed"])
+
+    def _exclude(self) -> int | None:
+        """The workload a pre-training database must leave out (its records resume instead)."""
+        if self.db is None or self.opts["pretrained"] is None:
+            return None
+        same = Path(str(self.opts["pretrained"])).resolve() == Path(str(self.db.path)).resolve()
+        return self.workload.id if same else None
+
+    def run(self) -> TuneResult:
+        start = time.perf_counter()
+        spaces = _design_spaces(self.func, self.target, self.opts["space"])
+        self.search = make_search(self.opts["search"], self.func, spaces, self.model, self.rng,
+                                  self.target)
+        self.uses_model = self.search.name != "random"
+        self.search.model_ready = self.opts["pretrained"] is not None
+        resumed = self._resume()
+        bar = Progress(self.trials, self.opts["progress"], desc=f"tuning {self.name}")
+        bar.advance(resumed, self.result.best_gflops, self.result.errors)
+        measurer, owned = self._measurer()
+        try:
+            self._rounds(self.trials - resumed, start, measurer, bar)
+        finally:
+            bar.close()
+            if owned:
+                measurer.close()
+            if self.owns_db:
+                self.db.close()
+        self.result.wall_s = time.perf_counter() - start
+        return self._finish()
+
+    def _measurer(self) -> tuple[Any, bool]:
+        if self.opts["measurer"] is not None:
+            return self.opts["measurer"], False
+        from .measure import Measurer
+
+        o = self.opts
+        return Measurer(self.target, workers=o["workers"], timeout_s=o["timeout_s"],
+                        repeats=o["repeats"], check_against=self.func if o["check"] else None,
+                        seed=o["seed"]), True
+
+    def _rounds(self, remaining: int, start: float, measurer: Any, bar: Progress) -> None:
+        budget = self.opts["time_budget_s"]
+        rnd = 0
+        while remaining > 0:
+            if budget is not None and time.perf_counter() - start >= budget:
+                self.result.message = (f"stopped by time_budget_s={budget} after "
+                                       f"{len(self.result.history)} trials")
+                return
+            rnd += 1
+            props = self.search.propose(min(self.opts["trials_per_round"], remaining))
+            if not props:
+                self.result.message = (f"the design space has no unmeasured program left after "
+                                       f"{len(self.result.history)} trials")
+                return
+            results = measurer.measure([p.candidate for p in props])
+            self._record(props, results, rnd)
+            remaining -= len(props)
+            bar.advance(len(props), self.result.best_gflops, self.result.errors)
+
+    def _record(self, props: list, results: list[MeasureResult], rnd: int) -> None:
+        cands = [p.candidate for p in props]
+        if self.uses_model:
+            self.model.update(cands, results)
+        self.search.notify(props, [r.latency_s for r in results])
+        if self.db is not None:  # one transaction: a kill loses at most this batch
+            self.db.commit_batch(self.workload, [(p.candidate.trace, r, rnd, p.predicted)
+                                                 for p, r in zip(props, results)])
+        for p, r in zip(props, results):
+            self._add(p.candidate.trace, p.candidate.func, r, p.predicted, rnd)
+
+    def _add(self, trace: Trace, func: PrimFunc, r: MeasureResult, predicted: float | None,
+             rnd: int) -> None:
+        self.result.history.append(HistoryEntry(trace, r.latency_s, r.error, predicted, rnd,
+                                                r.median_s, self.name))
+        lat = r.latency_s
+        if lat is not None and (self.result.best_latency_s is None
+                                or lat < self.result.best_latency_s):
+            self.result.best_latency_s, self.result.best_trace = lat, trace
+            self.result.best = func
+
+    def _resume(self) -> int:
+        """Records of this workload in the database: history (round 0), model, search, best."""
+        if self.db is None:
+            return 0
+        cands, results = [], []
+        for rec in self.db.records(self.workload):
+            result = rec.result()
+            got = replay(self.func, rec.trace, target=self.target)
+            if got is None:  # a record the rules of this version can no longer replay
+                continue
+            self.search.add_measured(got[0], got[1], result.latency_s)
+            self._add(got[0], got[1], result, None, 0)
+            cands.append(Candidate(got[1], got[0]))
+            results.append(result)
+        if cands and self.uses_model:
+            self.model.update(cands, results)
+        return len(cands)
+
+    def _finish(self) -> TuneResult:
+        res = self.result
+        if res.best is None:
+            kinds: dict[str, int] = {}
+            for h in res.history:
+                kind = (h.error or "no latency").split(":")[0]
+                kinds[kind] = kinds.get(kind, 0) + 1
+            summary = ", ".join(f"{n} {k}" for k, n in kinds.items()) or "nothing was measured"
+            first = next((h.error for h in res.history if h.error), "")
+            res.message = (f"no candidate of {self.name!r} ran successfully "
+                           f"({len(res.history)} tried: {summary})" + (f"; first error: {first}"
+                                                                       if first else ""))
+            raise TuneError(res.message, res)
+        _check_signature(self.func, res.best)
+        res.best = res.best.with_(name=self.func.name)
+        if not res.message:
+            res.message = f"{len(res.history)} trials, {res.errors} failed"
+        return res
+
+
+def _check_signature(orig: PrimFunc, best: PrimFunc) -> None:
+    """The best program must be callable exactly like the tuned one."""
+    def sig(f: PrimFunc) -> list:
+        return [(p.dtype, tuple(str(s) for s in f.buffer_map[p].shape), f.buffer_map[p].dtype)
+                if p in f.buffer_map else (p.dtype,) for p in f.params]
+
+    if sig(orig) != sig(best):
+        raise AssertionError(f"the tuned function's signature changed: {sig(orig)} -> {sig(best)}")
+
+
+# ----------------------------------------------------------------------------- collaborators
+
+
+def _design_spaces(func: PrimFunc, target: Any, rules: Sequence[Any] | None) -> list[Trace]:
+    from .space import generate_design_spaces
+
+    spaces = generate_design_spaces(func, target, rules)
+    if not spaces:
+        raise ValueError(f"nothing to tune: the rules give no design space for {func.name!r}")
+    return spaces
+
+
+def _cost_model(cost_model: Any, pretrained: str | Path | None, seed: int,
+                exclude: int | None, target: Any) -> Any:
+    from .cost_model import make_cost_model
+
+    model = make_cost_model(cost_model, seed=seed) if isinstance(cost_model, str) \
+        else make_cost_model(cost_model)
+    if pretrained is not None:
+        _pretrain(model, Path(pretrained), exclude, target)
+    return model
+
+
+def _is_sqlite(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(16) == b"SQLite format 3\x00"
+
+
+def _pretrain(model: Any, path: Path, exclude: int | None, target: Any) -> None:
+    """Transfer: load a saved model, or train on every record of a database (other workloads;
+    ``exclude`` is this task's own, which resumes instead). Records are replayed for ``target``
+    (the program the model sees is what would run here)."""
+    if not path.exists():
+        raise FileNotFoundError(f"pretrained={str(path)!r}: no such file (a saved cost model or a "
+                                "tuning database)")
+    if not _is_sqlite(path):
+        model.load(str(path))
+        return
+    from .database import Database
+
+    cands, results = [], []
+    funcs: dict[int, PrimFunc] = {}
+    with Database(str(path)) as db:
+        for rec in db.records():
+            if rec.workload.id == exclude:
+                continue
+            func = funcs.get(rec.workload.id) or funcs.setdefault(rec.workload.id,
+                                                                  rec.workload.func())
+            got = replay(func, rec.trace, target=target)
+            if got is not None:
+                cands.append(Candidate(got[1], got[0]))
+                results.append(rec.result())
+    if not cands:
+        raise ValueError(f"pretrained={str(path)!r}: the database has no records of other "
+                         "workloads to train on")
+    model.update(cands, results)
+
+
+def _open_database(database: Any) -> tuple[Any, bool]:
+    """The database and whether tune opened it (and so closes it)."""
+    if database is None:
+        return None, False
+    from .database import Database
+
+    if isinstance(database, Database):
+        return database, False
+    return Database(str(database)), True
+
+
+__all__ = ["SearchStrategy", "TuneError", "tune"]
