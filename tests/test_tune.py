@@ -6,6 +6,7 @@ bookkeeping use a fake measurer (any object with ``measure``)."""
 from __future__ import annotations
 
 import functools
+import time
 
 import numpy as np
 import pytest
@@ -82,7 +83,7 @@ def test_history_fields(tuned):
 def test_best_trace_is_python_that_replays(tuned):
     result, _ = tuned
     text = result.best_trace.as_python()
-    assert "sch.sample_perfect_tile(" in text and "decision=" in text
+    assert text.startswith("b0 = sch.get_block(") and "decision=" in text
     compile(text, "<trace>", "exec")
     tvmscript.assert_structural_equal(result.best_trace.apply_to(MATMUL).func, result.best)
 
@@ -167,6 +168,24 @@ def test_every_candidate_timing_out_is_a_clear_error():
         tune(SMALL, trials=4, trials_per_round=2, progress=False, measurer=FakeMeasurer(True),
              search=QUICK)
     assert len(info.value.result.history) == 4
+
+
+def test_time_budget_stops_between_rounds():
+    meas = FakeMeasurer()
+    with pytest.raises(TuneError, match=r"stopped by time_budget_s=1e-09 after 0 trials"):
+        tune(SMALL, trials=20, trials_per_round=2, time_budget_s=1e-9, progress=False,
+             measurer=meas, search="random")
+    assert meas.batches == []
+
+    class Slow(FakeMeasurer):
+        def measure(self, cands):
+            time.sleep(1.1)  # the round outlasts the budget: no second round starts
+            return super().measure(cands)
+
+    result = tune(SMALL, trials=20, trials_per_round=2, time_budget_s=1.0, progress=False,
+                  measurer=Slow(), search="random")
+    assert len(result.history) == 2
+    assert result.message == "stopped by time_budget_s=1.0 after 2 trials"
 
 
 def test_module_tunes_each_function():

@@ -411,12 +411,13 @@ class RandomSearch(SearchStrategy):
 @dataclass
 class EvolutionConfig:
     """MetaSchedule's knobs (its defaults: population 512, 4 generations, ε = 0.05), scaled
-    for a Python replay that costs milliseconds per program."""
+    down: replaying a program of the default space takes 50-100 ms here, so a round of these
+    defaults (~16 fresh samples and ~48 mutants) costs about 6 s on a 256³ matmul."""
 
-    population_size: int = 64
+    population_size: int = 48
     init_measured_ratio: float = 0.2
     init_min_unmeasured: int = 16
-    generations: int = 3
+    generations: int = 2
     mutate_prob: float = 0.85
     eps_greedy: float = 0.1
     mutators: dict[Mutator, float] = field(default_factory=lambda: dict(DEFAULT_MUTATORS))
@@ -433,7 +434,6 @@ class EvolutionarySearch(SearchStrategy):
         super().__init__(func, spaces, cost_model, rng, **kwargs)
         self.config = config or EvolutionConfig()
         self._replayed: dict[str, _Point | None] = {}
-        self._carry: list[_Point] = []  # the best unmeasured of the last evolution
 
     def propose(self, n: int) -> list[Proposal]:
         ready = self.model_ready or any(p.latency_s is not None for p in self.measured.values())
@@ -461,13 +461,8 @@ class EvolutionarySearch(SearchStrategy):
         good = sorted((p for p in self.measured.values() if p.latency_s is not None),
                       key=lambda p: p.latency_s)
         elite = good[: int(cfg.population_size * cfg.init_measured_ratio)]
-        # last round's best unmeasured survivors carry over (a program costs a ~50-100 ms
-        # replay, so re-sampling the whole population every round would dominate a run)
-        carry = [p for p in self._carry if p.key not in self.seen][: cfg.population_size // 2]
-        fresh = self.sample_unseen(max(cfg.population_size - len(elite) - len(carry),
-                                       cfg.init_min_unmeasured),
-                                   exclude={p.key for p in carry})
-        return elite + carry + fresh
+        fresh = self.sample_unseen(max(cfg.population_size - len(elite), cfg.init_min_unmeasured))
+        return elite + fresh
 
     def _evolve(self) -> list[tuple[_Point, float]]:
         """Unmeasured programs met during evolution, best score first."""
@@ -483,9 +478,7 @@ class EvolutionarySearch(SearchStrategy):
                     best[p.key] = (p, float(s))
             if gen + 1 < cfg.generations:
                 population = self._next_generation(population, scores)
-        ranked = sorted(best.values(), key=lambda ps: -ps[1])
-        self._carry = [p for p, _ in ranked]
-        return ranked
+        return sorted(best.values(), key=lambda ps: -ps[1])
 
     def _next_generation(self, population: list[_Point], scores: np.ndarray) -> list[_Point]:
         cfg = self.config

@@ -248,9 +248,10 @@ class _Task:
                 kinds[kind] = kinds.get(kind, 0) + 1
             summary = ", ".join(f"{n} {k}" for k, n in kinds.items()) or "nothing was measured"
             first = next((h.error for h in res.history if h.error), "")
+            stop = f" ({res.message})" if res.message else ""
             res.message = (f"no candidate of {self.name!r} ran successfully "
                            f"({len(res.history)} tried: {summary})" + (f"; first error: {first}"
-                                                                       if first else ""))
+                                                                       if first else "") + stop)
             raise TuneError(res.message, res)
         _check_signature(self.func, res.best)
         res.best = res.best.with_(name=self.func.name)
