@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import statistics
 import time
 import warnings
 from collections.abc import Iterator
@@ -92,11 +91,11 @@ class Record:
 
     @property
     def latency_s(self) -> float | None:
-        return min(self.latencies_s) if self.latencies_s else None
+        return self.result().latency_s
 
     @property
     def median_s(self) -> float | None:
-        return statistics.median(self.latencies_s) if self.latencies_s else None
+        return self.result().median_s
 
     def result(self) -> Any:
         """This record as the ``MeasureResult`` it was made from."""
