@@ -24,6 +24,8 @@ from tvmscript.schedule.errors import ScheduleArgumentError
 from tvmscript.schedule.schedule import PRIMITIVES
 from tvmscript.schedule.state import replace
 
+import tuner.space  # noqa: F401 - registers the tuner's primitive, so the table is complete
+
 MATMUL = tvmscript.from_source(PROGRAMS["matmul"])
 
 BIG = tvmscript.from_source('''
@@ -260,6 +262,7 @@ CALLS: dict[str, tuple[dict[str, Any], dict[str, list[Any]]]] = {
                     {"block": [LOOP], "write_buffer_index": ["0", None], "storage_scope": [None]}),
     "compute_at": ({"block": BLOCK, "loop": LOOP},
                    {"block": [LOOP], "loop": [BLOCK], "preserve_unit_loops": ["no"]}),
+    "compute_at_or_stay": ({"block": BLOCK, "loop": LOOP}, {"block": [LOOP], "loop": [BLOCK]}),
     "compute_inline": ({"block": BLOCK}, {"block": [LOOP, "C"]}),
     "decompose_reduction": ({"block": BLOCK, "loop": LOOP}, {"block": [LOOP], "loop": [BLOCK]}),
     "fuse": ({"*loops": [LOOP]}, {"*loops": [BLOCK, 0], "preserve_unit_iters": [None]}),
