@@ -6,6 +6,7 @@ bookkeeping use a fake measurer (any object with ``measure``)."""
 from __future__ import annotations
 
 import functools
+import importlib.util
 import time
 
 import numpy as np
@@ -127,6 +128,10 @@ def test_plot(tuned, tmp_path):
     trials, best, medians = result.curves()
     assert list(trials) == list(range(1, 9)) and all(np.diff(best) >= 0)
     assert [r for r, _ in medians] == [1, 2]
+    if importlib.util.find_spec("matplotlib") is None:  # the `tune` extra is not installed
+        with pytest.raises(ImportError, match="TuneResult.plot needs matplotlib"):
+            result.plot(tmp_path / "curve.png")
+        return
     path = result.plot(tmp_path / "curve.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
