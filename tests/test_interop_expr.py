@@ -79,10 +79,9 @@ FOLD_CASES = [
 ]
 
 
+@needs_tvm
 @pytest.mark.parametrize("expr", FOLD_CASES)
 def test_operator_folds_as_in_tvm(expr, bridge):
-    if not tvm_installed():
-        pytest.skip(TVM_REASON)
     src = program(expr)
     theirs = bridge.parse(src)
     assert theirs["ok"], theirs.get("error")

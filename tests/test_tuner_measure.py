@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tvmscript
+from tests.test_tuner_database import MATMUL_TEXT
 from tuner.measure import (
     Candidate,
     MeasureError,
@@ -44,17 +45,7 @@ ASSERTS = prim('    assert A[0] > T.float32(100), "A[0] must exceed 100"\n'
 # provably out of bounds: refused by the compiler, so the build fails
 BAD_BUILD = prim("    for i in range(64):\n        B[i - 1073741824] = A[i]\n")
 
-MATMUL = tvmscript.from_source('''
-@T.prim_func
-def mm(A: T.Buffer((32, 32), "float32"), B: T.Buffer((32, 32), "float32"),
-       C: T.Buffer((32, 32), "float32")):
-    for i, j, k in T.grid(32, 32, 32):
-        with T.block("C"):
-            vi, vj, vk = T.axis.remap("SSR", [i, j, k])
-            with T.init():
-                C[vi, vj] = T.float32(0)
-            C[vi, vj] = C[vi, vj] + A[vi, vk] * B[vk, vj]
-''')
+MATMUL = tvmscript.from_source(MATMUL_TEXT)
 
 
 def cand(func: tvmscript.PrimFunc) -> Candidate:

@@ -6,10 +6,12 @@ from typing import Any
 
 from ...ir import expr as E
 from ...ir.buffer import Buffer, BufferRegion
-from ...ir.dtype import DataType, DTypeError, dtype as as_dtype
+from ...ir.dtype import DataType, DTypeError
+from ...ir.dtype import dtype as as_dtype
 from ...ir.expr import IntImm, PrimExpr, Range, const
 from ...ir.node import Node
 from ...ir.structural import structural_equal
+from ..fold import fold_binary
 
 
 def describe(value: Any) -> str:
@@ -131,8 +133,6 @@ def extent_between(start: PrimExpr, stop: PrimExpr) -> PrimExpr:
     if isinstance(start, IntImm) and isinstance(stop, IntImm):
         dt = stop.dtype if stop.dtype.bits >= start.dtype.bits else start.dtype
         return IntImm(dt, stop.value - start.value)
-    from ..fold import fold_binary
-
     return fold_binary(E.Sub, *E.match_dtypes(stop, start))
 
 
