@@ -54,7 +54,8 @@ def cand(func: tvmscript.PrimFunc) -> Candidate:
 
 @pytest.fixture(scope="module")
 def measurer():
-    with Measurer("llvm", workers=2, timeout_s=2.0, repeats=REPEATS, check_against=DOUBLE) as m:
+    with Measurer("llvm", workers=2, timeout_s=2.0, repeats=REPEATS, check_against=DOUBLE,
+                  slow_factor=None) as m:
         yield m
 
 
@@ -95,10 +96,26 @@ def test_a_scheduled_candidate_passes_the_output_check() -> None:
     sch.reorder(io, j, k, ii)
     sch.parallel(io)
     with Measurer("llvm", workers=1, timeout_s=10.0, repeats=REPEATS,
-                  check_against=MATMUL) as m:
+                  check_against=MATMUL, slow_factor=None) as m:
         first, second = m.measure([Candidate(sch.func, sch.trace), cand(MATMUL)])
     assert_ok(first)
     assert_ok(second)
+
+
+# the same 64 outputs as DOUBLE, each summed 4096 times over: thousands of times slower
+SLOW_DOUBLE = prim("    for i in range(64):\n        B[i] = T.float32(0)\n"
+                   "        for k in range(8192):\n"
+                   "            B[i] = B[i] + A[i] * T.float32(2) / T.float32(8192)\n")
+
+
+def test_a_candidate_far_behind_the_best_is_timed_once() -> None:
+    with Measurer("llvm", workers=1, timeout_s=10.0, repeats=REPEATS, check_against=DOUBLE,
+                  slow_factor=3.0) as m:
+        fast, slow, fast_again = m.measure([cand(DOUBLE), cand(SLOW_DOUBLE), cand(DOUBLE)])
+    assert_ok(fast)
+    assert_ok(fast_again)
+    assert slow.error is None and len(slow.latencies_s) == 1
+    assert slow.latency_s > 3 * fast.latency_s
 
 
 class Poison:

@@ -334,3 +334,58 @@ def test_a_user_rule_with_a_sampled_decision() -> None:
         assert f"T.vectorized({tile.decision[1]})" in after.script()
     assert len(seen) > 1  # decisions are redrawn
     assert_same_numbers(func, after)
+
+
+# ---------------------------------------------------------------- packing and parallel nests
+CONV32 = '''
+@T.prim_func
+def conv32(X: T.Buffer((1, 4, 8, 8), "float32"), W: T.Buffer((32, 4, 3, 3), "float32"), Y: T.Buffer((1, 32, 8, 8), "float32")):
+    Xp = T.alloc_buffer((1, 4, 10, 10), "float32")
+    for n, c, h, w in T.grid(1, 4, 10, 10):
+        with T.block("pad"):
+            vn, vc, vh, vw = T.axis.remap("SSSS", [n, c, h, w])
+            Xp[vn, vc, vh, vw] = T.if_then_else(1 <= vh and vh < 9 and 1 <= vw and vw < 9, X[vn, vc, vh - 1, vw - 1], T.float32(0))
+    for n, k, h, w, c, r, s in T.grid(1, 32, 8, 8, 4, 3, 3):
+        with T.block("conv"):
+            vn, vk, vh, vw, vc, vr, vs = T.axis.remap("SSSSRRR", [n, k, h, w, c, r, s])
+            with T.init():
+                Y[vn, vk, vh, vw] = T.float32(0)
+            Y[vn, vk, vh, vw] = Y[vn, vk, vh, vw] + Xp[vn, vc, vh + vr, vw + vs] * W[vk, vc, vr, vs]
+'''
+
+
+def test_conv_weights_are_packed_along_the_output_channel() -> None:
+    """W[k, c, r, s] is broadcast against an output vectorized along its columns: the packed
+    fork lays it out as [k // 16, c, r, s, k % 16], and its candidates compute the same."""
+    func = tvmscript.from_source(CONV32)
+    packed = [s for s in generate_design_spaces(func, "llvm")
+              if any(i.kind == "transform_layout" for i in s.instructions)]
+    assert packed
+    rng = np.random.default_rng(0)
+    got = next(g for g in (sample_candidate(func, packed[0], rng) for _ in range(20)) if g)
+    text = got[1].script()
+    assert 'W_packed = T.alloc_buffer((2, 4, 3, 3, 16), "float32")' in text
+    args = random_args(func, np.random.default_rng(1))
+    for want, have in zip(outputs(func, args, "llvm"), outputs(got[1], args, "llvm")):
+        np.testing.assert_allclose(have, want, rtol=1e-4, atol=1e-5)
+
+
+def test_outer_loops_are_parallel_over_a_padding_copy_computed_inside() -> None:
+    """The padding block computed under the tile's outer loops is recomputed by every
+    iteration (same values into the same temporary elements): those loops still run in
+    parallel, and the result is the unscheduled function's."""
+    from tuner.space.postproc import rewrite_parallel_vectorize_unroll
+
+    func = tvmscript.from_source(CONV32)
+    sch = Schedule(func)
+    conv = sch.get_block("conv")
+    n, k, h, w, *_ = sch.get_loops(conv)
+    k_0, _ = sch.split(k, [4, 8])
+    sch.reorder(n, k_0, h)
+    sch.compute_at(sch.get_block("pad"), h)
+    rewrite_parallel_vectorize_unroll(sch, sch.get_block("root"), 64, 0, 0, 8)
+    text = sch.func.script()
+    assert "T.parallel(" in text and text.index("T.parallel(") < text.index('T.block("pad")')
+    args = random_args(func, np.random.default_rng(1))
+    for want, have in zip(outputs(func, args, "llvm"), outputs(sch.func, args, "llvm")):
+        np.testing.assert_allclose(have, want, rtol=1e-4, atol=1e-5)

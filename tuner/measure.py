@@ -247,7 +247,12 @@ class _RunnerState:
         kernel(*args)
         return {i: args[i] for i, p in enumerate(kernel.spec.params) if p.writable}
 
-    def run(self, path: str, repeats: int, min_repeat_s: float) -> list[float]:
+    def run(self, path: str, repeats: int, min_repeat_s: float,
+            slow_s: float | None = None) -> list[float]:
+        """``repeats`` timings after a warm-up call. A candidate far behind the best (slower than
+        ``slow_s``) needs no precise figure, and early rounds are full of them (their repeats
+        were most of a search's time): a long warm-up call is its only timing, and otherwise
+        the first repeat is, when it is that slow."""
         kernel = _load_kernel(path)
         args = self._fresh_args(kernel)
         start = time.perf_counter()
@@ -255,13 +260,17 @@ class _RunnerState:
         warm = time.perf_counter() - start
         if self.expected is not None:
             _compare(kernel.spec.params, args, self.expected)
+        if slow_s is not None and warm > max(slow_s, SLOW_WARM_UP_S):
+            return [warm]  # far behind the best: no timed repeats
         number = max(1, min(1000, math.ceil(min_repeat_s / max(warm, 1e-9))))
-        latencies = []
+        latencies: list[float] = []
         for _ in range(repeats):
             start = time.perf_counter()
             for _ in range(number):
                 kernel(*args)
             latencies.append((time.perf_counter() - start) / number)
+            if slow_s is not None and latencies[0] > slow_s:
+                break
         return latencies
 
     def _fresh_args(self, kernel: Any) -> list[Any]:
@@ -311,6 +320,8 @@ def _random_array(rng: np.random.Generator, dtype: str, shape: tuple[int, ...]) 
     return rng.integers(low, 8, shape).astype(np_dtype)
 
 
+SLOW_WARM_UP_S = 0.01  # a shorter warm-up call is too noisy (cold caches) to stand alone
+
 RTOL, ATOL = 1e-3, 1e-3  # reordered float reductions (rfactor, vectorized sums) round differently
 
 
@@ -339,14 +350,16 @@ class Measurer:
 
     ``timeout_s`` bounds each build and, separately, each candidate's run (loading, warm-up,
     check and all repeats); ``repeats`` timed calls follow one warm-up, and a repeat makes
-    several calls when one call takes under ``min_repeat_s``; ``check_against`` (the unscheduled
-    function) turns on the output check. Use as a context manager, or call ``close()``.
+    several calls when one call takes under ``min_repeat_s``. A candidate whose first timing is
+    more than ``slow_factor`` times the best latency measured so far is timed once (None: always
+    ``repeats`` times). ``check_against`` (the unscheduled function) turns on the output check.
+    Use as a context manager, or call ``close()``.
     """
 
     def __init__(self, target: Any = "llvm", workers: int | None = None, timeout_s: float = 10.0,
                  repeats: int = 5, check_against: PrimFunc | None = None,
                  min_repeat_s: float = 1e-3, seed: int = 0,
-                 reference_timeout_s: float = 300.0) -> None:
+                 reference_timeout_s: float = 300.0, slow_factor: float | None = 3.0) -> None:
         if repeats < 1:
             raise ValueError(f"repeats must be at least 1, got {repeats}")
         if timeout_s <= 0:
@@ -356,6 +369,8 @@ class Measurer:
         self.timeout_s, self.repeats, self.min_repeat_s = timeout_s, repeats, min_repeat_s
         self.check_against, self.seed = check_against, seed
         self.reference_timeout_s = reference_timeout_s
+        self.slow_factor = slow_factor
+        self.best_s: float | None = None  # the fastest latency measured so far
         self._dir = tempfile.mkdtemp(prefix="tvmscript-measure-")
         self._builders: list[_Child] = []
         self._runner: _Child | None = None
@@ -495,12 +510,16 @@ class Measurer:
         if self._setup is None:
             self._setup = (self.seed, None)
         start = time.perf_counter()
+        slow_s = None if self.slow_factor is None or self.best_s is None \
+            else self.slow_factor * self.best_s
         status, value = self._request(self.timeout_s, "run", path, self.repeats,
-                                      self.min_repeat_s)
+                                      self.min_repeat_s, slow_s)
         run_s = time.perf_counter() - start
         _remove(path)
         if status == "ok":
-            return MeasureResult(list(value), None, build_s, run_s)
+            result = MeasureResult(list(value), None, build_s, run_s)
+            self.best_s = min(result.latency_s, self.best_s or math.inf)
+            return result
         if status == "error":
             value = f"runtime error: {value}"
         return MeasureResult(None, value, build_s, run_s)

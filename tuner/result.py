@@ -23,7 +23,9 @@ from tvmscript.schedule import Trace
 @dataclass
 class HistoryEntry:
     """One measured candidate. ``latency_s`` is the best run (None when it failed, and then
-    ``error`` says why); ``predicted`` is the cost model's score when it ranked the candidate."""
+    ``error`` says why); ``predicted`` is the cost model's score when it ranked the candidate;
+    ``elapsed_s`` the seconds from the start of the task's tuning to when its result came in
+    (0 for records resumed from a database), so curves can be drawn against time too."""
 
     trace: Trace
     latency_s: float | None
@@ -32,6 +34,7 @@ class HistoryEntry:
     round: int
     median_s: float | None = None
     task: str = ""
+    elapsed_s: float = 0.0
 
 
 @dataclass

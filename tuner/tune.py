@@ -150,7 +150,7 @@ class _Task:
         return self.workload.id if same else None
 
     def run(self) -> TuneResult:
-        start = time.perf_counter()
+        start = self.started = time.perf_counter()
         spaces = _design_spaces(self.func, self.target, self.opts["space"])
         self.search = make_search(self.opts["search"], self.func, spaces, self.model, self.rng,
                                   self.target)
@@ -213,8 +213,9 @@ class _Task:
 
     def _add(self, trace: Trace, func: PrimFunc, r: MeasureResult, predicted: float | None,
              rnd: int) -> None:
+        elapsed = time.perf_counter() - self.started if rnd else 0.0
         self.result.history.append(HistoryEntry(trace, r.latency_s, r.error, predicted, rnd,
-                                                r.median_s, self.name))
+                                                r.median_s, self.name, elapsed))
         lat = r.latency_s
         if lat is not None and (self.result.best_latency_s is None
                                 or lat < self.result.best_latency_s):

@@ -74,12 +74,26 @@ def _binding_kinds(realize: S.BlockRealize, var) -> set[S.IterType]:
             if var in vars_in(value)}
 
 
-def _spatial_everywhere(loop: S.For) -> bool:
-    """Every block under ``loop`` binds its variable, and only to spatial iterators: its
-    iterations write disjoint data."""
+def _spatial_everywhere(loop: S.For, params: set) -> bool:
+    """Every block under ``loop`` binds its variable, and only to spatial iterators (its
+    iterations write disjoint data), except *recomputed producers*: a block that does not
+    bind the variable at all, has no init and writes no parameter (a padding copy computed
+    inside the tile). Its iterations write the same values to the same temporary elements,
+    each before reading them, so every iteration reads what it needs whichever one wrote last
+    (Apache TVM parallelizes such nests too); the output check of every measured candidate
+    against the unscheduled function stands behind it."""
     realizes = _realizes(loop.body)
-    return bool(realizes) and all(
-        _binding_kinds(r, loop.loop_var) == {S.IterType.SPATIAL} for r in realizes)
+    if not realizes:
+        return False
+    bound = False
+    for r in realizes:
+        kinds = _binding_kinds(r, loop.loop_var)
+        if kinds == {S.IterType.SPATIAL}:
+            bound = True
+        elif kinds or r.block.init is not None \
+                or any(w.buffer in params for w in r.block.writes):
+            return False
+    return bound
 
 
 def rewrite_reduction_blocks(sch: Schedule) -> None:
@@ -115,6 +129,7 @@ def rewrite_parallel_vectorize_unroll(sch: Schedule, root: BlockRV, max_parallel
 
 
 def _parallelize(sch: Schedule, loops: list[LoopRV], max_parallel: int) -> None:
+    params = set(sch.func.buffer_map.values())
     chosen: list[LoopRV] = []
     extent = 1
     previous = None
@@ -124,18 +139,26 @@ def _parallelize(sch: Schedule, loops: list[LoopRV], max_parallel: int) -> None:
             break
         if previous is not None and previous.body is not node:
             break  # not perfectly nested
-        if not _spatial_everywhere(node) or (chosen and extent * node.extent.value > max_parallel):
+        if node.extent.value == 1:  # binds nothing; fused away
+            chosen.append(handle)
+            previous = node
+            continue
+        if not _spatial_everywhere(node, params) \
+                or (extent > 1 and extent * node.extent.value > max_parallel):
             break
         chosen.append(handle)
         extent *= node.extent.value
         previous = node
-    if not chosen:
+    while extent > 1 and chosen:  # fewer loops when more would race
+        try:
+            work = sch.copy()
+            fused = work.fuse(*chosen) if len(chosen) > 1 else chosen[0]
+            work.parallel(fused)
+        except ScheduleError:
+            chosen.pop()
+            continue
+        sch.mod, sch.trace = work.mod, work.trace
         return
-    try:
-        fused = sch.fuse(*chosen) if len(chosen) > 1 else chosen[0]
-        sch.parallel(fused)
-    except ScheduleError:
-        pass
 
 
 def _vectorize(sch: Schedule, block: BlockRV, max_vectorize: int, lanes: int) -> None:
