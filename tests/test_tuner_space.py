@@ -178,8 +178,15 @@ def test_elementwise_chain_is_inlined() -> None:
 def test_symbolic_sizes_are_refused_with_advice() -> None:
     func = tvmscript.from_source(PROGRAMS["symbolic_shape"])
     with pytest.raises(SymbolicSizeError, match=r"function `scale` has symbolic sizes \(n\).*"
-                                                 r"Tune a copy written with the sizes"):
+                                                 r"tune\(func.specialize\(n=1024\)"):
         generate_design_spaces(func, "llvm")
+
+
+def test_a_specialized_symbolic_function_is_tuned_for_its_sizes() -> None:
+    func = tvmscript.from_source(PROGRAMS["symbolic_2d"]).specialize({"m": 24, "n": 32})
+    sketches = generate_design_spaces(func, "llvm")
+    got = next(g for g in (sample_candidate(func, sketches[0], s) for s in range(20)) if g)
+    assert_same_numbers(func, got[1])
 
 
 def test_function_without_blocks_has_one_empty_sketch() -> None:

@@ -66,8 +66,9 @@ def check_tunable(func: PrimFunc) -> None:
         names = ", ".join(symbolic_names(func)) or "a loop extent"
         raise SymbolicSizeError(
             f"function `{func.name or 'main'}` has symbolic sizes ({names}): tile sizes need "
-            f"constant extents. Tune a copy written with the sizes you run (e.g. shapes (128,) "
-            f"instead of (n,)) and build that one; Apache TVM refuses dynamic loops too")
+            f"constant extents. Tune it for the sizes you run, e.g. "
+            f"`tune(func.specialize({names.split(', ')[0]}=1024), ...)`, and build that one; "
+            f"Apache TVM refuses dynamic loops too")
 
 
 def block_names(func: PrimFunc) -> list[str]:

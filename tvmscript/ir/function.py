@@ -45,6 +45,13 @@ class PrimFunc(BaseFunc):
     def with_attr(self, key: str, value: Any) -> "PrimFunc":
         return self.with_(attrs=FrozenDict({**self.attrs, key: freeze(value)}))
 
+    def specialize(self, sizes: Any = None, **named: int) -> "PrimFunc":
+        """This function with size variables given constant values, e.g.
+        ``f.specialize(n=1024)``: what tiling and tuning need (``tvmscript.ir.specialize``)."""
+        from .specialize import specialize
+
+        return specialize(self, sizes, **named)
+
     @property
     def root_block(self) -> Block | None:
         if isinstance(self.body, BlockRealize) and not self.body.block.iter_vars:
