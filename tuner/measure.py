@@ -190,12 +190,15 @@ def _tail(path: str, chars: int = 300) -> str:
 
 def _child_main(recv_fd: str, send_fd: str) -> None:
     """A child's loop: one request at a time, one reply each. ``build`` compiles (builders);
-    ``setup``, ``reference`` and ``run`` keep task state (the runner)."""
+    ``setup``, ``reference`` and ``run`` keep task state (the runner); ``replay_*`` replay
+    the search's candidates (``tuner.replay_pool``)."""
     recv_conn = Connection(int(recv_fd), writable=False)
     send_conn = Connection(int(send_fd), readable=False)
     state = _RunnerState()
+    from .replay_pool import worker_handlers
+
     handlers = {"build": _build_one, "setup": state.setup, "reference": state.reference,
-                "run": state.run}
+                "run": state.run, **worker_handlers()}
     send_conn.send(("ready", os.getpid()))
     while True:
         try:

@@ -21,13 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from tvmscript.ir import PrimFunc, check_well_formed, structural_hash
+from tvmscript.ir import PrimFunc, check_well_formed
 from tvmscript.schedule import Schedule, ScheduleError, Trace
 from tvmscript.schedule.handles import IntRV
 from tvmscript.schedule.sampling import compute_location_candidates
 from tvmscript.schedule.trace import Instruction
 
 from .measure import Candidate
+from .replay_pool import InProcessReplayer, Replayed, program_key
 
 Postcondition = Callable[[PrimFunc], None]
 """Raises (any exception) when a scheduled function must not be measured."""
@@ -42,17 +43,22 @@ class Proposal:
     predicted: float | None = None
 
 
-@dataclass
 class _Point:
-    """A program in the population: its trace, function and structural hash."""
+    """A program in the population: its trace, structural hash and features, and (parsed
+    when first asked for) its function. The cost model reads it like a candidate."""
 
-    trace: Trace
-    func: PrimFunc
-    key: int
-    latency_s: float | None = None
+    __slots__ = ("replayed", "latency_s")
+
+    def __init__(self, replayed: Replayed, latency_s: float | None = None) -> None:
+        self.replayed, self.latency_s = replayed, latency_s
+
+    trace = property(lambda self: self.replayed.trace)
+    key = property(lambda self: self.replayed.key)
+    features = property(lambda self: self.replayed.features)
+    func = property(lambda self: self.replayed.func)
 
     def candidate(self) -> Candidate:
-        return Candidate(self.func, self.trace)
+        return Candidate(self.func, self.trace, self.features)
 
 
 # ----------------------------------------------------------------------------- replay
@@ -329,11 +335,13 @@ class SearchStrategy:
 
     def __init__(self, func: PrimFunc, spaces: Sequence[Trace], cost_model: Any,
                  rng: np.random.Generator, *, target: Any = "llvm",
-                 postconditions: Sequence[Postcondition] = (), max_fail_count: int = 16) -> None:
+                 postconditions: Sequence[Postcondition] = (), max_fail_count: int = 16,
+                 replayer: Any = None) -> None:
         if not spaces:
             raise ValueError("the search needs at least one design space")
         self.func, self.spaces, self.cost_model, self.rng = func, list(spaces), cost_model, rng
         self.target = target
+        self.replayer = replayer or InProcessReplayer(func, target)
         self.postconditions = list(postconditions)
         self.max_fail_count = max_fail_count
         self.seen: set[int] = set()            # proposed or measured
@@ -350,13 +358,13 @@ class SearchStrategy:
     def add_measured(self, trace: Trace, func: PrimFunc, latency_s: float | None,
                      key: int | None = None) -> int:
         """Record a measured program (also records from a database when resuming)."""
-        key = structural_hash(func) if key is None else key
+        key = program_key(func) if key is None else key
         self.seen.add(key)
-        self.measured[key] = _Point(trace, func, key, latency_s)
+        self.measured[key] = _Point(Replayed(trace, key, _func=func), latency_s)
         return key
 
     # -------------------------------------------------------------- sampling
-    def _valid(self, func: PrimFunc) -> bool:
+    def _valid_func(self, func: PrimFunc) -> bool:
         for check in self.postconditions:
             try:
                 check(func)
@@ -365,27 +373,30 @@ class SearchStrategy:
                 return False
         return True
 
-    def _point(self, got: tuple[Trace, PrimFunc] | None) -> _Point | None:
-        if got is None:
-            return None
-        trace, func = got
-        return _Point(trace, func, structural_hash(func))
-
     def sample_unseen(self, n: int, exclude: set[int] | None = None) -> list[_Point]:
-        """Up to ``n`` distinct valid programs drawn from the spaces, none seen before."""
+        """Up to ``n`` distinct valid programs drawn from the spaces, none seen before (drawn
+        in batches, so the replayer's workers share them)."""
         exclude = set() if exclude is None else exclude
         out: list[_Point] = []
-        fails = 0
-        while len(out) < n and fails < self.max_fail_count * max(n, 1):
-            sketch = self.spaces[int(self.rng.integers(len(self.spaces)))]
-            seed = int(self.rng.integers(1 << 31))
-            p = self._point(draw(self.func, sketch, seed, self.target))
-            if p is None or p.key in self.seen or p.key in exclude or not self._valid(p.func):
-                fails += 1
-                continue
-            exclude.add(p.key)
-            out.append(p)
+        fails, limit = 0, self.max_fail_count * max(n, 1)
+        while len(out) < n and fails < limit:
+            jobs = []
+            for _ in range(n - len(out)):
+                sketch = self.spaces[int(self.rng.integers(len(self.spaces)))]
+                jobs.append(("draw", sketch, int(self.rng.integers(1 << 31))))
+            for got in self.replayer.run(jobs):
+                if got is None or got.key in self.seen or got.key in exclude \
+                        or not self._valid(got):
+                    fails += 1
+                    continue
+                exclude.add(got.key)
+                out.append(_Point(got))
         return out
+
+    def _valid(self, got: Replayed) -> bool:
+        if not self.postconditions:
+            return True
+        return self._valid_func(got.func)
 
     def propose(self, n: int) -> list[Proposal]:
         raise NotImplementedError
@@ -453,7 +464,7 @@ class EvolutionarySearch(SearchStrategy):
     def _predict(self, points: list[_Point]) -> np.ndarray:
         if not points:
             return np.zeros(0)
-        scores = np.asarray(self.cost_model.predict([p.candidate() for p in points]), dtype=float)
+        scores = np.asarray(self.cost_model.predict(points), dtype=float)
         return np.nan_to_num(scores, nan=-math.inf)
 
     def _init_population(self) -> list[_Point]:
@@ -481,27 +492,43 @@ class EvolutionarySearch(SearchStrategy):
         return sorted(best.values(), key=lambda ps: -ps[1])
 
     def _next_generation(self, population: list[_Point], scores: np.ndarray) -> list[_Point]:
+        """``population_size`` distinct programs: parents drawn by score, most of them
+        mutated; the mutants are replayed in batches (several tries for the slots whose
+        mutant was invalid or a duplicate)."""
         cfg = self.config
         weights = _selection_weights(scores)
         out: dict[int, _Point] = {}
-        for _ in range(cfg.population_size):
-            for _ in range(self.max_fail_count):
-                parent = population[int(self.rng.choice(len(population), p=weights))]
-                child = self._child(parent) if self.rng.random() < cfg.mutate_prob else parent
+        for _ in range(self.max_fail_count):
+            wanted = cfg.population_size - len(out)
+            if wanted <= 0:
+                break
+            parents = [population[int(self.rng.choice(len(population), p=weights))]
+                       for _ in range(wanted)]
+            children = [self._mutant(p) if self.rng.random() < cfg.mutate_prob else p.trace
+                        for p in parents]
+            self._replay_new(children)
+            for parent, trace in zip(parents, children):
+                child = parent if trace is parent.trace else \
+                    (self._replayed.get(trace.as_python()) if trace is not None else None)
                 if child is not None and child.key not in out:
                     out[child.key] = child
-                    break
         return list(out.values())
 
-    def _child(self, parent: _Point) -> _Point | None:
-        trace = mutate(self.func, parent.trace, self.rng, self.config.mutators)
-        if trace is None:
-            return None
-        text = trace.as_python()  # mutants recur often; a replay costs ~20 ms, the text ~0.1
-        if text not in self._replayed:
-            p = self._point(replay(self.func, trace, target=self.target))
-            self._replayed[text] = p if p is not None and self._valid(p.func) else None
-        return self._replayed[text]
+    def _mutant(self, parent: _Point) -> Trace | None:
+        return mutate(self.func, parent.trace, self.rng, self.config.mutators)
+
+    def _replay_new(self, traces: list[Trace | None]) -> None:
+        """Replay the traces not replayed before (mutants recur often: a replay costs
+        50-150 ms, the text ~0.1), remembering each result by the trace's text."""
+        todo: dict[str, Trace] = {}
+        for trace in traces:
+            if trace is not None:
+                text = trace.as_python()
+                if text not in self._replayed and text not in todo:
+                    todo[text] = trace
+        results = self.replayer.run([("replay", t) for t in todo.values()])
+        for text, got in zip(todo, results):
+            self._replayed[text] = _Point(got) if got is not None and self._valid(got) else None
 
 
 def _selection_weights(scores: np.ndarray) -> np.ndarray:
@@ -521,14 +548,15 @@ SEARCHES: dict[str, type[SearchStrategy]] = {
 
 
 def make_search(search: str | SearchStrategy | type, func: PrimFunc, spaces: Sequence[Trace],
-                cost_model: Any, rng: np.random.Generator, target: Any = "llvm"
-                ) -> SearchStrategy:
+                cost_model: Any, rng: np.random.Generator, target: Any = "llvm",
+                replayer: Any = None) -> SearchStrategy:
     """A strategy by name (``"evolutionary"``, ``"random"``), a ready instance, or a class or
-    factory called as ``search(func, spaces, cost_model, rng, target=target)``."""
+    factory called as ``search(func, spaces, cost_model, rng, target=target)``. ``replayer``
+    (``tuner.replay_pool``) replays the named strategies' candidates; default: this process."""
     if isinstance(search, SearchStrategy):
         return search
     if isinstance(search, str) and search in SEARCHES:
-        return SEARCHES[search](func, spaces, cost_model, rng, target=target)
+        return SEARCHES[search](func, spaces, cost_model, rng, target=target, replayer=replayer)
     if callable(search) and not isinstance(search, str):  # a class or a factory
         made = search(func, spaces, cost_model, rng, target=target)
         if isinstance(made, SearchStrategy):

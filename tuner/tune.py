@@ -152,24 +152,40 @@ class _Task:
     def run(self) -> TuneResult:
         start = self.started = time.perf_counter()
         spaces = _design_spaces(self.func, self.target, self.opts["space"])
-        self.search = make_search(self.opts["search"], self.func, spaces, self.model, self.rng,
-                                  self.target)
+        replayer = self._replayer()
+        try:
+            self.search = make_search(self.opts["search"], self.func, spaces, self.model,
+                                      self.rng, self.target, replayer)
+        except BaseException:
+            replayer.close()
+            raise
         self.uses_model = self.search.name != "random"
         self.search.model_ready = self.opts["pretrained"] is not None
-        resumed = self._resume()
         bar = Progress(self.trials, self.opts["progress"], desc=f"tuning {self.name}")
-        bar.advance(resumed, self.result.best_gflops, self.result.errors)
-        measurer, owned = self._measurer()
+        measurer, owned = None, False
         try:
+            resumed = self._resume()
+            bar.advance(resumed, self.result.best_gflops, self.result.errors)
+            measurer, owned = self._measurer()
             self._rounds(self.trials - resumed, start, measurer, bar)
         finally:
             bar.close()
+            replayer.close()
             if owned:
                 measurer.close()
             if self.owns_db:
                 self.db.close()
         self.result.wall_s = time.perf_counter() - start
         return self._finish()
+
+    def _replayer(self) -> Any:
+        """Worker processes replay the search's candidates while the measurer's builders
+        idle (with the default measurer: a custom one may have no builders to stand in for)."""
+        from .replay_pool import InProcessReplayer, make_replayer
+
+        if self.opts["measurer"] is not None:
+            return InProcessReplayer(self.func, self.target)
+        return make_replayer(self.func, self.target, self.opts["workers"])
 
     def _measurer(self) -> tuple[Any, bool]:
         if self.opts["measurer"] is not None:
