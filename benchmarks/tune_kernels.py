@@ -73,7 +73,7 @@ def tune_once(func, flops: int, model: str, seed: int, trials: int) -> dict:
                             search=SEARCH[model], progress=False)
     return {
         "model": model, "seed": seed, "trials": trials, "flops": flops,
-        "wall_s": time.perf_counter() - start,
+        "wall_s": time.perf_counter() - start, "phase_s": dict(result.phase_s),
         "history": [{"round": h.round, "latency_s": h.latency_s, "median_s": h.median_s,
                      "elapsed_s": h.elapsed_s, "error": h.error, "trace": h.trace.to_json()}
                     for h in result.history],
@@ -125,16 +125,19 @@ def report(kernel: str, runs: list[dict], at: int, func, flops, args, ref_call, 
     random_ = {r["seed"]: r for r in runs if r["model"] == "random"}
     print(f"\n### {kernel}: best of the first {at} trials against {ref_name}")
     print(f"| seed | best GFLOPS | × {ref_name.split()[0]} (same run) | found at trial | "
-          f"search wall time to trial {at} |")
-    print("| ---: | ---: | ---: | ---: | ---: |")
+          f"wall time to trial {at} | of which search / build / run / train |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     for run in learned:
         if len(run["history"]) < at:
             continue
         entry, trial = best_within(run, at)
         ours, ref = time_against_reference(func, entry, args, ref_call)
         wall = run["history"][at - 1]["elapsed_s"]
+        phases = run.get("phase_s", {})
+        split = " / ".join(f"{phases[k]:.0f}" for k in ("search", "build", "run", "train")) \
+            if len(run["history"]) == at and phases else "—"
         print(f"| {run['seed']} | {flops / ours / 1e9:.1f} | {ref / ours:.2f} | {trial} | "
-              f"{wall:.0f} s |", flush=True)
+              f"{wall:.0f} s | {split} s |", flush=True)
     if not random_:
         return
     print(f"\n### {kernel}: learned (xgb, evolutionary) against random search")

@@ -79,6 +79,11 @@ def test_history_fields(tuned):
     assert all((h.latency_s is None) == (h.error is not None) for h in result.history)
     keys = {tvmscript.structural_hash(h.trace.apply_to(MATMUL).func) for h in result.history}
     assert len(keys) == 8  # never the same program twice
+    elapsed = [h.elapsed_s for h in result.history]
+    assert elapsed == sorted(elapsed) and 0 < elapsed[-1] <= result.wall_s
+    assert set(result.phase_s) == {"search", "build", "run", "train"}
+    assert all(v > 0 for v in result.phase_s.values())
+    assert sum(result.phase_s.values()) <= result.wall_s
 
 
 def test_best_trace_is_python_that_replays(tuned):

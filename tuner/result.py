@@ -51,6 +51,9 @@ class TuneResult:
     message: str = ""
     tasks: dict[str, TuneResult] = field(default_factory=dict)
     wall_s: float = 0.0
+    phase_s: dict[str, float] = field(default_factory=dict)
+    """Where the wall time went: ``search`` (proposing: replays, features, ranking), ``build``
+    and ``run`` (measuring), ``train`` (cost-model updates)."""
 
     @property
     def best_gflops(self) -> float | None:

@@ -102,6 +102,8 @@ def _tune_module(mod: IRModule, target: Any, trials: int, args: dict[str, Any]) 
         out.tasks[name] = task
         best = best.with_function(name, task.best)
         out.history += task.history
+        for phase, seconds in task.phase_s.items():
+            out.phase_s[phase] = out.phase_s.get(phase, 0.0) + seconds
     out.best = best
     out.message = "; ".join(f"{n}: {t}" for n, t in out.tasks.items())
     lat = [t.best_latency_s for t in out.tasks.values()]
@@ -206,12 +208,18 @@ class _Task:
                                        f"{len(self.result.history)} trials")
                 return
             rnd += 1
+            started = time.perf_counter()
             props = self.search.propose(min(self.opts["trials_per_round"], remaining))
+            self._spent("search", started)
             if not props:
                 self.result.message = (f"the design space has no unmeasured program left after "
                                        f"{len(self.result.history)} trials")
                 return
+            started = time.perf_counter()
             results = measurer.measure([p.candidate for p in props])
+            run_s = sum(getattr(r, "run_s", 0.0) for r in results)
+            self._spent("run", time.perf_counter() - run_s)
+            self._spent("build", started + run_s)
             self._record(props, results, rnd)
             remaining -= len(props)
             bar.advance(len(props), self.result.best_gflops, self.result.errors)
@@ -219,13 +227,19 @@ class _Task:
     def _record(self, props: list, results: list[MeasureResult], rnd: int) -> None:
         cands = [p.candidate for p in props]
         if self.uses_model:
+            started = time.perf_counter()
             self.model.update(cands, results)
+            self._spent("train", started)
         self.search.notify(props, [r.latency_s for r in results])
         if self.db is not None:  # one transaction: a kill loses at most this batch
             self.db.commit_batch(self.workload, [(p.candidate.trace, r, rnd, p.predicted)
                                                  for p, r in zip(props, results)])
         for p, r in zip(props, results):
             self._add(p.candidate.trace, p.candidate.func, r, p.predicted, rnd)
+
+    def _spent(self, phase: str, since: float) -> None:
+        phases = self.result.phase_s
+        phases[phase] = phases.get(phase, 0.0) + time.perf_counter() - since
 
     def _add(self, trace: Trace, func: PrimFunc, r: MeasureResult, predicted: float | None,
              rnd: int) -> None:
