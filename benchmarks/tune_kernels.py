@@ -9,8 +9,8 @@ evolutionary search; ``random``: random search), the models alternating so both 
 machine. Every run's history goes to ``DIR/tune_runs.json`` as it finishes (a cut-short run keeps
 what it measured). Then:
 
-* **At ``--at`` trials** (128): the best of a learned run's first 128 trials — exactly what a
-  128-trial run finds, since the search does not look at the budget — is built and timed
+* **At ``--at`` trials** (128): the best of a learned run's first 128 trials (a 128-trial run
+  makes the same rounds; only measurement noise makes its choices differ) is built and timed
   against the reference (numpy's OpenBLAS matmul, torch's convolution) alternately in the same
   process, best of 15; with the search's wall time when its 128th result came in.
 * **Learned against random**: the trial at which the learned run first reaches random's final
@@ -42,7 +42,7 @@ SEARCH = {"xgb": "evolutionary", "random": "random"}
 
 # ----------------------------------------------------------------------------- the kernels
 def matmul_kernel():
-    """(function, flops, arguments, our call, reference call, reference name)."""
+    """(function, flops, arguments, reference call, reference name)."""
     from tutorials.tune_matmul import matmul_of
 
     n = 1024
@@ -99,9 +99,11 @@ def round_medians(run: dict) -> dict[int, float]:
     return {r: statistics.median(v) for r, v in sorted(by_round.items())}
 
 
-def best_within(run: dict, at: int) -> tuple[dict, int]:
+def best_within(run: dict, at: int) -> tuple[dict | None, int]:
     """The fastest of the first ``at`` entries and the trial (1-based) it was measured at."""
     head = [e for e in run["history"][:at] if e["latency_s"]]
+    if not head:
+        return None, 0
     best = min(head, key=lambda e: e["latency_s"])
     return best, run["history"].index(best) + 1
 
@@ -131,6 +133,9 @@ def report(kernel: str, runs: list[dict], at: int, func, flops, args, ref_call, 
         if len(run["history"]) < at:
             continue
         entry, trial = best_within(run, at)
+        if entry is None:
+            print(f"| {run['seed']} | no candidate ran | — | — | — | — |")
+            continue
         ours, ref = time_against_reference(func, entry, args, ref_call)
         wall = run["history"][at - 1]["elapsed_s"]
         phases = run.get("phase_s", {})

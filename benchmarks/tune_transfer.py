@@ -8,8 +8,8 @@ sooner?
    (1×32×28×28, 64 3×3 filters) — are tuned into one database (``--pretrain-trials`` each).
 2. The 1024³ matmul is tuned *cold* (``xgb``, no prior data) and *warm*
    (``pretrained=<that database>``), ``--trials`` each, for every seed. The cold runs can be
-   read from ``benchmarks.tune_kernels``'s runs (their first ``--trials`` trials are exactly a
-   run of that length), so the machine time is spent once.
+   read from ``benchmarks.tune_kernels``'s runs (``--cold-from``; their first ``--trials``
+   trials make the same rounds as a run of that length), so the machine time is spent once.
 3. For each seed: the trial at which each run first reaches 90 % of the cold run's final best
    (the issue's measure: at most half the trials for the warm run), and the warm run's own best.
 """

@@ -52,6 +52,7 @@ def test_no_sizes_is_the_same_function() -> None:
     ({"m": -1}, r"size m must be a non-negative int, got -1"),
     ({"m": 2.5}, r"size m must be a non-negative int, got 2.5"),
     ({"m": True}, r"size m must be a non-negative int, got True"),
+    ({"m": 2 ** 31}, r"size m = 2147483648 does not fit its type int32"),
 ])
 def test_bad_sizes_are_refused_by_name(sizes, message) -> None:
     func = tvmscript.from_source(PROGRAMS["symbolic_2d"])

@@ -73,3 +73,31 @@ def test_a_dead_worker_is_replaced(pool) -> None:
 
 def test_one_worker_means_this_process() -> None:
     assert isinstance(make_replayer(FUNC, "llvm", 1), InProcessReplayer)
+
+
+def test_a_hung_worker_costs_its_chunk_and_is_replaced() -> None:
+    import os
+    import signal
+
+    pool = ReplayPool(FUNC, "llvm", workers=2, timeout_s=3.0)
+    try:
+        stuck = pool._children[1]
+        os.kill(stuck.proc.pid, signal.SIGSTOP)  # alive but answering nothing
+        got = pool.run(jobs(8))
+        assert sum(g is not None for g in got) >= 2  # the other worker's chunks
+        assert stuck not in pool._children and len(pool._children) == 2
+    finally:
+        pool.close()
+
+
+def test_with_no_worker_left_this_process_replays() -> None:
+    pool = ReplayPool(FUNC, "llvm", workers=2)
+    try:
+        pool._make = lambda i: (_ for _ in ()).throw(OSError("no more processes"))
+        for child in list(pool._children):
+            child.kill()
+        got = pool.run(jobs(6))
+        want = InProcessReplayer(FUNC, "llvm").run(jobs(6))
+        assert [g.key if g else None for g in got] == [w.key if w else None for w in want]
+    finally:
+        pool.close()

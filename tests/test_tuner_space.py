@@ -396,3 +396,35 @@ def test_outer_loops_are_parallel_over_a_padding_copy_computed_inside() -> None:
     args = random_args(func, np.random.default_rng(1))
     for want, have in zip(outputs(func, args, "llvm"), outputs(sch.func, args, "llvm")):
         np.testing.assert_allclose(have, want, rtol=1e-4, atol=1e-5)
+
+
+RECOMPUTED_SUM = '''
+@T.prim_func
+def rowsum_scale(A: T.Buffer((16, 8), "float32"), B: T.Buffer((16,), "float32")):
+    acc = T.alloc_buffer((1,), "float32")
+    for i in range(16):
+        for k in range(8):
+            with T.block("acc"):
+                vk = T.axis.reduce(8, k)
+                with T.init():
+                    acc[0] = T.float32(0)
+                acc[0] = acc[0] + A[0, vk]
+        with T.block("B"):
+            vi = T.axis.spatial(16, i)
+            B[vi] = A[vi, 0] * acc[0]
+'''
+
+
+@pytest.mark.parametrize("decomposed", [False, True])
+def test_a_reduction_recomputed_inside_a_loop_keeps_it_serial(decomposed: bool) -> None:
+    """A sum into a temporary under a loop it does not bind is no recomputed copy: run in
+    parallel, one iteration would zero the sum while another adds to it."""
+    from tuner.space.postproc import rewrite_parallel_vectorize_unroll
+
+    func = tvmscript.from_source(RECOMPUTED_SUM)
+    sch = Schedule(func)
+    if decomposed:
+        sch.decompose_reduction(sch.get_block("acc"), sch.get_loops(sch.get_block("acc"))[-1])
+    rewrite_parallel_vectorize_unroll(sch, sch.get_block("root"), 64, 0, 0, 8)
+    assert "T.parallel(" not in sch.func.script()
+    assert_same_numbers(func, sch.func)

@@ -7,14 +7,16 @@ pool of worker processes (``ReplayPool``), each returning what the search needs 
 its trace, its structural hash, its cost-model features and its script — without the parent
 touching the IR: the function is parsed back from the script only for the few programs that
 are measured (``Replayed.func``). ``InProcessReplayer`` does the same work in this process (one
-core, or a custom target object that cannot travel to another process); both give the same
-programs for the same seeds.
+core, or when the pool cannot start); both give the same programs for the same seeds. A job
+that fails in any way is an invalid program (None), never an error of the search; a worker
+that dies or hangs costs the programs of the chunk it was replaying.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait as connection_wait
@@ -65,8 +67,6 @@ def _replayed(got: tuple[Trace, PrimFunc] | None, keep_func: bool) -> Replayed |
 def _run_job(func: PrimFunc, target: Any, job: tuple, keep_func: bool) -> Replayed | None:
     """``("draw", sketch, seed)``: a fresh draw of a sketch; ``("replay", trace)``: a trace
     replayed with its decisions (a mutant). None when the program is invalid."""
-    from tvmscript.schedule import ScheduleError
-
     from .space import replay_candidate, sample_candidate
 
     try:
@@ -74,9 +74,9 @@ def _run_job(func: PrimFunc, target: Any, job: tuple, keep_func: bool) -> Replay
             got = sample_candidate(func, job[1], job[2], target=target)
         else:
             got = replay_candidate(func, job[1], target=target)
-    except (ScheduleError, ValueError):
-        got = None
-    return _replayed(got, keep_func)
+        return _replayed(got, keep_func)
+    except Exception:  # noqa: BLE001 - a program the rules cannot make is simply not a candidate
+        return None
 
 
 class InProcessReplayer:
@@ -100,9 +100,10 @@ class _WorkerState:
     target: Any = None
 
     def setup(self, script: str, target: str) -> bool:
+        from backends.target import Target
         from tvmscript import from_source
 
-        self.func, self.target = from_source(script), target
+        self.func, self.target = from_source(script), Target.parse(target)
         return True
 
     def run(self, jobs: list[tuple]) -> list[tuple | None]:
@@ -123,29 +124,43 @@ def worker_handlers() -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- the pool
 class ReplayPool:
-    """``workers`` processes replaying jobs in chunks; a worker that dies costs its chunk's
-    programs (reported invalid) and is restarted."""
+    """``workers`` processes replaying jobs in chunks. A worker that dies, or takes longer than
+    ``timeout_s`` for a chunk, costs that chunk's programs (reported invalid) and is
+    replaced."""
 
     CHUNK = 4
 
-    def __init__(self, func: PrimFunc, target: Any = "llvm", workers: int = 2) -> None:
+    def __init__(self, func: PrimFunc, target: Any = "llvm", workers: int = 2,
+                 timeout_s: float = 120.0) -> None:
         from .measure import _Child
 
-        self.func, self.target = func, target
+        self.func, self.target, self.timeout_s = func, target, timeout_s
         self._script, self._target_text = func.script(), str(target)
         self._dir = tempfile.mkdtemp(prefix="tvmscript-replay-")
         self._make = lambda i: _Child(os.path.join(self._dir, f"replay{i}.log"))
-        self._children = [self._make(i) for i in range(max(1, workers))]
+        self._children: list[Any] = []
         self._started = 0
-        for child in self._children:
-            self._start(child)
+        try:
+            for i in range(max(1, workers)):
+                self._children.append(self._make(i))
+            for child in self._children:
+                self._start(child)
+        except BaseException:
+            self.close()
+            raise
 
     def _start(self, child: Any) -> None:
+        from .measure import MeasureError
+
         child.wait_ready()
         child.send("replay_setup", self._script, self._target_text)
+        if not child.recv_conn.poll(self.timeout_s):
+            child.kill()
+            raise MeasureError("a replay worker did not read the function in time")
         status, value = child.receive()
         if status != "ok":
-            raise RuntimeError(f"a replay worker could not read the function: {value}")
+            child.kill()
+            raise MeasureError(f"a replay worker could not read the function: {value}")
 
     def run(self, jobs: Sequence[tuple]) -> list[Replayed | None]:
         wire = [(job[0], job[1].to_json(), *job[2:]) for job in jobs]
@@ -160,11 +175,19 @@ class ReplayPool:
                 try:
                     child.send("replay_run", [wire[i] for i in chunk])
                 except OSError:  # it died while idle: a fresh one takes the chunk
-                    idle.append(self._replace(child))
+                    idle += self._replace(child)
                     chunks.insert(0, chunk)
                     continue
                 busy[child.recv_conn] = (child, chunk)
-            for conn in connection_wait(list(busy)):
+            if not busy:  # no worker left: this process does the rest
+                rest = [i for chunk in chunks for i in chunk]
+                local = InProcessReplayer(self.func, self.target).run([jobs[i] for i in rest])
+                for i, got in zip(rest, local):
+                    out[i] = got
+                break
+            oldest = min(c.started for c, _ in busy.values())
+            left = max(0.0, oldest + self.timeout_s - time.perf_counter())
+            for conn in connection_wait(list(busy), timeout=left):
                 child, chunk = busy.pop(conn)
                 status, value = child.receive()
                 if status == "ok":
@@ -173,36 +196,56 @@ class ReplayPool:
                             out[i] = Replayed(Trace.from_json(got[0]), got[1], got[2], got[3])
                     idle.append(child)
                 elif status == "crashed":  # the chunk counts as invalid programs
-                    idle.append(self._replace(child))
-                else:  # an unexpected error in a replay: invalid programs too
+                    idle += self._replace(child)
+                else:  # an error outside the jobs (a bad message): invalid programs too
                     idle.append(child)
+            now = time.perf_counter()
+            for conn, (child, _) in list(busy.items()):
+                if now - child.started >= self.timeout_s:  # hung: its chunk is lost
+                    del busy[conn]
+                    idle += self._replace(child)
         return out
 
-    def _replace(self, child: Any) -> Any:
+    def _replace(self, child: Any) -> list[Any]:
+        """A fresh worker in ``child``'s place (as a list: empty when none starts, and the
+        pool goes on with fewer)."""
+        from .measure import MeasureError
+
         child.kill()
+        self._children = [c for c in self._children if c is not child]
         self._started += 1
-        fresh = self._make(f"r{self._started}")
-        self._start(fresh)
-        self._children = [fresh if c is child else c for c in self._children]
-        return fresh
+        try:
+            fresh = self._make(f"r{self._started}")
+            self._start(fresh)
+        except (MeasureError, OSError):
+            return []
+        self._children.append(fresh)
+        return [fresh]
 
     def close(self) -> None:
-        for child in self._children:
-            child.stop()
-        self._children = []
+        """Kill the workers (they keep nothing worth a polite stop, and a busy one would
+        first finish its chunk) and remove their logs."""
         import shutil
 
+        for child in self._children:
+            child.kill()
+        self._children = []
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
 def make_replayer(func: PrimFunc, target: Any, workers: int | None) -> Any:
-    """A pool of ``workers`` processes (default: one per core), or this process when that is
-    one."""
+    """A pool of ``workers`` processes (default: one per core); this process when that is one,
+    or when the pool cannot start (the search is slower, not wrong)."""
+    from .measure import MeasureError
+
     if workers is None:
         workers = os.cpu_count() or 1
     if workers <= 1:
         return InProcessReplayer(func, target)
-    return ReplayPool(func, target, workers)
+    try:
+        return ReplayPool(func, target, workers)
+    except (MeasureError, OSError):
+        return InProcessReplayer(func, target)
 
 
 __all__ = ["InProcessReplayer", "ReplayPool", "Replayed", "make_replayer", "program_key",

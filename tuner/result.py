@@ -53,7 +53,9 @@ class TuneResult:
     wall_s: float = 0.0
     phase_s: dict[str, float] = field(default_factory=dict)
     """Where the wall time went: ``search`` (proposing: replays, features, ranking), ``build``
-    and ``run`` (measuring), ``train`` (cost-model updates)."""
+    (compiling candidates, and the one run of the unscheduled function whose outputs every
+    candidate is checked against) and ``run`` (timing candidates), ``train`` (cost-model
+    updates). A custom measurer that reports no ``run_s`` counts all its time as ``build``."""
 
     @property
     def best_gflops(self) -> float | None:

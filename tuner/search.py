@@ -353,14 +353,15 @@ class SearchStrategy:
     # -------------------------------------------------------------- bookkeeping
     def notify(self, proposals: Sequence[Proposal], latencies: Sequence[float | None]) -> None:
         for p, lat in zip(proposals, latencies):
-            self.add_measured(p.candidate.trace, p.candidate.func, lat, key=p.key)
+            self.add_measured(p.candidate.trace, p.candidate.func, lat, key=p.key,
+                              features=p.candidate.features)
 
     def add_measured(self, trace: Trace, func: PrimFunc, latency_s: float | None,
-                     key: int | None = None) -> int:
+                     key: int | None = None, features: Any = None) -> int:
         """Record a measured program (also records from a database when resuming)."""
         key = program_key(func) if key is None else key
         self.seen.add(key)
-        self.measured[key] = _Point(Replayed(trace, key, _func=func), latency_s)
+        self.measured[key] = _Point(Replayed(trace, key, features, _func=func), latency_s)
         return key
 
     # -------------------------------------------------------------- sampling
@@ -506,7 +507,7 @@ class EvolutionarySearch(SearchStrategy):
                        for _ in range(wanted)]
             children = [self._mutant(p) if self.rng.random() < cfg.mutate_prob else p.trace
                         for p in parents]
-            self._replay_new(children)
+            self._replay_new([t for p, t in zip(parents, children) if t is not p.trace])
             for parent, trace in zip(parents, children):
                 child = parent if trace is parent.trace else \
                     (self._replayed.get(trace.as_python()) if trace is not None else None)

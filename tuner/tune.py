@@ -184,14 +184,20 @@ class _Task:
         """Worker processes replay the search's candidates while the measurer's builders
         idle (with the default measurer: a custom one may have no builders to stand in for)."""
         from .replay_pool import InProcessReplayer, make_replayer
+        from .search import SEARCHES
 
-        if self.opts["measurer"] is not None:
+        search = self.opts["search"]
+        if self.opts["measurer"] is not None or not (isinstance(search, str)
+                                                     and search in SEARCHES):
             return InProcessReplayer(self.func, self.target)
         return make_replayer(self.func, self.target, self.opts["workers"])
 
     def _measurer(self) -> tuple[Any, bool]:
         if self.opts["measurer"] is not None:
-            return self.opts["measurer"], False
+            given = self.opts["measurer"]
+            if getattr(given, "best_s", None) is not None:
+                given.best_s = None  # "far behind the best" is per task
+            return given, False
         from .measure import Measurer
 
         o = self.opts

@@ -96,8 +96,7 @@ def const_extents(func) -> bool:
 
 
 def symbolic_names(func) -> list[str]:
-    names: set[str] = set()
-    for buf in func.buffer_map.values():
-        for d in buf.shape:
-            names |= {v.name for v in vars_in(d)}
-    return sorted(names)
+    """The size variables ``func.specialize`` takes (scalar parameters, buffer dimensions)."""
+    from tvmscript.ir.specialize import size_vars
+
+    return sorted(size_vars(func))

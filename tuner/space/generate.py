@@ -63,12 +63,14 @@ def _prim_func(func: PrimFunc | IRModule) -> PrimFunc:
 def check_tunable(func: PrimFunc) -> None:
     """Refuse symbolic sizes, saying what to do instead."""
     if not const_extents(func):
-        names = ", ".join(symbolic_names(func)) or "a loop extent"
+        found = symbolic_names(func)
+        what = ", ".join(found) or "a loop extent"
+        example = (f"`tune(func.specialize({found[0]}=1024), ...)`" if found
+                   else "with `func.specialize(...)`")
         raise SymbolicSizeError(
-            f"function `{func.name or 'main'}` has symbolic sizes ({names}): tile sizes need "
-            f"constant extents. Tune it for the sizes you run, e.g. "
-            f"`tune(func.specialize({names.split(', ')[0]}=1024), ...)`, and build that one; "
-            f"Apache TVM refuses dynamic loops too")
+            f"function `{func.name or 'main'}` has symbolic sizes ({what}): tile sizes need "
+            f"constant extents. Tune it for the sizes you run, e.g. {example}, and build that "
+            f"one; Apache TVM refuses dynamic loops too")
 
 
 def block_names(func: PrimFunc) -> list[str]:

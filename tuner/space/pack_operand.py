@@ -84,8 +84,8 @@ class PackOperand(ScheduleRule):
             return [sch]
         choices = [[f for f in found if f[2]], found]
         out = [sch]
-        for choice in choices:
-            if not choice or any(choice == done for done in choices[:choices.index(choice)]):
+        for i, choice in enumerate(choices):
+            if not choice or choice in choices[:i]:
                 continue
             packed = self._pack(sch, block, choice)
             if packed is not None:

@@ -13,6 +13,8 @@ as measured, while ``trace.sketch()`` drops them before decisions are redrawn or
 
 from __future__ import annotations
 
+import math
+
 from tvmscript.ir import stmt as S
 from tvmscript.ir.expr import IntImm
 from tvmscript.schedule import BlockRV, LoopRV, Schedule, ScheduleError
@@ -75,25 +77,48 @@ def _binding_kinds(realize: S.BlockRealize, var) -> set[S.IterType]:
 
 
 def _spatial_everywhere(loop: S.For, params: set) -> bool:
-    """Every block under ``loop`` binds its variable, and only to spatial iterators (its
-    iterations write disjoint data), except *recomputed producers*: a block that does not
-    bind the variable at all, has no init and writes no parameter (a padding copy computed
-    inside the tile). Its iterations write the same values to the same temporary elements,
-    each before reading them, so every iteration reads what it needs whichever one wrote last
-    (Apache TVM parallelizes such nests too); the output check of every measured candidate
-    against the unscheduled function stands behind it."""
+    """Whether the iterations of ``loop`` may run in parallel: every block under it binds its
+    variable, and only to spatial iterators (its iterations write disjoint data), except
+    *recomputed producers* (``_recomputed_producers``)."""
     realizes = _realizes(loop.body)
-    if not realizes:
+    bound = [r for r in realizes
+             if _binding_kinds(r, loop.loop_var) == {S.IterType.SPATIAL}]
+    unbound = [r for r in realizes if not _binding_kinds(r, loop.loop_var)]
+    if not bound or len(bound) + len(unbound) != len(realizes):
         return False
-    bound = False
-    for r in realizes:
-        kinds = _binding_kinds(r, loop.loop_var)
-        if kinds == {S.IterType.SPATIAL}:
-            bound = True
-        elif kinds or r.block.init is not None \
-                or any(w.buffer in params for w in r.block.writes):
+    return _recomputed_producers(realizes, unbound, params)
+
+
+def _recomputed_producers(realizes: list[S.BlockRealize], unbound: list[S.BlockRealize],
+                          params: set) -> bool:
+    """Whether every block that does not bind the loop is a recomputed producer (a padding
+    copy computed inside a tile): a spatial block (every iterator spatial, no init) that
+    writes temporaries no other block under the loop writes, before any block under the
+    loop reads them, and reads nothing written under the loop. Every iteration then writes
+    the same values into the same temporary elements before reading them, so whichever
+    iteration wrote last, each reads what it needs (Apache TVM parallelizes such nests too).
+    This holds because a temporary is allocated once, outside the loop: it would not for a
+    buffer made per iteration."""
+    blocks = [r.block for r in realizes]
+    for r in unbound:
+        blk = r.block
+        mine = {w.buffer for w in blk.writes}
+        if (not blk.iter_vars or blk.init is not None or mine & params
+                or any(iv.iter_type != S.IterType.SPATIAL for iv in blk.iter_vars)):
             return False
-    return bound
+        position = blocks.index(blk)
+        for i, other in enumerate(blocks):
+            if other is blk:
+                continue
+            if mine & {w.buffer for w in other.writes}:
+                return False  # another block writes the same temporary
+            if mine & {rd.buffer for rd in other.reads} and i < position:
+                return False  # read before the producer wrote it
+            if {rd.buffer for rd in blk.reads} & {w.buffer for w in other.writes}:
+                return False  # it reads what the loop computes
+        if {rd.buffer for rd in blk.reads} & mine:
+            return False
+    return True
 
 
 def rewrite_reduction_blocks(sch: Schedule) -> None:
@@ -129,8 +154,10 @@ def rewrite_parallel_vectorize_unroll(sch: Schedule, root: BlockRV, max_parallel
 
 
 def _parallelize(sch: Schedule, loops: list[LoopRV], max_parallel: int) -> None:
+    """Fuse the outer loops that may run in parallel (up to ``max_parallel`` iterations) and
+    parallelize the fused loop; fewer loops when fusing more fails."""
     params = set(sch.func.buffer_map.values())
-    chosen: list[LoopRV] = []
+    chosen: list[tuple[LoopRV, int]] = []
     extent = 1
     previous = None
     for handle in loops:
@@ -139,20 +166,20 @@ def _parallelize(sch: Schedule, loops: list[LoopRV], max_parallel: int) -> None:
             break
         if previous is not None and previous.body is not node:
             break  # not perfectly nested
-        if node.extent.value == 1:  # binds nothing; fused away
-            chosen.append(handle)
-            previous = node
-            continue
-        if not _spatial_everywhere(node, params) \
-                or (extent > 1 and extent * node.extent.value > max_parallel):
+        trivial = node.extent.value == 1 and not any(
+            _binding_kinds(r, node.loop_var) - {S.IterType.SPATIAL}
+            for r in _realizes(node.body))
+        if not trivial and (not _spatial_everywhere(node, params)
+                            or (extent > 1 and extent * node.extent.value > max_parallel)):
             break
-        chosen.append(handle)
+        chosen.append((handle, node.extent.value))
         extent *= node.extent.value
         previous = node
-    while extent > 1 and chosen:  # fewer loops when more would race
+    while chosen and math.prod(n for _, n in chosen) > 1:
+        handles = [h for h, _ in chosen]
         try:
             work = sch.copy()
-            fused = work.fuse(*chosen) if len(chosen) > 1 else chosen[0]
+            fused = work.fuse(*handles) if len(handles) > 1 else handles[0]
             work.parallel(fused)
         except ScheduleError:
             chosen.pop()

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .buffer import Buffer
 from .expr import IntImm, Var, const
 from .function import PrimFunc
 from .functor import Mutator, post_order_visit
@@ -23,12 +22,12 @@ from .functor import Mutator, post_order_visit
 class _Specialize(Mutator):
     def __init__(self, values: dict[Var, IntImm]) -> None:
         self.values = values
-        self.buffers: dict[Buffer, Buffer] = {}
+        self.buffers: dict[Any, Any] = {}
 
     def visit_Var(self, var: Var) -> Any:
         return self.values.get(var, var)
 
-    def visit_Buffer(self, buf: Buffer) -> Buffer:
+    def visit_Buffer(self, buf: Any) -> Any:
         if buf not in self.buffers:
             changes = {"shape": self.visit(tuple(buf.shape)),
                        "strides": self.visit(tuple(buf.strides)),
@@ -37,28 +36,31 @@ class _Specialize(Mutator):
         return self.buffers[buf]
 
 
-def _size_vars(func: PrimFunc) -> dict[str, Var]:
+def size_vars(func: PrimFunc) -> dict[str, Var]:
     """Integer variables a caller can give values: scalar parameters and the variables that
-    buffer shapes, strides and offsets are written with."""
+    the parameters' buffer shapes, strides and offsets are written with (a variable a block's
+    ``match_buffer`` binds is that block's, not a size of the function)."""
     found: dict[str, Var] = {}
+    clashes: set[str] = set()
+
+    def add(var: Var) -> None:
+        if found.setdefault(var.name, var) is not var:
+            clashes.add(var.name)
 
     def note(expr: Any) -> None:
         def visit(node: Any) -> None:
             if isinstance(node, Var) and node.dtype.is_int:
-                found.setdefault(node.name, node)
+                add(node)
         post_order_visit(expr, visit)
 
     for p in func.params:
         if p not in func.buffer_map and p.dtype.is_int:
-            found.setdefault(p.name, p)
-
-    def on_buffer(node: Any) -> None:
-        if isinstance(node, Buffer):
-            note(tuple(node.shape) + tuple(node.strides) + (node.elem_offset,))
-
+            add(p)
     for buf in func.buffer_map.values():
-        on_buffer(buf)
-    post_order_visit(func.body, on_buffer)
+        note(tuple(buf.shape) + tuple(buf.strides) + (buf.elem_offset,))
+    if clashes:
+        raise ValueError(f"function `{func.name or 'main'}` has several size variables named "
+                         f"{sorted(clashes)}; rename them to specialize it")
     return found
 
 
@@ -70,7 +72,7 @@ def specialize(func: PrimFunc, sizes: Mapping[str | Var, int] | None = None,
 
     if not isinstance(func, PrimFunc):
         raise TypeError(f"specialize takes a PrimFunc, got {type(func).__name__}")
-    known = _size_vars(func)
+    known = size_vars(func)
     values: dict[Var, IntImm] = {}
     for key, value in {**dict(sizes or {}), **named}.items():
         var = key if isinstance(key, Var) else known.get(key)
@@ -79,6 +81,9 @@ def specialize(func: PrimFunc, sizes: Mapping[str | Var, int] | None = None,
                              f"its size variables are {sorted(known) or 'none'}")
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"size {var.name} must be a non-negative int, got {value!r}")
+        bits = var.dtype.bits
+        if value >= 1 << (bits - 1):
+            raise ValueError(f"size {var.name} = {value} does not fit its type {var.dtype}")
         values[var] = const(value, var.dtype)
     if not values:
         return func
