@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tvmscript
 from benchmarks.timing import interleaved
-from tvmscript import T
 from tvmscript.schedule.index_map import IndexMap
 
 TARGET = "llvm -mcpu=native"
@@ -35,22 +34,31 @@ KB, HB, WB = 4, 2, 8  # output tile: channels x rows x columns (columns = one AV
 FLOPS = 2 * 64 * 64 * 9 * 56 * 56
 
 
+def conv2d_of(channels: int, filters: int, size: int, name: str = "conv2d"):
+    """A ``size``×``size`` NCHW convolution of ``channels`` inputs with ``filters`` 3×3
+    filters, padding 1, float32 (also the tuning benchmarks' workloads)."""
+    c, k, n, p = channels, filters, size, size + 2
+    return tvmscript.from_source(f'''
 @T.prim_func
-def conv2d(X: T.Buffer((1, 64, 56, 56), "float32"), W: T.Buffer((64, 64, 3, 3), "float32"),
-           Y: T.Buffer((1, 64, 56, 56), "float32")):
-    T.func_attr({"tir.noalias": True})
-    Xp = T.alloc_buffer((1, 64, 58, 58), "float32")
-    for n, c, h, w in T.grid(1, 64, 58, 58):
+def {name}(X: T.Buffer((1, {c}, {n}, {n}), "float32"), W: T.Buffer(({k}, {c}, 3, 3), "float32"),
+           Y: T.Buffer((1, {k}, {n}, {n}), "float32")):
+    T.func_attr({{"tir.noalias": True}})
+    Xp = T.alloc_buffer((1, {c}, {p}, {p}), "float32")
+    for n, c, h, w in T.grid(1, {c}, {p}, {p}):
         with T.block("pad"):
             vn, vc, vh, vw = T.axis.remap("SSSS", [n, c, h, w])
-            Xp[vn, vc, vh, vw] = T.if_then_else(1 <= vh < 57 and 1 <= vw < 57,
+            Xp[vn, vc, vh, vw] = T.if_then_else(1 <= vh and vh < {n + 1} and 1 <= vw and vw < {n + 1},
                                                 X[vn, vc, vh - 1, vw - 1], T.float32(0))
-    for n, k, h, w, c, r, s in T.grid(1, 64, 56, 56, 64, 3, 3):
+    for n, k, h, w, c, r, s in T.grid(1, {k}, {n}, {n}, {c}, 3, 3):
         with T.block("conv"):
             vn, vk, vh, vw, vc, vr, vs = T.axis.remap("SSSSRRR", [n, k, h, w, c, r, s])
             with T.init():
                 Y[vn, vk, vh, vw] = T.float32(0)
             Y[vn, vk, vh, vw] = Y[vn, vk, vh, vw] + Xp[vn, vc, vh + vr, vw + vs] * W[vk, vc, vr, vs]
+''')
+
+
+conv2d = conv2d_of(64, 64, 56)
 
 
 def schedule(func=conv2d) -> tvmscript.Schedule:

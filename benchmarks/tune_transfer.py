@@ -27,28 +27,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tvmscript  # noqa: E402
+from benchmarks.conv2d_cpu import conv2d_of  # noqa: E402
 from benchmarks.parse_print import cpu_model  # noqa: E402
 from benchmarks.tune_kernels import TARGET, best_so_far, tune_once  # noqa: E402
 from tutorials.tune_matmul import matmul_of  # noqa: E402
 
-CONV = '''
-@T.prim_func
-def conv_small(X: T.Buffer((1, 32, 28, 28), "float32"), W: T.Buffer((64, 32, 3, 3), "float32"),
-               Y: T.Buffer((1, 64, 28, 28), "float32")):
-    T.func_attr({"tir.noalias": True})
-    Xp = T.alloc_buffer((1, 32, 30, 30), "float32")
-    for n, c, h, w in T.grid(1, 32, 30, 30):
-        with T.block("pad"):
-            vn, vc, vh, vw = T.axis.remap("SSSS", [n, c, h, w])
-            Xp[vn, vc, vh, vw] = T.if_then_else(1 <= vh and vh < 29 and 1 <= vw and vw < 29,
-                                                X[vn, vc, vh - 1, vw - 1], T.float32(0))
-    for n, k, h, w, c, r, s in T.grid(1, 64, 28, 28, 32, 3, 3):
-        with T.block("conv"):
-            vn, vk, vh, vw, vc, vr, vs = T.axis.remap("SSSSRRR", [n, k, h, w, c, r, s])
-            with T.init():
-                Y[vn, vk, vh, vw] = T.float32(0)
-            Y[vn, vk, vh, vw] = Y[vn, vk, vh, vw] + Xp[vn, vc, vh + vr, vw + vs] * W[vk, vc, vr, vs]
-'''
 
 
 def first_reaching(curve: list[float], level: float) -> int | None:
@@ -67,7 +50,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     db = args.out / "pretrain.db"
     start = time.perf_counter()
-    for func in (matmul_of(512), matmul_of(768), tvmscript.from_source(CONV)):
+    for func in (matmul_of(512), matmul_of(768), conv2d_of(32, 64, 28, "conv_small")):
         tvmscript.tune(func, target=TARGET, trials=args.pretrain_trials, database=str(db),
                        seed=0, progress=False)
     print(f"pre-training database: 3 workloads x {args.pretrain_trials} trials in "

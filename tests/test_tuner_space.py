@@ -344,21 +344,9 @@ def test_a_user_rule_with_a_sampled_decision() -> None:
 
 
 # ---------------------------------------------------------------- packing and parallel nests
-CONV32 = '''
-@T.prim_func
-def conv32(X: T.Buffer((1, 4, 8, 8), "float32"), W: T.Buffer((32, 4, 3, 3), "float32"), Y: T.Buffer((1, 32, 8, 8), "float32")):
-    Xp = T.alloc_buffer((1, 4, 10, 10), "float32")
-    for n, c, h, w in T.grid(1, 4, 10, 10):
-        with T.block("pad"):
-            vn, vc, vh, vw = T.axis.remap("SSSS", [n, c, h, w])
-            Xp[vn, vc, vh, vw] = T.if_then_else(1 <= vh and vh < 9 and 1 <= vw and vw < 9, X[vn, vc, vh - 1, vw - 1], T.float32(0))
-    for n, k, h, w, c, r, s in T.grid(1, 32, 8, 8, 4, 3, 3):
-        with T.block("conv"):
-            vn, vk, vh, vw, vc, vr, vs = T.axis.remap("SSSSRRR", [n, k, h, w, c, r, s])
-            with T.init():
-                Y[vn, vk, vh, vw] = T.float32(0)
-            Y[vn, vk, vh, vw] = Y[vn, vk, vh, vw] + Xp[vn, vc, vh + vr, vw + vs] * W[vk, vc, vr, vs]
-'''
+CONV32 = PROGRAMS["conv2d_pad"].replace("(16, 8, 3, 3)", "(32, 8, 3, 3)").replace(
+    "(1, 16, 14, 14)", "(1, 32, 14, 14)").replace("T.grid(1, 16, 14", "T.grid(1, 32, 14")
+"""The corpus convolution with 32 filters: enough output channels to pack 16 at a time."""
 
 
 def test_conv_weights_are_packed_along_the_output_channel() -> None:
@@ -371,7 +359,7 @@ def test_conv_weights_are_packed_along_the_output_channel() -> None:
     rng = np.random.default_rng(0)
     got = next(g for g in (sample_candidate(func, packed[0], rng) for _ in range(20)) if g)
     text = got[1].script()
-    assert 'W_packed = T.alloc_buffer((2, 4, 3, 3, 16), "float32")' in text
+    assert 'W_packed = T.alloc_buffer((2, 8, 3, 3, 16), "float32")' in text
     args = random_args(func, np.random.default_rng(1))
     for want, have in zip(outputs(func, args, "llvm"), outputs(got[1], args, "llvm")):
         np.testing.assert_allclose(have, want, rtol=1e-4, atol=1e-5)
