@@ -32,6 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import tuner.space  # noqa: E402, F401 - registers the rules' primitives, for replaying traces
 import tvmscript  # noqa: E402
 from backends.runtime.timing import interleaved  # noqa: E402
 from benchmarks.parse_print import cpu_model  # noqa: E402

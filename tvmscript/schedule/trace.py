@@ -98,7 +98,15 @@ class Trace:
             decision = (decisions or {}).get(index, None if redraw else inst.decision)
             if decision is not None:
                 kwargs["decision"] = decision
-            result = getattr(sch, inst.kind)(*args, **kwargs)
+            primitive = getattr(sch, inst.kind, None)
+            if primitive is None:
+                from .schedule import ScheduleError
+
+                raise ScheduleError(
+                    f"instruction {index} uses the primitive {inst.kind!r}, which is not "
+                    "registered in this process; import the package that registers it first "
+                    "(the tuner's rules register theirs: `import tuner.space`)")
+            result = primitive(*args, **kwargs)
             _bind_outputs(inst.outputs, result, mapping)
 
     def with_decision(self, index: int, decision: Any) -> Trace:
