@@ -203,3 +203,18 @@ def test_the_check_flags_exactly_the_differences_past_tolerance(base: float, del
         with pytest.raises(_WrongResult, match=rf"max abs error {error:.3g} in output 'B' "
                                                r"\(1 of 16 elements differ"):
             _compare(params, [got], {0: want})
+
+
+def test_a_cache_flushing_measurer_times_each_repeat_after_a_flush() -> None:
+    from tuner.measure import _RunnerState
+
+    state = _RunnerState()
+    state._flush(1 << 20)
+    state._flush(1 << 20)
+    assert state._flusher.nbytes == 1 << 20 and int(state._flusher.min()) == 2
+    with Measurer("llvm", workers=1, timeout_s=10.0, repeats=REPEATS, check_against=DOUBLE,
+                  slow_factor=None, flush_cache_mb=4) as m:
+        (result,) = m.measure([cand(DOUBLE)])
+    assert_ok(result)
+    with pytest.raises(ValueError, match="flush_cache_mb must be 0"):
+        Measurer("llvm", flush_cache_mb=-1)

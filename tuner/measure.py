@@ -238,6 +238,7 @@ class _RunnerState:
         self.inputs: dict[tuple, list[Any]] = {}
         self.expected: dict[int, np.ndarray] | None = None
         self.seed = 0
+        self._flusher: np.ndarray | None = None  # what flushing the caches writes
 
     def setup(self, seed: int, expected: dict[int, np.ndarray] | None) -> bool:
         self.seed, self.expected = seed, expected
@@ -251,11 +252,14 @@ class _RunnerState:
         return {i: args[i] for i, p in enumerate(kernel.spec.params) if p.writable}
 
     def run(self, path: str, repeats: int, min_repeat_s: float,
-            slow_s: float | None = None) -> list[float]:
+            slow_s: float | None = None, flush_bytes: int = 0) -> list[float]:
         """``repeats`` timings after a warm-up call. A candidate far behind the best (slower than
         ``slow_s``) needs no precise figure, and early rounds are full of them (their repeats
         were most of a search's time): a long warm-up call is its only timing, and otherwise
-        the first repeat is, when it is that slow."""
+        the first repeat is, when it is that slow. With ``flush_bytes``, that many bytes are
+        written before each repeat, so every repeat starts with the caches holding none of
+        the kernel's data (MetaSchedule's ``enable_cpu_cache_flush``); a repeat is then one
+        call."""
         kernel = _load_kernel(path)
         args = self._fresh_args(kernel)
         start = time.perf_counter()
@@ -265,9 +269,12 @@ class _RunnerState:
             _compare(kernel.spec.params, args, self.expected)
         if slow_s is not None and warm > max(slow_s, SLOW_WARM_UP_S):
             return [warm]  # far behind the best: no timed repeats
-        number = max(1, min(1000, math.ceil(min_repeat_s / max(warm, 1e-9))))
+        number = 1 if flush_bytes else \
+            max(1, min(1000, math.ceil(min_repeat_s / max(warm, 1e-9))))
         latencies: list[float] = []
         for _ in range(repeats):
+            if flush_bytes:
+                self._flush(flush_bytes)
             start = time.perf_counter()
             for _ in range(number):
                 kernel(*args)
@@ -275,6 +282,11 @@ class _RunnerState:
             if slow_s is not None and latencies[0] > slow_s:
                 break
         return latencies
+
+    def _flush(self, nbytes: int) -> None:
+        if self._flusher is None or self._flusher.nbytes != nbytes // 8 * 8:
+            self._flusher = np.zeros(nbytes // 8, np.int64)
+        self._flusher += 1  # read and write every line
 
     def _fresh_args(self, kernel: Any) -> list[Any]:
         params = kernel.spec.params
@@ -356,13 +368,17 @@ class Measurer:
     several calls when one call takes under ``min_repeat_s``. A candidate whose first timing is
     more than ``slow_factor`` times the best latency measured so far is timed once (None: always
     ``repeats`` times). ``check_against`` (the unscheduled function) turns on the output check.
-    Use as a context manager, or call ``close()``.
+    ``flush_cache_mb`` (off by default, as in MetaSchedule) writes that many megabytes before
+    each repeat, so kernels are timed with cold caches: back to back, a kernel that copies its
+    operands into a packed layout finds them in cache, which it will not in a model where other
+    operators run between its calls. Use as a context manager, or call ``close()``.
     """
 
     def __init__(self, target: Any = "llvm", workers: int | None = None, timeout_s: float = 10.0,
                  repeats: int = 5, check_against: PrimFunc | None = None,
                  min_repeat_s: float = 1e-3, seed: int = 0,
-                 reference_timeout_s: float = 300.0, slow_factor: float | None = 3.0) -> None:
+                 reference_timeout_s: float = 300.0, slow_factor: float | None = 3.0,
+                 flush_cache_mb: int = 0) -> None:
         if repeats < 1:
             raise ValueError(f"repeats must be at least 1, got {repeats}")
         if timeout_s <= 0:
@@ -372,7 +388,9 @@ class Measurer:
         self.timeout_s, self.repeats, self.min_repeat_s = timeout_s, repeats, min_repeat_s
         self.check_against, self.seed = check_against, seed
         self.reference_timeout_s = reference_timeout_s
-        self.slow_factor = slow_factor
+        if flush_cache_mb < 0:
+            raise ValueError(f"flush_cache_mb must be 0 (off) or positive, got {flush_cache_mb}")
+        self.slow_factor, self.flush_cache_mb = slow_factor, flush_cache_mb
         self.best_s: float | None = None  # the fastest latency measured so far
         self._dir = tempfile.mkdtemp(prefix="tvmscript-measure-")
         self._builders: list[_Child] = []
@@ -516,7 +534,8 @@ class Measurer:
         slow_s = None if self.slow_factor is None or self.best_s is None \
             else self.slow_factor * self.best_s
         status, value = self._request(self.timeout_s, "run", path, self.repeats,
-                                      self.min_repeat_s, slow_s)
+                                      self.min_repeat_s, slow_s,
+                                      self.flush_cache_mb * (1 << 20))
         run_s = time.perf_counter() - start
         _remove(path)
         if status == "ok":

@@ -182,13 +182,14 @@ class _Task:
 
     def _replayer(self) -> Any:
         """Worker processes replay the search's candidates while the measurer's builders
-        idle (with the default measurer: a custom one may have no builders to stand in for)."""
+        idle (with a ``Measurer``: a custom measurer may have no builders to stand in for)."""
+        from .measure import Measurer
         from .replay_pool import InProcessReplayer, make_replayer
         from .search import SEARCHES
 
-        search = self.opts["search"]
-        if self.opts["measurer"] is not None or not (isinstance(search, str)
-                                                     and search in SEARCHES):
+        search, measurer = self.opts["search"], self.opts["measurer"]
+        if (measurer is not None and not isinstance(measurer, Measurer)) \
+                or not (isinstance(search, str) and search in SEARCHES):
             return InProcessReplayer(self.func, self.target)
         return make_replayer(self.func, self.target, self.opts["workers"])
 
