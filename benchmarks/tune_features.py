@@ -15,6 +15,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -24,6 +25,7 @@ import numpy as np
 import optimize_matmul_cpu as tutorial
 
 import tvmscript
+from backends.runtime.timing import best_of
 from tuner.features import FEATURE_COUNT, extract_features
 
 
@@ -61,36 +63,18 @@ def main(argv: list[str] | None = None) -> None:
 
     from tuner.cost_model import XGBModel
 
-    @dataclass_like
-    class _Cand:
-        pass
-
     rng = np.random.default_rng(0)
     n = 512
     base = [extract_features(f) for f in funcs]
-    cands = [_Cand(features=base[i % len(base)] * rng.uniform(0.9, 1.1), workload="mm")
+    cands = [SimpleNamespace(func=None, trace=None, workload="mm",
+                             features=base[i % len(base)] * rng.uniform(0.9, 1.1))
              for i in range(n)]
-    results = [_Cand(latency_s=float(rng.uniform(1e-3, 1e-1))) for _ in range(n)]
+    results = [SimpleNamespace(latency_s=float(rng.uniform(1e-3, 1e-1))) for _ in range(n)]
     model = XGBModel()
     start = time.perf_counter()
     model.update(cands, results)
     print(f"XGBModel.update on {n} candidates: {time.perf_counter() - start:.2f} s; "
-          f"predict: {_time(lambda: model.predict(cands)) * 1e3:.1f} ms")
-
-
-def dataclass_like(cls):
-    """A record with the given keyword fields (func, trace, features, workload, latency_s)."""
-    def init(self, **kw):
-        self.func = self.trace = None
-        self.__dict__.update(kw)
-    cls.__init__ = init
-    return cls
-
-
-def _time(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+          f"predict: {best_of(lambda: model.predict(cands), repeat=3) * 1e3:.1f} ms")
 
 
 if __name__ == "__main__":

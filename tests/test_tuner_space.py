@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import tvmscript
-from backends.interpreter import run as interpret
 from tests.corpus.tir_programs import PROGRAMS
 from tests.references import random_args
+from tests.schedule_testing import outputs
 from tuner.space import (
     AutoInline,
     MultiLevelTiling,
@@ -105,16 +105,6 @@ def space(name: str) -> tuple[tvmscript.PrimFunc, list[Trace]]:
         func = parse(name)
         _SPACES[name] = (func, generate_design_spaces(func, "llvm"))
     return _SPACES[name]
-
-
-def outputs(func: tvmscript.PrimFunc, args: list, target: str) -> list:
-    arrays = [a.copy() for a in args]
-    if target == "interpreter":
-        interpret(func, *arrays)
-    else:
-        rt = tvmscript.build(func, target=target)
-        rt[next(iter(rt.keys()))](*arrays)
-    return arrays
 
 
 def assert_same_numbers(before: tvmscript.PrimFunc, after: tvmscript.PrimFunc,

@@ -505,12 +505,13 @@ class EvolutionarySearch(SearchStrategy):
                 break
             parents = [population[int(self.rng.choice(len(population), p=weights))]
                        for _ in range(wanted)]
-            children = [self._mutant(p) if self.rng.random() < cfg.mutate_prob else p.trace
-                        for p in parents]
-            self._replay_new([t for p, t in zip(parents, children) if t is not p.trace])
-            for parent, trace in zip(parents, children):
-                child = parent if trace is parent.trace else \
-                    (self._replayed.get(trace.as_python()) if trace is not None else None)
+            mutated, mutants = [], []
+            for parent in parents:
+                mutated.append(self.rng.random() < cfg.mutate_prob)
+                mutants.append(self._mutant(parent) if mutated[-1] else None)
+            replayed = self._replay_new(mutants)  # None: no mutator applied, or invalid
+            for parent, m, child in zip(parents, mutated, replayed):
+                child = child if m else parent
                 if child is not None and child.key not in out:
                     out[child.key] = child
         return list(out.values())
@@ -518,18 +519,17 @@ class EvolutionarySearch(SearchStrategy):
     def _mutant(self, parent: _Point) -> Trace | None:
         return mutate(self.func, parent.trace, self.rng, self.config.mutators)
 
-    def _replay_new(self, traces: list[Trace | None]) -> None:
-        """Replay the traces not replayed before (mutants recur often: a replay costs
-        50-150 ms, the text ~0.1), remembering each result by the trace's text."""
-        todo: dict[str, Trace] = {}
-        for trace in traces:
-            if trace is not None:
-                text = trace.as_python()
-                if text not in self._replayed and text not in todo:
-                    todo[text] = trace
+    def _replay_new(self, traces: list[Trace | None]) -> list[_Point | None]:
+        """The programs of ``traces`` (None where a trace is None or invalid), replaying only
+        those not replayed before (mutants recur often: a replay costs 50-150 ms, the text
+        ~0.1), remembered by the trace's text."""
+        texts = [None if t is None else t.as_python() for t in traces]
+        todo = {text: t for text, t in zip(texts, traces)
+                if text is not None and text not in self._replayed}
         results = self.replayer.run([("replay", t) for t in todo.values()])
         for text, got in zip(todo, results):
             self._replayed[text] = _Point(got) if got is not None and self._valid(got) else None
+        return [None if text is None else self._replayed[text] for text in texts]
 
 
 def _selection_weights(scores: np.ndarray) -> np.ndarray:
