@@ -1,6 +1,5 @@
 """The parser builds the IR the contract (docs/script-to-ir.md) names for each construct."""
 
-import time
 
 import pytest
 
@@ -475,7 +474,8 @@ def test_debug_switch_chains_the_internal_exception():
     assert isinstance(info.value.__cause__, TypeError)
 
 
-def test_performance():
+def test_large_programs_parse_whole():
+    """Big programs parse completely (speed is benchmarks/parse_print.py's job, not a test's)."""
     big = '''
 @T.prim_func
 def main(A: T.Buffer((1024, 1024), "float32"), B: T.Buffer((1024, 1024), "float32"), C: T.Buffer((1024, 1024), "float32")):
@@ -486,14 +486,14 @@ def main(A: T.Buffer((1024, 1024), "float32"), B: T.Buffer((1024, 1024), "float3
                 C[vi, vj] = T.float32(0)
             C[vi, vj] = C[vi, vj] + A[vi, vk] * B[vk, vj]
 '''
-    start = time.perf_counter()
-    for _ in range(10):
-        from_source(big)
-    assert (time.perf_counter() - start) / 10 < 0.02
+    func = from_source(big)
+    assert structural_equal(from_source(func.script()), func)
     lines = [f"    A[{i % 64}] = A[{(i + 1) % 64}] + T.float32({i})" for i in range(1000)]
     lines += [f"    x{i} = A[{i % 64}] * T.float32(2)" for i in range(300)]
     lines += ["    A[0] = x0"]
     text = HEAD + "@T.prim_func\ndef f(A: T.Buffer((64,), \"float32\")):\n" + "\n".join(lines)
-    start = time.perf_counter()
-    from_source(text)
-    assert time.perf_counter() - start < 1.0
+    func = from_source(text)
+    stores = []
+    tvmscript.ir.post_order_visit(func.body, lambda n: stores.append(n) if isinstance(n, S.BufferStore) else None)
+    assert len(stores) == 1001
+    assert structural_equal(from_source(func.script()), func)

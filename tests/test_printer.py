@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import ast
-import time
 
 import numpy as np
 import pytest
@@ -744,22 +743,16 @@ def test_locations_shift_with_declarations():
     assert text.splitlines()[locs[id(store)] - 1].strip() == "A[i] = T.float32(0.0)"
 
 
-def _best(fn, repeat=20):
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def test_speed():
-    func = matmul(1024)
-    assert _best(func.script) < 0.002  # about 0.15 ms on the development machine
+def test_large_functions_print_whole():
+    """Big functions print completely and re-parse (speed is benchmarks/parse_print.py's job)."""
+    round_trip(matmul(1024))
     A = Buffer("A", "float32", (1000,))
     body = seq(*[BufferStore(A, A[const(k)] * const(2.0) + const(1.0), (const(k),))
                  for k in range(1000)])
-    assert _best(prim((A,), body).script, 3) < 0.1
+    func = prim((A,), body)
+    text = func.script()
+    assert sum(line.strip().startswith("A[") for line in text.splitlines()) == 1000
+    round_trip(func)
 
 
 def test_tvm_dialect_on_single_nodes():
