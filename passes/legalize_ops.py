@@ -34,7 +34,10 @@ from tvmscript.kernel_builder import KernelBuilder
 
 from .infra import PassContext, module_pass
 
-Legalizer = Callable[[G.Call, list[G.TensorStructInfo], G.TensorStructInfo], PrimFunc]
+# fn(call, argument struct infos, output struct info) -> kernel. A tuple argument or output
+# (TupleStructInfo) is passed to the kernel as its fields in order: the kernel's parameters are
+# every input tensor, then every output tensor.
+Legalizer = Callable[[G.Call, list[G.StructInfo], G.StructInfo], PrimFunc]
 _LEGALIZERS: dict[str, Legalizer] = {}
 
 
@@ -110,12 +113,35 @@ class _Rewriter(Mutator):
         out = call.struct_info
         args = [a.struct_info for a in call.args]
         for sinfo in (out, *args):
-            if not isinstance(sinfo, G.TensorStructInfo) or sinfo.shape is None \
-                    or sinfo.dtype.is_void:
-                raise LegalizeError(f"R.{call.op.name[6:]} needs tensors of known rank, shape "
-                                    f"and dtype to build a kernel, got {sinfo.script()}")
+            for tensor in _tensors_of(sinfo):
+                if not isinstance(tensor, G.TensorStructInfo) or tensor.shape is None \
+                        or tensor.dtype.is_void:
+                    raise LegalizeError(f"R.{call.op.name[6:]} needs tensors of known rank, "
+                                        f"shape and dtype to build a kernel, got "
+                                        f"{sinfo.script()}")
         name = self.kernels.add(fn(call, args, out))
-        return G.call_tir(GlobalVar(name), call.args, out)
+        inputs = [field for arg in call.args for field in _fields_of(arg)]
+        outs = out.fields if isinstance(out, G.TupleStructInfo) else out
+        return G.call_tir(GlobalVar(name), inputs, outs)
+
+
+def _tensors_of(sinfo: G.StructInfo) -> list[G.StructInfo]:
+    """A tuple's fields (flattened), or the struct info itself."""
+    if isinstance(sinfo, G.TupleStructInfo):
+        return [t for f in sinfo.fields for t in _tensors_of(f)]
+    return [sinfo]
+
+
+def _fields_of(arg: G.GraphExpr) -> list[G.GraphExpr]:
+    """The tensors a (possibly tuple-valued) argument hands a kernel, in order: a tuple argument
+    (``R.concat((a, b))``) passes each field, so kernels take only tensors."""
+    if isinstance(arg, G.Tuple):
+        return [t for f in arg.fields for t in _fields_of(f)]
+    sinfo = arg.struct_info
+    if isinstance(sinfo, G.TupleStructInfo):
+        return [t for i in range(len(sinfo.fields))
+                for t in _fields_of(G.TupleGetItem(arg, i))]
+    return [arg]
 
 
 # ---------------------------------------------------------------- element-wise kernels
@@ -343,3 +369,7 @@ def _conv2d(call, args, out):
               lambda b, k, p, q, rc, rr, rs: padded.vload((b, rc, p * sh + rr * dh, q * sw + rs * dw))
               * w.vload((k, rc, rr, rs)))
     return kb.finish()
+
+
+# the operator library's kernels, by family (each module registers its legalizations)
+from .legalize import math_ops, nn_ops, shape_ops  # noqa: E402,F401

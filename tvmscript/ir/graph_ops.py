@@ -366,4 +366,7 @@ def _call_tir(call: Call) -> StructInfo:
     return call.sinfo_args[0] if call.sinfo_args else ObjectStructInfo()
 
 
+# the operator library, by family (each module registers its operators)
+from . import graph_ops_math, graph_ops_nn, graph_ops_shape  # noqa: E402,F401
+
 __all__ = ["OpDef", "GraphTypeError", "register_op", "get_op", "list_ops", "TupleStructInfo"]

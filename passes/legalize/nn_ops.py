@@ -1,0 +1,1 @@
+"""Legalizations (kernels written with tvmscript.te) of the nn operators."""

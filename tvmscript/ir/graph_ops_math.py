@@ -1,0 +1,1 @@
+"""Graph-level math operators: registration, attributes and shape/dtype inference."""

@@ -1,0 +1,1 @@
+"""Graph-level nn operators: registration, attributes and shape/dtype inference."""

@@ -1,0 +1,1 @@
+"""Graph-level shape operators: registration, attributes and shape/dtype inference."""
