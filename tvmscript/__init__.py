@@ -1,6 +1,6 @@
 """tvmscript: write tensor programs as decorated Python, transform them, compile them."""
 
-from . import bfloat16, ir
+from . import bfloat16, frontend, ir, te
 from .diagnostics import ScriptError
 from .ir import (
     IRModule,
@@ -18,6 +18,7 @@ from .script.relax_ns import R
 from .script.tir_ns import T
 from .schedule import BlockRV, LoopRV, Schedule, ScheduleArgumentError, ScheduleError, Trace
 from .schedule.tensor_intrin import TensorIntrin
+from .serialize import load, save
 
 __version__ = "0.1.0"
 
@@ -68,7 +69,7 @@ __all__ = [
     "BlockRV", "I", "IRModule", "LoopRV", "PrimFunc", "R", "Schedule",
     "ScheduleArgumentError", "ScheduleError",
     "ScriptError", "T", "TensorIntrin", "Trace", "WellFormedError", "assert_structural_equal",
-    "bfloat16", "build",
-    "check_well_formed", "from_source", "ir", "load_module", "structural_equal",
+    "bfloat16", "build", "frontend", "te",
+    "check_well_formed", "from_source", "ir", "load", "load_module", "save", "structural_equal",
     "structural_hash", "tune", "verify",
 ]

@@ -117,16 +117,21 @@ class Node:
         except Exception:  # repr must never fail, even for a half-built node
             return f"<{type(self).__name__}>"
 
-    def script(self, dialect: str = "classic") -> str:
+    def script(self, dialect: str = "classic", show_meta: bool = False) -> str:
         """This node as TVMScript text that parses back to an equal node.
 
         ``dialect="classic"`` (the default) is the spelling of TVM's documentation and published
         kernels; ``dialect="tvm"`` is what Apache TVM 0.27 parses (``T.sblock``, ``s_tir=True``,
         ``out_ty=`` ...), for moving a program into TVM. Both parse back here to the same IR.
+
+        Constants of more than 64 elements (a model's weights) print as
+        ``metadata["relax.expr.Constant"][i]``, as TVM prints them, so a model's script stays
+        readable; ``show_meta=True`` writes their values instead. ``tvmscript.save`` keeps the
+        text and the weights together, and ``from_source(text, metadata=...)`` reads them back.
         """
         from ..script.printer import to_script
 
-        return to_script(self, dialect=dialect)
+        return to_script(self, dialect=dialect, show_meta=show_meta)
 
 
 class IdentityNode(Node):

@@ -232,11 +232,17 @@ def _module_expr(stmt: ast.Expr, source: src.Source, env: ChainMap, attrs: dict)
 
 
 @user_facing
-def from_source(text: str, filename: str = "<string>") -> Any:
-    """Parse a script text: one decorated def gives that function, one decorated class a module."""
+def from_source(text: str, filename: str = "<string>", metadata: Any = None) -> Any:
+    """Parse a script text: one decorated def gives that function, one decorated class a module.
+
+    ``metadata``: the constants that ``metadata["relax.expr.Constant"][i]`` in the text refers
+    to (a list of arrays or ``R.const`` constants, in order, as ``print_with_metadata`` returns
+    them), or a dict of such lists by table name."""
     source = src.from_text(text, filename)
     defs = [s for s in source.tree.body if not _skippable(s)]
     sizes: dict[str, Any] = {}
+    if metadata is not None:
+        sizes["metadata"] = Metadata(_metadata_tables(metadata))
     while len(defs) > 1 and (_size_declaration(defs[0], source, sizes)
                              or _metadata_section(defs[0], source, sizes)):
         defs.pop(0)
@@ -332,6 +338,14 @@ class _MetadataTable:
 
 
 _CONSTANT_KINDS = ("ir.GenericConst", "relax.expr.Constant", "relax.Constant")
+
+
+def _metadata_tables(metadata: Any) -> dict[str, list]:
+    from ...ir.graph import Constant
+
+    tables = metadata if isinstance(metadata, dict) else {"relax.expr.Constant": metadata}
+    return {key: [c if isinstance(c, Constant) else Constant(c) for c in items]
+            for key, items in tables.items()}
 
 
 def _load_metadata(text: str) -> dict[str, list]:

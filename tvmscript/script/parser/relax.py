@@ -268,10 +268,11 @@ class RelaxParser(ParserBase):
         self.returned = node
 
 
-_NO_METADATA = ("'metadata' refers to TVM's metadata section, which this text does not have: "
-                "TVM prints constants as metadata[...] and omits the section unless printed "
-                "with script(show_meta=True); print it that way, or write the constant as "
-                "R.const(value, dtype)")
+_NO_METADATA = ("'metadata' refers to constants (weights) kept outside the text: "
+                "mod.script() and TVM print large constants as metadata[...]; read the text "
+                "with tvmscript.load(path) after tvmscript.save(mod, path), pass the constants "
+                "as from_source(text, metadata=[...]), print it with script(show_meta=True), "
+                "or write the constant as R.const(value, dtype)")
 
 
 def _as_sinfo(value: Any) -> Any:

@@ -12,10 +12,19 @@ from .base import DIALECTS
 from .module import ScriptPrinter
 
 
-def to_script(obj: Any, dialect: str = "classic") -> str:
+def to_script(obj: Any, dialect: str = "classic", show_meta: bool = True) -> str:
     """``obj`` (expression, statement, buffer, function, module, ...) as TVMScript in
     ``dialect`` (``"classic"`` or ``"tvm"``, see ``Node.script``)."""
-    return ScriptPrinter(dialect=dialect).print(obj)
+    return ScriptPrinter(dialect=dialect, show_meta=show_meta).print(obj)
+
+
+def print_with_metadata(obj: Any, dialect: str = "classic") -> tuple[str, list]:
+    """The script of ``obj`` with large constants (weights) as ``metadata[...]`` references,
+    and those constants in reference order: ``from_source(text, metadata=constants)`` reads
+    it back (what ``tvmscript.save`` writes)."""
+    printer = ScriptPrinter(dialect=dialect, show_meta=False)
+    text = printer.print(obj)
+    return text, list(printer.metadata)
 
 
 def print_with_locations(obj: Any, dialect: str = "classic") -> tuple[str, dict[int, int]]:
@@ -26,4 +35,5 @@ def print_with_locations(obj: Any, dialect: str = "classic") -> tuple[str, dict[
     return text, printer.locations()
 
 
-__all__ = ["DIALECTS", "ScriptPrinter", "print_with_locations", "to_script"]
+__all__ = ["DIALECTS", "ScriptPrinter", "print_with_locations", "print_with_metadata",
+           "to_script"]

@@ -16,6 +16,10 @@ from ...ir.graph_ops import get_op
 from .base import lookup, str_lit
 
 
+# constants with more elements than this print as metadata references (weights, not literals)
+METADATA_MIN_SIZE = 64
+
+
 class GraphMixin:
     """Prints graph-level nodes; ``g_<Class>`` returns an expression's text."""
 
@@ -87,6 +91,12 @@ class GraphMixin:
         return f"cls.{v.name_hint}"
 
     def g_Constant(self, c: G.Constant) -> str:
+        if not self.show_meta and c.data.size > METADATA_MIN_SIZE:
+            index = self._metadata_index.get(id(c))
+            if index is None:
+                index = self._metadata_index[id(c)] = len(self.metadata)
+                self.metadata.append(c)
+            return f'metadata["relax.expr.Constant"][{index}]'
         return f'R.const({self.value(c.data.tolist())}, "{c.data.dtype}")'
 
     def g_Tuple(self, t: G.Tuple) -> str:

@@ -25,8 +25,14 @@ class ScriptPrinter(GraphMixin, TirMixin, ExprMixin, BasePrinter):
     _S: ClassVar[dict] = {}
     _G: ClassVar[dict] = {}
 
-    def __init__(self, with_locations: bool = False, dialect: str = "classic") -> None:
+    def __init__(self, with_locations: bool = False, dialect: str = "classic",
+                 show_meta: bool = True) -> None:
         super().__init__(with_locations, dialect)
+        # show_meta=False: constants larger than METADATA_MIN_SIZE elements print as
+        # ``metadata["relax.expr.Constant"][i]`` (as TVM prints weights) and are collected here
+        self.show_meta = show_meta
+        self.metadata: list = []
+        self._metadata_index: dict[int, int] = {}
         self.in_module = False
         self.declare_all = False
         self.uses_cls = False
