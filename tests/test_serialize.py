@@ -73,3 +73,19 @@ def test_missing_entry_and_corrupt_weights(tmp_path):
     (tmp_path / "m.tvms.npz").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="not the weights file"):
         tvmscript.load(path)
+
+
+def test_exported_model_library_carries_graph_and_weights(tmp_path):
+    mod = module()
+    ex = tvmscript.build(mod)
+    x = np.random.default_rng(1).random((4, 100), dtype="float32")
+    expected = ex["main"](x)
+    path = tmp_path / "model.so"
+    ex.export_library(str(path))
+    loaded = tvmscript.load_module(str(path))
+    assert "main" in loaded
+    np.testing.assert_array_equal(loaded["main"](x), expected)
+    with pytest.raises(ValueError, match=r"argument .x. must have shape\[1\] == 100"):
+        loaded["main"](np.zeros((4, 99), "float32"))
+    with pytest.raises(ValueError, match="shared library"):
+        ex.export_library(str(tmp_path / "model.o"))

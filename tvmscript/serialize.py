@@ -8,6 +8,7 @@ model round-trips through text people can read and diff (Apache TVM prints its w
 
 from __future__ import annotations
 
+import io
 import os
 import zipfile
 from typing import Any
@@ -63,4 +64,32 @@ def load(path: "str | os.PathLike[str]") -> Any:
     return from_source(text, filename=path, metadata=constants)
 
 
-__all__ = ["load", "save", "weights_path"]
+def to_bytes(obj: "IRModule | BaseFunc") -> bytes:
+    """``obj``'s script and weights in one zip archive (what a model's exported library embeds)."""
+    from .script.printer import print_with_metadata
+
+    text, constants = print_with_metadata(obj)
+    weights = io.BytesIO()
+    np.savez(weights, **{f"c{i}": c.data for i, c in enumerate(constants)})
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("module.py", text)
+        archive.writestr("weights.npz", weights.getvalue())
+    return out.getvalue()
+
+
+def from_bytes(data: bytes, origin: str = "<bytes>") -> Any:
+    """What ``to_bytes`` wrote; ``origin`` names it in errors."""
+    from .script.parser import from_source
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            text = archive.read("module.py").decode()
+            with np.load(io.BytesIO(archive.read("weights.npz")), allow_pickle=False) as w:
+                constants = [w[f"c{i}"] for i in range(len(w.files))]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{origin}: not a module archive written by tvmscript ({exc})") from None
+    return from_source(text, filename=f"{origin}:module.py", metadata=constants)
+
+
+__all__ = ["from_bytes", "load", "save", "to_bytes", "weights_path"]

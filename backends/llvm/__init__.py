@@ -52,8 +52,8 @@ def build_llvm(funcs: Mapping[str, PrimFunc], target: Target | str = "llvm") -> 
     uses_gomp = "GOMP_parallel" in cg.module.globals
     kernels = {s.name: Kernel(s, jit.address(s.symbol) if jit else None, jit) for s in specs}
 
-    def export(path: str) -> None:
-        export_library(path, str(mod), target, uses_gomp)
+    def export(path: str, payload: bytes | None = None) -> None:
+        export_library(path, str(mod), target, uses_gomp, payload)
 
     rt = RuntimeModule(kernels, owner=(jit, mod), exporter=export)
     rt.get_source = lambda fmt="ll": source(mod, target, fmt)

@@ -30,13 +30,25 @@ def add_metadata_global(module: ir.Module, text: str) -> None:
     gv.initializer = ir.Constant(ty, data)
 
 
-def export_library(path: str, llvm_ir: str, target: Target, uses_gomp: bool) -> None:
+PAYLOAD_SYMBOL = "__tvmscript_graph"
+
+
+def export_library(path: str, llvm_ir: str, target: Target, uses_gomp: bool,
+                   payload: bytes | None = None) -> None:
     """Compile the (already optimised) LLVM IR to a PIC object and link ``path`` with cc; a
-    path ending in ``.o`` gets the object file itself (for linking elsewhere)."""
+    path ending in ``.o`` gets the object file itself (for linking elsewhere).
+
+    ``payload`` (a model's graph and weights) is linked in as the read-only bytes
+    ``__tvmscript_graph`` with their length in ``__tvmscript_graph_size``, so the library is
+    the whole model in one file."""
     init_llvm()
     mod = llvm.parse_assembly(llvm_ir)
     obj = target_machine(target, pic=True).emit_object(mod)
     if str(path).endswith(".o"):
+        if payload is not None:
+            raise ValueError(f"{path}: a model with graph-level functions exports as a shared "
+                             "library (.so), which carries its graph and weights; an object "
+                             "file holds only the kernels")
         with open(path, "wb") as f:
             f.write(obj)
         return
@@ -45,11 +57,41 @@ def export_library(path: str, llvm_ir: str, target: Target, uses_gomp: bool) -> 
         obj_path = os.path.join(tmp, "kernels.o")
         with open(obj_path, "wb") as f:
             f.write(obj)
+        objects = [obj_path]
+        if payload is not None:
+            objects.append(_payload_object(cc, tmp, payload))
         libs = ["-lm", "-lpthread"] + (["-lgomp"] if uses_gomp else [])
-        cmd = [cc, "-shared", "-o", str(path), obj_path, *libs]
+        cmd = [cc, "-shared", "-o", str(path), *objects, *libs]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode:
             raise RuntimeError(f"linking {path} failed ({' '.join(cmd)}):\n{done.stderr}")
+
+
+def _payload_object(cc: str, tmp: str, payload: bytes) -> str:
+    """An object file holding ``payload`` (assembled with ``.incbin``: no giant IR constant)."""
+    data = os.path.join(tmp, "payload.bin")
+    with open(data, "wb") as f:
+        f.write(payload)
+    asm = os.path.join(tmp, "payload.S")
+    with open(asm, "w") as f:
+        f.write(f"""    .section .rodata
+    .globl {PAYLOAD_SYMBOL}
+    .p2align 6
+{PAYLOAD_SYMBOL}:
+    .incbin "{data}"
+    .globl {PAYLOAD_SYMBOL}_size
+    .p2align 3
+{PAYLOAD_SYMBOL}_size:
+    .quad {len(payload)}
+    .section .note.GNU-stack,"",@progbits
+""")
+    out = os.path.join(tmp, "payload.o")
+    cmd = [cc, "-c", "-o", out, asm]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"assembling the model's weights failed ({' '.join(cmd)}):\n"
+                           f"{done.stderr}")
+    return out
 
 
 def _linker(target: Target) -> str:

@@ -51,6 +51,13 @@ class Executable:
             compiled = self._graph[name] = GraphFunction(self, name, func)
         return compiled
 
+    def payload(self) -> bytes:
+        """The module (graph functions, kernels' scripts, weights) as the bytes an exported
+        library embeds, so ``load_module`` rebuilds this executor without recompiling."""
+        from tvmscript.serialize import to_bytes
+
+        return to_bytes(self.mod)
+
     def function_names(self) -> list[str]:
         """The graph-level functions (loop-level ones are reached through ``kernels``)."""
         return [n for n, f in self.mod.functions.items() if isinstance(f, G.Function)]

@@ -16,6 +16,7 @@ from ..amx import run_refusal
 from .spec import loads, needs_of, target_of
 
 METADATA_SYMBOL = "__tvmscript_metadata"
+PAYLOAD_SYMBOL = "__tvmscript_graph"
 
 
 def load_module(path: str) -> RuntimeModule:
@@ -35,9 +36,27 @@ def load_module(path: str) -> RuntimeModule:
     for spec in specs:
         address = ctypes.cast(getattr(lib, spec.symbol), ctypes.c_void_p).value
         kernels[spec.name] = Kernel(spec, address, lib)
-    rt = RuntimeModule(kernels, owner=lib, exporter=lambda dst: shutil.copyfile(path, dst))
+    rt = RuntimeModule(kernels, owner=lib,
+                       exporter=lambda dst, payload=None: shutil.copyfile(path, dst))
     rt.cross_reason = cross_compile_reason(Target.parse(target_of(text)))
     rt.needs = needs_of(text)
     if rt.cross_reason is None:
         rt.permission_reason = run_refusal(rt.needs)
+    graph = _graph_payload(lib, path)
+    if graph is not None:
+        from tvmscript.serialize import from_bytes
+
+        from .executor import Executable
+
+        rt._graph = Executable(from_bytes(graph, path), rt.kernels)
     return rt
+
+
+def _graph_payload(lib: ctypes.CDLL, path: str) -> bytes | None:
+    """The model's graph and weights linked into the library, when it has them."""
+    try:
+        size = ctypes.c_uint64.in_dll(lib, PAYLOAD_SYMBOL + "_size").value
+        start = ctypes.c_char.in_dll(lib, PAYLOAD_SYMBOL)
+    except ValueError:
+        return None
+    return ctypes.string_at(ctypes.addressof(start), size)

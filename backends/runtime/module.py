@@ -185,10 +185,15 @@ class RuntimeModule:
         return self._source
 
     def export_library(self, path: str) -> None:
-        """Write a shared library that ``load_module(path)`` loads without recompiling."""
+        """Write a shared library that ``load_module(path)`` loads without recompiling; a
+        model's library also carries its graph-level functions and weights (one file)."""
         if self._exporter is None:
             raise NotImplementedError("this module cannot be exported")
-        self._exporter(str(path))
+        payload = getattr(self._graph, "payload", None)
+        if payload is None:
+            self._exporter(str(path))
+        else:
+            self._exporter(str(path), payload())
 
     def __repr__(self) -> str:
         return f"<RuntimeModule {sorted(self.keys())}>"
