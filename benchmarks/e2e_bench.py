@@ -1,0 +1,127 @@
+"""Whole models, untuned: tvmscript against onnxruntime and torch eager in the same run.
+
+For each model of ``benchmarks/e2e_models.py`` (random weights, batch 1, float32): export it with
+``torch.onnx.export``, import it with ``tvmscript.frontend.from_onnx`` (and, with
+``--torch-export``, with ``from_exported_program`` too), build it for ``llvm -mcpu=native``
+(default schedules, no tuning), check the outputs against onnxruntime, then time the three
+engines interleaved call by call: 2 threads each, the median of ``--calls`` calls after a
+warm-up. Also reported: import and build seconds and the planned peak of intermediate memory.
+
+Run: ``python benchmarks/e2e_bench.py [--models resnet18,mlp] [--calls 50]``. The last lines
+are a table for BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import tvmscript  # noqa: E402
+from benchmarks.parse_print import cpu_model  # noqa: E402
+
+TARGET = "llvm -mcpu=native"
+THREADS = 2
+
+
+def interleaved_medians(fns: dict, calls: int, pause: float = 0.02) -> dict[str, float]:
+    """Median seconds per call of each function, called in turn (fair on a noisy machine)."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():
+        fn()
+        fn()
+    for _ in range(calls):
+        for name, fn in fns.items():
+            time.sleep(pause)  # idle spinning threads of the previous engine settle
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def run_model(name: str, calls: int, torch_export: bool) -> dict:
+    import onnxruntime as ort
+    import torch
+
+    from benchmarks.e2e_models import export_onnx, models
+
+    module, inputs = models()[name]
+    tmp = Path(tempfile.mkdtemp())
+    onnx_path = export_onnx(module, inputs, tmp / f"{name}.onnx")
+    start = time.perf_counter()
+    mod = tvmscript.frontend.from_onnx(str(onnx_path))
+    import_s = time.perf_counter() - start
+    start = time.perf_counter()
+    ex = tvmscript.build(mod, target=TARGET)
+    build_s = time.perf_counter() - start
+    main = ex["main"]
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = THREADS
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    feeds = {i.name: a for i, a in zip(session.get_inputs(), inputs)}
+    expected = session.run(None, feeds)[0]
+    got = main(*inputs)
+    max_diff = float(np.abs(np.asarray(got) - expected).max())
+
+    torch.set_num_threads(THREADS)
+    targs = tuple(torch.from_numpy(a) for a in inputs)
+
+    def torch_call() -> None:
+        with torch.no_grad():
+            module(*targs)
+
+    medians = interleaved_medians({"ort": lambda: session.run(None, feeds),
+                                   "torch": torch_call, "ours": lambda: main(*inputs)}, calls)
+    row = {"model": name, "import_s": import_s, "build_s": build_s, "max_diff": max_diff,
+           **{f"{k}_ms": v * 1e3 for k, v in medians.items()}}
+    stats = getattr(ex, "memory_stats", None)
+    if callable(stats):
+        row["memory"] = stats("main")
+    if torch_export:
+        program = torch.export.export(module, targs)
+        start = time.perf_counter()
+        mod2 = tvmscript.frontend.from_exported_program(program)
+        ex2 = tvmscript.build(mod2, target=TARGET)
+        row["torch_export_build_s"] = time.perf_counter() - start
+        with torch.no_grad():
+            reference = module(*targs).numpy()
+        row["torch_export_max_diff"] = float(np.abs(ex2["main"](*inputs) - reference).max())
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="mlp,encoder,mobilenet_v2,resnet18")
+    parser.add_argument("--calls", type=int, default=50)
+    parser.add_argument("--torch-export", action="store_true",
+                        help="also import each model with torch.export and check its outputs")
+    args = parser.parse_args()
+    print(f"CPU: {cpu_model()}; {THREADS} threads per engine; load average before: "
+          f"{os.getloadavg()[0]:.2f}")
+    rows = []
+    for name in args.models.split(","):
+        row = run_model(name, args.calls, args.torch_export)
+        rows.append(row)
+        print(row, flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    print("| model | ours (ms) | onnxruntime (ms) | torch (ms) | ours / ort | ours / torch | "
+          "import + build (s) | max |diff| vs ort |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['model']} | {r['ours_ms']:.3f} | {r['ort_ms']:.3f} | {r['torch_ms']:.3f} | "
+              f"{r['ours_ms'] / r['ort_ms']:.2f}x | {r['ours_ms'] / r['torch_ms']:.2f}x | "
+              f"{r['import_s']:.1f} + {r['build_s']:.1f} | {r['max_diff']:.1e} |")
+
+
+if __name__ == "__main__":
+    main()
