@@ -27,12 +27,35 @@ def build(obj, target="llvm", database=None):
     """Lower ``obj`` (PrimFunc or IRModule) and compile it; ``rt["main"](*arrays)`` runs it.
 
     With ``database`` (a tuning database or its path), each loop-level function is first
-    replaced by the best schedule recorded for it and this target, when there is one."""
+    replaced by the best schedule recorded for it and this target, when there is one.
+
+    A module with graph-level functions (a model) goes through ``optimize_model`` first:
+    graph passes, legalization, fusion, a default schedule for every kernel the database has
+    no record for, and the memory plan (``tuner/model_pipeline.py``)."""
     from backends.build import build as _build
 
+    if isinstance(obj, IRModule) and _has_graph(obj):
+        from backends.target import Target
+        from tuner.model_pipeline import optimize_model
+
+        return _build(optimize_model(obj, Target.parse(target), database), target)
     if database is not None:
         obj = _apply_database(obj, target, database)
     return _build(obj, target)
+
+
+def optimize_model(mod, target="llvm", database=None):
+    """The module ``build`` compiles for a model: print it to read what the passes did."""
+    from backends.target import Target
+    from tuner.model_pipeline import optimize_model as _optimize
+
+    return _optimize(mod, Target.parse(target), database)
+
+
+def _has_graph(mod):
+    from .ir import graph as G
+
+    return any(isinstance(f, G.Function) for f in mod.functions.values())
 
 
 def _apply_database(obj, target, database):
@@ -69,7 +92,7 @@ __all__ = [
     "BlockRV", "I", "IRModule", "LoopRV", "PrimFunc", "R", "Schedule",
     "ScheduleArgumentError", "ScheduleError",
     "ScriptError", "T", "TensorIntrin", "Trace", "WellFormedError", "assert_structural_equal",
-    "bfloat16", "build", "frontend", "te",
+    "bfloat16", "build", "frontend", "optimize_model", "te",
     "check_well_formed", "from_source", "ir", "load", "load_module", "save", "structural_equal",
     "structural_hash", "tune", "verify",
 ]

@@ -77,13 +77,33 @@ class Tensor:
         return f"<te.Tensor {self.name} {kind} {[str(d) for d in self.shape]} {self.dtype}>"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class IterVar:
     """A reduction axis (``reduce_axis``): ``var`` ranges over ``[begin, begin + extent)``."""
 
     var: Var
     begin: PrimExpr
     extent: PrimExpr
+
+    # used in index arithmetic and conditions (``where=k < i``) as its variable, as in TVM
+    def __add__(self, other): return self.var + _operand(other)
+    def __radd__(self, other): return _operand(other) + self.var
+    def __sub__(self, other): return self.var - _operand(other)
+    def __rsub__(self, other): return _operand(other) - self.var
+    def __mul__(self, other): return self.var * _operand(other)
+    def __rmul__(self, other): return _operand(other) * self.var
+    def __floordiv__(self, other): return self.var // _operand(other)
+    def __mod__(self, other): return self.var % _operand(other)
+    def __lt__(self, other): return self.var < _operand(other)
+    def __le__(self, other): return self.var <= _operand(other)
+    def __gt__(self, other): return self.var > _operand(other)
+    def __ge__(self, other): return self.var >= _operand(other)
+
+    __hash__ = object.__hash__
+
+
+def _operand(x: Any) -> Any:
+    return x.var if isinstance(x, IterVar) else x
 
 
 @dataclass(frozen=True)
@@ -228,8 +248,16 @@ def min_value(dtype: "str | DataType") -> PrimExpr:
 
 sum = _reducer(lambda a, b: a + b, lambda dt: _const(0, dt))  # noqa: A001 (TVM's name)
 prod = _reducer(lambda a, b: a * b, lambda dt: _const(1, dt))
-max = _reducer(E.Max, min_value)  # noqa: A001
-min = _reducer(E.Min, max_value)  # noqa: A001
+max = _reducer(E.Max, lambda dt: _infinity(dt, -1))  # noqa: A001
+min = _reducer(E.Min, lambda dt: _infinity(dt, 1))  # noqa: A001
+
+
+def _infinity(dt: DataType, sign: int) -> PrimExpr:
+    """The identity of max (sign -1) or min (sign 1): infinite for floats, so a row of -inf
+    reduces to -inf; the extreme representable value for integers."""
+    if dt.is_float:
+        return _const(sign * float("inf"), dt)
+    return max_value(dt) if sign > 0 else min_value(dt)
 
 
 # ---------------------------------------------------------------- math
@@ -418,6 +446,8 @@ def _index(i: Any) -> PrimExpr:
     e = convert(i)
     if not e.dtype.is_int:
         raise TEError(f"an index must be an integer expression, got {e.dtype} {e}")
+    if isinstance(e, E.IntImm):
+        return _const(e.value, INDEX)
     return e if e.dtype == as_dtype(INDEX) else E.Cast(as_dtype(INDEX), e)
 
 

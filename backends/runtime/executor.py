@@ -11,6 +11,14 @@ Each function is normalized first (``passes/normalize.py``), so nested and retur
 bindings too. Graph-level operators other than ``call_tir`` have no kernels until the
 ``legalize-ops`` pass turns them into ``call_tir``; meeting one is a ``NotImplementedError``
 naming it.
+
+Memory: a function marked by the ``static-memory-plan`` pass runs with the plan
+``passes/memory_plan.py`` computes from it: its planned intermediates are views of storages
+allocated on the first call and reused by every later one (a call takes a set of views from a
+pool and gives it back when it returns, so calls from several threads, or recursive ones, each
+get their own); the arrays a call returns are never planned, so they are the caller's to keep.
+``f.memory_stats()`` says what the intermediates take. An unmarked function allocates each
+``call_tir`` output on every call.
 """
 
 from __future__ import annotations
@@ -51,6 +59,15 @@ class Executable:
             compiled = self._graph[name] = GraphFunction(self, name, func)
         return compiled
 
+    def memory_stats(self, name: str) -> dict[str, Any]:
+        """What the intermediates of graph function ``name`` take (see
+        ``GraphFunction.memory_stats``)."""
+        function = self[name]
+        if not isinstance(function, GraphFunction):
+            raise TypeError(f"memory_stats({name!r}): {name!r} is a loop-level function; only "
+                            "graph-level functions have a memory plan")
+        return function.memory_stats()
+
     def payload(self) -> bytes:
         """The module (graph functions, kernels' scripts, weights) as the bytes an exported
         library embeds, so ``load_module`` rebuilds this executor without recompiling."""
@@ -78,8 +95,10 @@ class GraphFunction:
         func = normalize_function(func)  # every call bound to a variable: one step each
         self.name = name
         self.exe = exe
+        self.func = func
         self.slots = SlotMap()
         self.checker = ParamChecker(name, func.params, self.slots)
+        self._plan_memory(func)
         self.steps: list[Step] = []
         for block in func.body.blocks:
             for binding in block.bindings:
@@ -90,12 +109,68 @@ class GraphFunction:
     def __call__(self, *args: Any) -> Any:
         regs = [None] * self._nslots
         self.checker(args, regs)
-        for step in self.steps:
-            step(regs)
-        return self._result(regs)
+        pool = self._pool
+        if pool is None:
+            for step in self.steps:
+                step(regs)
+            return self._result(regs)
+        try:
+            views = pool.pop()
+        except IndexError:  # the first call, or every set is in use by a running call
+            views = self._new_views()
+        regs[self._views_at:self._views_end] = views
+        try:
+            for step in self.steps:
+                step(regs)
+            return self._result(regs)
+        finally:
+            pool.append(views)
+
+    def memory_stats(self) -> dict[str, Any]:
+        """What this function's intermediate tensors take: ``peak_bytes`` (the storages of the
+        plan; without one, every intermediate at once, as each call keeps them all until it
+        returns), ``naive_bytes`` (one allocation per planned tensor), ``storages``,
+        ``tensors`` (planned), ``unplanned_tensors`` (call_tir outputs allocated by each call:
+        results and tensors of dynamic shape) and ``planned`` (whether the plan is used)."""
+        from passes.memory_plan import plan_memory
+
+        plan = self.plan if self.plan is not None else plan_memory(self.func)
+        used = self.plan is not None
+        return {"planned": used,
+                "peak_bytes": plan.planned_bytes if used else plan.naive_bytes,
+                "naive_bytes": plan.naive_bytes,
+                "storages": len(plan.storage_bytes) if used else len(plan.tensors),
+                "tensors": len(plan.tensors),
+                "unplanned_tensors": plan.unplanned}
 
     def __repr__(self) -> str:
         return f"<GraphFunction {self.name}>"
+
+    # ------------------------------------------------------------ memory
+
+    def _plan_memory(self, func: G.Function) -> None:
+        """With a plan, each planned tensor gets a register (consecutive ones) that every call
+        fills with a view of the storage the plan gives it."""
+        from passes.memory_plan import PLAN_ATTR, plan_memory
+
+        self.plan = plan_memory(func) if func.attrs.get(PLAN_ATTR) is True else None
+        self._pool: list[list[np.ndarray]] | None = None
+        self._planned: dict[tuple[G.GraphVar, int | None], int] = {}
+        if self.plan is None or not self.plan.tensors:
+            return
+        self._views_at = len(self.slots)
+        for t in self.plan.tensors:
+            self._planned[(t.var, t.field)] = self.slots.slot(("planned", t.var, t.field))
+        self._views_end = len(self.slots)
+        self._pool = []
+
+    def _new_views(self) -> list[np.ndarray]:
+        """One set of views: each storage allocated (aligned), each planned tensor a view."""
+        from passes.memory_plan import ALIGNMENT
+
+        storages = [_aligned_bytes(n, ALIGNMENT) for n in self.plan.storage_bytes]
+        return [storages[t.storage][:t.nbytes].view(t.dtype).reshape(t.shape)
+                for t in self.plan.tensors]
 
     # ------------------------------------------------------------ bindings
 
@@ -104,7 +179,7 @@ class GraphFunction:
         dst = self.slots.slot(binding.var)
         if isinstance(value, G.Call) and isinstance(value.op, G.Op) \
                 and value.op.name == "relax.call_tir":
-            return self._call_tir(value, dst)
+            return self._call_tir(value, dst, binding.var)
         getter = self._value(value)
 
         def step(regs: list) -> None:
@@ -112,7 +187,7 @@ class GraphFunction:
 
         return step
 
-    def _call_tir(self, call: G.Call, dst: int) -> Step:
+    def _call_tir(self, call: G.Call, dst: int, var: G.GraphVar) -> Step:
         gv, args = call.args[0], call.args[1]
         if not isinstance(gv, GlobalVar):
             raise NotImplementedError(
@@ -126,15 +201,20 @@ class GraphFunction:
         fields = args.fields if isinstance(args, G.Tuple) else (args,)
         out_sinfo = call.sinfo_args[0]
         is_tuple = isinstance(out_sinfo, G.TupleStructInfo)
-        outs = [self._allocator(s, gv.name_hint) for s in
-                (out_sinfo.fields if is_tuple else (out_sinfo,))]
+        out_fields = out_sinfo.fields if is_tuple else (out_sinfo,)
+        planned = [self._planned.get((var, i if is_tuple else None))
+                   for i in range(len(out_fields))]
+        outs = [self._allocator(s, gv.name_hint) if p is None else itemgetter(p)
+                for s, p in zip(out_fields, planned)]
         if all(isinstance(f, G.GraphVar) for f in fields):
+            in_slots = [self.slots.get(f, self.name) for f in fields]
+            if not is_tuple and planned[0] is not None:
+                return _planned_step(in_slots, planned[0], kernel, dst)
             static = None
             if not is_tuple and all(isinstance(s, IntImm) for s in out_sinfo.shape):
                 static = (tuple(s.value for s in out_sinfo.shape),
                           np.dtype(out_sinfo.dtype.numpy_name()))
-            return _call_tir_step([self.slots.get(f, self.name) for f in fields], outs, kernel,
-                                  dst, is_tuple, static)
+            return _call_tir_step(in_slots, outs, kernel, dst, is_tuple, static)
         getters = [self._value(f) for f in fields]
 
         def step(regs: list) -> None:
@@ -265,6 +345,39 @@ def _call_tir_step(in_slots: Sequence[int], outs: list[Getter], kernel: Callable
         regs[dst] = tuple(arrays) if is_tuple else arrays[0]
 
     return step_many
+
+
+def _planned_step(in_slots: Sequence[int], view: int, kernel: Callable[..., Any],
+                  dst: int) -> Step:
+    """One output, planned: the kernel writes into the view register ``view`` holds."""
+    if len(in_slots) == 1:
+        (src,) = in_slots
+
+        def step_one(regs: list) -> None:
+            out = regs[dst] = regs[view]
+            kernel(regs[src], out)
+
+        return step_one
+    get = itemgetter(*in_slots) if in_slots else (lambda regs: ())
+    if len(in_slots) > 1:
+        def step_many(regs: list) -> None:
+            out = regs[dst] = regs[view]
+            kernel(*get(regs), out)
+
+        return step_many
+
+    def step_none(regs: list) -> None:
+        out = regs[dst] = regs[view]
+        kernel(out)
+
+    return step_none
+
+
+def _aligned_bytes(nbytes: int, alignment: int) -> np.ndarray:
+    """``nbytes`` bytes whose address is a multiple of ``alignment``."""
+    raw = np.empty(nbytes + alignment, np.uint8)
+    offset = -raw.ctypes.data % alignment
+    return raw[offset:offset + nbytes]
 
 
 # ---------------------------------------------------------------- registers and parameters

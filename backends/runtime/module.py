@@ -177,6 +177,12 @@ class RuntimeModule:
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
 
+    def memory_stats(self, name: str = "main") -> dict:
+        """Planned and unplanned bytes of the intermediates of graph function ``name``."""
+        if self._graph is None:
+            raise TypeError("this module has no graph-level functions")
+        return self._graph.memory_stats(name)
+
     def get_source(self, fmt: str = "ll") -> str:
         """The LLVM IR (after optimisation) this module was compiled from (``"ll"``), or its
         machine code as assembly (``"asm"``) for modules built here."""
