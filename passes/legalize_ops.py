@@ -18,7 +18,6 @@ callee (``tvmscript/ir/verify_graph.py``), so ``build`` names the script line.
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 from tvmscript.ir import IRModule, PrimFunc
@@ -155,139 +154,16 @@ def _broadcast_index(shape, ivs: list[E.Var], out_rank: int) -> tuple[PrimExpr, 
     )
 
 
-def _binary(op_name: str, combine: Callable[[PrimExpr, PrimExpr], PrimExpr]) -> None:
-    @register_legalization(op_name)
-    def legalize(call, args, out):
-        kb = KernelBuilder(op_name)
-        a = kb.input("A", args[0].shape, args[0].dtype)
-        b = kb.input("B", args[1].shape, args[1].dtype)
-        c = kb.output("C", out.shape, out.dtype)
-        rank = len(out.shape)
-        kb.compute(op_name, c, lambda *ivs: combine(a.vload(_broadcast_index(a.shape, list(ivs), rank)),
-                                                    b.vload(_broadcast_index(b.shape, list(ivs), rank))))
-        return kb.finish()
-
-
-def _call(name: str, x: PrimExpr) -> PrimExpr:
-    return E.Call(x.dtype, name, (x,))
-
-
-_binary("add", lambda a, b: a + b)
-_binary("subtract", lambda a, b: a - b)
-_binary("multiply", lambda a, b: a * b)
-_binary("divide", lambda a, b: a / b if a.dtype.is_float else E.FloorDiv(a, b))
-_binary("maximum", E.Max)
-_binary("minimum", E.Min)
-_binary("power", lambda a, b: E.Call(a.dtype, "tir.pow", (a, b)))
-
-
-def _unary(op_name: str, fn: Callable[[PrimExpr], PrimExpr]) -> None:
-    @register_legalization(op_name)
-    def legalize(call, args, out):
-        kb = KernelBuilder(op_name.replace(".", "_"))
-        a = kb.input("A", args[0].shape, args[0].dtype)
-        b = kb.output("B", out.shape, out.dtype)
-        kb.compute(op_name.split(".")[-1], b, lambda *ivs: fn(a.vload(ivs)))
-        return kb.finish()
-
-
-def _lowest(dt) -> PrimExpr:
-    """The smallest finite value of a float dtype (the identity of max)."""
-    import numpy as np
-
-    return const(float(np.finfo(dt.numpy_name()).min), dt)
-
-
-def _zero(x: PrimExpr) -> PrimExpr:
-    return const(0, x.dtype)
-
-
-_unary("exp", lambda x: _call("tir.exp", x))
-_unary("log", lambda x: _call("tir.log", x))
-_unary("sqrt", lambda x: _call("tir.sqrt", x))
-_unary("tanh", lambda x: _call("tir.tanh", x))
-_unary("sigmoid", lambda x: _call("tir.sigmoid", x))
-_unary("negative", lambda x: _zero(x) - x)
-_unary("abs", lambda x: E.Max(x, _zero(x) - x))
-_unary("nn.relu", lambda x: E.Max(x, _zero(x)))
-_unary("nn.silu", lambda x: x * _call("tir.sigmoid", x))
-_unary("nn.gelu", lambda x: const(0.5, x.dtype) * x * (
-    const(1, x.dtype) + _call("tir.erf", x * const(1 / math.sqrt(2), x.dtype))))
+# the element-wise kernels (and reductions, softmax, normalizations): legalize/math_ops.py
 
 
 # ---------------------------------------------------------------- shape operators
 
 
-@register_legalization("permute_dims")
-def _permute_dims(call, args, out):
-    rank = len(args[0].shape)
-    axes = call.attrs.get("axes")
-    axes = list(range(rank))[::-1] if axes is None else list(axes)
-    kb = KernelBuilder("transpose")
-    a = kb.input("A", args[0].shape, args[0].dtype)
-    b = kb.output("B", out.shape, out.dtype)
-
-    def value(*ivs):
-        index = [None] * rank
-        for out_dim, in_dim in enumerate(axes):
-            index[in_dim] = ivs[out_dim]
-        return a.vload(index)
-
-    kb.compute("transpose", b, value)
-    return kb.finish()
-
-
-@register_legalization("reshape")
-def _reshape(call, args, out):
-    kb = KernelBuilder("reshape")
-    a = kb.input("A", args[0].shape, args[0].dtype)
-    b = kb.output("B", out.shape, out.dtype)
-
-    def value(*ivs):
-        flat: PrimExpr = const(0, ivs[0].dtype) if ivs else const(0, "int64")
-        for iv, d in zip(ivs, b.shape):
-            flat = flat * d + iv
-        index = []
-        for d in reversed(a.shape):
-            index.append(E.FloorMod(flat, d))
-            flat = E.FloorDiv(flat, d)
-        return a.vload(index[::-1])
-
-    kb.compute("reshape", b, value)
-    return kb.finish()
+# permute_dims, reshape and the other shape operators: legalize/shape_ops.py
 
 
 # ---------------------------------------------------------------- reductions
-
-
-@register_legalization("sum")
-def _sum(call, args, out):
-    shape = args[0].shape
-    rank = len(shape)
-    axis = call.attrs.get("axis")
-    axes = list(range(rank)) if axis is None else sorted(
-        x % rank for x in ((axis,) if isinstance(axis, int) else axis))
-    keep = bool(call.attrs.get("keepdims", False))
-    kb = KernelBuilder("sum")
-    a = kb.input("A", shape, args[0].dtype)
-    b = kb.output("B", out.shape, out.dtype)
-    reduce_extents = [shape[d] for d in axes]
-    n_out = len(out.shape)
-
-    def value(*ivs):
-        spatial, reduce = list(ivs[:n_out]), list(ivs[n_out:])
-        index, si = [], 0
-        for d in range(rank):
-            if d in axes:
-                index.append(reduce.pop(0))
-                si += keep
-            else:
-                index.append(spatial[si])
-                si += 1
-        return a.vload(index)
-
-    kb.reduce("sum", b, reduce_extents, lambda acc, v: acc + v, 0, value)
-    return kb.finish()
 
 
 @register_legalization("matmul")
@@ -316,59 +192,7 @@ def _matmul(call, args, out):
     return kb.finish()
 
 
-@register_legalization("nn.softmax")
-def _softmax(call, args, out):
-    shape = list(args[0].shape)
-    rank = len(shape)
-    axis = call.attrs.get("axis", -1) % rank
-    dt = args[0].dtype
-    kb = KernelBuilder("softmax")
-    x = kb.input("X", shape, dt)
-    y = kb.output("Y", shape, dt)
-    reduced = shape[:axis] + shape[axis + 1:]
-    mx = kb.alloc("max", reduced, dt)
-    ex = kb.alloc("exp", shape, dt)
-    sm = kb.alloc("sum", reduced, dt)
-
-    def full(spatial, r):
-        return spatial[:axis] + [r] + spatial[axis:]
-
-    def drop(ivs):
-        return list(ivs[:axis]) + list(ivs[axis + 1:])
-
-    kb.reduce("max", mx, [shape[axis]], E.Max, _lowest(dt),
-              lambda *ivs: x.vload(full(list(ivs[:-1]), ivs[-1])))
-    kb.compute("exp", ex, lambda *ivs: _call("tir.exp", x.vload(ivs) - mx.vload(drop(ivs))))
-    kb.reduce("sum", sm, [shape[axis]], lambda acc, v: acc + v, 0,
-              lambda *ivs: ex.vload(full(list(ivs[:-1]), ivs[-1])))
-    kb.compute("norm", y, lambda *ivs: ex.vload(ivs) / sm.vload(drop(ivs)))
-    return kb.finish()
-
-
-@register_legalization("nn.conv2d")
-def _conv2d(call, args, out):
-    xs, ws = list(args[0].shape), list(args[1].shape)
-    dt = args[0].dtype
-    sh, sw = call.attrs.get("strides", (1, 1))
-    pad = tuple(call.attrs.get("padding", (0, 0)))
-    ph0, pw0, ph1, pw1 = pad * 2 if len(pad) == 2 else pad
-    dh, dw = call.attrs.get("dilation", (1, 1))
-    kb = KernelBuilder("conv2d")
-    x = kb.input("X", xs, dt)
-    w = kb.input("W", ws, dt)
-    y = kb.output("Y", out.shape, dt)
-    n, c, h, wd = x.shape
-    padded = kb.alloc("Xpad", (n, c, h + (ph0 + ph1), wd + (pw0 + pw1)), dt)
-
-    def pad_value(i, j, r, s):
-        inside = E.And(E.And(r >= ph0, r < h + ph0), E.And(s >= pw0, s < wd + pw0))
-        return E.Call(dt, "tir.if_then_else", (inside, x.vload((i, j, r - ph0, s - pw0)), const(0, dt)))
-
-    kb.compute("pad", padded, pad_value)
-    kb.reduce("conv2d", y, [ws[1], ws[2], ws[3]], lambda acc, v: acc + v, 0,
-              lambda b, k, p, q, rc, rr, rs: padded.vload((b, rc, p * sh + rr * dh, q * sw + rs * dw))
-              * w.vload((k, rc, rr, rs)))
-    return kb.finish()
+# nn.conv2d and the other convolutions, pools and resize: legalize/nn_ops.py
 
 
 # the operator library's kernels, by family (each module registers its legalizations)

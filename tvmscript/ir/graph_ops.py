@@ -6,7 +6,6 @@ The parser and printer know operators only through this registry, so adding an o
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -123,36 +122,7 @@ def _dtype_of(op: str, a: TensorStructInfo, b: TensorStructInfo) -> DataType:
     return a.dtype if not a.dtype.is_void else b.dtype
 
 
-def _binary(op: str) -> Callable[[Call], StructInfo]:
-    def infer(call: Call) -> StructInfo:
-        a, b = tensor_arg(call, 0), tensor_arg(call, 1)
-        dt = _dtype_of(op, a, b)
-        if a.shape is None or b.shape is None:
-            ndim = max(a.ndim, b.ndim) if min(a.ndim, b.ndim) >= 0 else -1
-            return TensorStructInfo(None, dt, ndim)
-        return TensorStructInfo(broadcast_shapes(op, a.shape, b.shape), dt)
-
-    return infer
-
-
-def _unary(call: Call) -> StructInfo:
-    return tensor_arg(call, 0)
-
-
-for _name in ("add", "subtract", "multiply", "divide", "maximum", "minimum", "power"):
-    register_op(_name, 2, doc=f"element-wise {_name} with numpy broadcasting")(_binary(_name))
-
-for _name in ("exp", "log", "sqrt", "tanh", "sigmoid", "negative", "abs", "nn.relu", "nn.gelu",
-              "nn.silu"):
-    register_op(_name, 1, doc=f"element-wise {_name}")(_unary)
-
-
-@register_op("nn.softmax", 1, {"axis": -1}, doc="softmax along one axis")
-def _softmax(call: Call) -> StructInfo:
-    a = tensor_arg(call, 0)
-    if a.ndim >= 0:
-        _axes("nn.softmax", call.attrs.get("axis", -1), a.ndim)
-    return a
+# the element-wise operators, reductions, softmax and normalizations: graph_ops_math.py
 
 
 def _axes(op: str, axis: Any, ndim: int) -> list[int]:
@@ -201,157 +171,14 @@ def _matmul(call: Call) -> StructInfo:
     return TensorStructInfo(out, dt)
 
 
-@register_op("permute_dims", 1, {"axes": None}, doc="transpose; axes None reverses them")
-def _permute(call: Call) -> StructInfo:
-    a = tensor_arg(call, 0)
-    if a.shape is None:
-        return TensorStructInfo(None, a.dtype, a.ndim)
-    axes = call.attrs.get("axes")
-    axes = list(range(len(a.shape)))[::-1] if axes is None else list(axes)
-    if sorted(axes) != list(range(len(a.shape))):
-        raise GraphTypeError(f"R.permute_dims: axes {axes} are not a permutation of "
-                             f"0..{len(a.shape) - 1}")
-    return TensorStructInfo(tuple(a.shape[i] for i in axes), a.dtype)
-
-
-def _reshape_attrs(attrs: dict) -> dict:
-    """``shape`` as sizes: ``R.shape([2, 12])`` (TVM's spelling) is the tuple ``(2, 12)``."""
-    shape = attrs.get("shape")
-    values = getattr(shape, "values", None)  # a ShapeExpr
-    if values is not None:
-        shape = tuple(v.value if isinstance(v, IntImm) else v for v in values)
-    elif isinstance(shape, (int, IntImm)) and not isinstance(shape, bool):
-        shape = (shape,)
-    return {**attrs, "shape": shape}
-
-
-@register_op("reshape", 1, {"shape": ()}, doc="same elements, new shape",
-             positional=("shape",), normalize=_reshape_attrs)
-def _reshape(call: Call) -> StructInfo:
-    a = tensor_arg(call, 0)
-    return TensorStructInfo(_reshaped(a, tuple(call.attrs.get("shape", ()))), a.dtype)
-
-
-def _reshaped(a: TensorStructInfo, shape: tuple) -> tuple:
-    """The new shape, its one ``-1`` inferred; the element count must stay the same."""
-    for size in shape:
-        if isinstance(size, str):
-            raise GraphTypeError(f"R.reshape: the size {size!r} is a string; a symbolic size is "
-                                 f"a variable of the function (`{size} = T.int64()`, then "
-                                 f"`shape=({size}, ...)`)")
-        dtype = getattr(size, "dtype", None)
-        if isinstance(size, (bool, float)) or not isinstance(size, int) and \
-                (dtype is None or not dtype.is_integer):
-            raise GraphTypeError(f"R.reshape: a size is an integer or an integer expression, "
-                                 f"got {size!r} in shape {shape}")
-    ints = all(isinstance(s, int) and not isinstance(s, bool) for s in shape)
-    if not ints:
-        return shape  # symbolic sizes: checked by the kernel at run time
-    if shape.count(-1) > 1 or any(s < -1 for s in shape):
-        raise GraphTypeError(f"R.reshape: sizes are non-negative, with at most one -1 to "
-                             f"infer, got {shape}")
-    total = _count(a)
-    rest = math.prod(s for s in shape if s != -1)
-    fits = total is None or (total % rest == 0 if -1 in shape and rest else total == rest)
-    if not fits or (-1 in shape and total is None):
-        counted = "" if -1 in shape else f" ({rest} elements)"
-        have = "an input of unknown shape" if total is None else \
-            f"{total} elements (shape {_fmt(a.shape)})"
-        raise GraphTypeError(f"R.reshape: cannot reshape {have} into shape {shape}{counted}")
-    return tuple(total // rest if s == -1 else s for s in shape)
-
-
-def _count(a: TensorStructInfo) -> int | None:
-    """How many elements ``a`` has, when its shape is static."""
-    if a.shape is None or not all(isinstance(s, IntImm) for s in a.shape):
-        return None
-    return math.prod(s.value for s in a.shape)
-
-
-def _sum_attrs(attrs: dict) -> dict:
-    """``axis=1`` is ``axis=(1,)``, as TVM stores it."""
-    axis = attrs.get("axis")
-    return {**attrs, "axis": (axis,)} if isinstance(axis, int) and \
-        not isinstance(axis, bool) else attrs
-
-
-@register_op("sum", 1, {"axis": None, "keepdims": False}, doc="sum over axes",
-             normalize=_sum_attrs)
-def _sum(call: Call) -> StructInfo:
-    a = tensor_arg(call, 0)
-    if a.shape is None:
-        return TensorStructInfo(None, a.dtype)
-    axis = call.attrs.get("axis")
-    ndim = len(a.shape)
-    axes = range(ndim) if axis is None else _axes("sum", axis, ndim)
-    keep = bool(call.attrs.get("keepdims", False))
-    one = IntImm(a.shape[0].dtype, 1) if ndim else None
-    out = tuple(one if i in axes else s for i, s in enumerate(a.shape) if keep or i not in axes)
-    return TensorStructInfo(out, a.dtype)
+# permute_dims, reshape and the other shape operators: graph_ops_shape.py
 
 
 def _pair(value: Any) -> Any:
     return (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-def _conv2d_attrs(attrs: dict) -> dict:
-    """TVM's canonical form: int strides and dilation are pairs, padding has four entries
-    (top, left, bottom, right; one value for all, two for (height, width)), and the output
-    layout defaults to the data layout."""
-    pad = attrs.get("padding")
-    if isinstance(pad, int) and not isinstance(pad, bool):
-        pad = (pad,) * 4
-    elif isinstance(pad, (tuple, list)) and len(pad) in (1, 2):
-        pad = tuple(pad) * (4 // len(pad))
-    out_layout = attrs.get("out_layout")
-    return {**attrs, "strides": _pair(attrs.get("strides")), "padding": pad,
-            "dilation": _pair(attrs.get("dilation")),
-            "out_layout": attrs.get("data_layout") if out_layout is None else out_layout}
-
-
-_CONV2D_ATTRS = {"strides": (1, 1), "padding": (0, 0, 0, 0), "dilation": (1, 1), "groups": 1,
-                 "data_layout": "NCHW", "kernel_layout": "OIHW", "out_layout": "NCHW",
-                 "out_dtype": None}
-_CONV2D_SUPPORTED = {"groups": 1, "data_layout": "NCHW", "kernel_layout": "OIHW",
-                     "out_layout": "NCHW"}
-
-
-@register_op("nn.conv2d", 2, _CONV2D_ATTRS, normalize=_conv2d_attrs,
-             doc="2-D convolution, NCHW data and OIHW weights")
-def _conv2d(call: Call) -> StructInfo:
-    x, w = tensor_arg(call, 0), tensor_arg(call, 1)
-    for key, only in _CONV2D_SUPPORTED.items():
-        if call.attrs.get(key, only) != only:
-            raise GraphTypeError(f"R.nn.conv2d: {key}={call.attrs[key]!r} is not supported; "
-                                 f"only {key}={only!r}")
-    for key, count in (("strides", 2), ("padding", 4), ("dilation", 2)):
-        value = call.attrs.get(key)
-        if not isinstance(value, tuple) or len(value) != count:
-            raise GraphTypeError(f"R.nn.conv2d: {key} must be an int or a list of "
-                                 f"{'1, 2 or 4' if key == 'padding' else '1 or 2'} ints, "
-                                 f"got {value!r}")
-    dt = _out_dtype("nn.conv2d", call, _dtype_of("nn.conv2d", x, w))
-    if x.shape is None or w.shape is None:
-        return TensorStructInfo(None, dt, 4)
-    if len(x.shape) != 4 or len(w.shape) != 4:
-        raise GraphTypeError("R.nn.conv2d expects 4-D data (NCHW) and weights (OIHW)")
-    sh, sw = call.attrs["strides"]
-    ph0, pw0, ph1, pw1 = call.attrs["padding"]
-    dh, dw = call.attrs["dilation"]
-
-    def out(size: PrimExpr, k: PrimExpr, lo: int, hi: int, s: int, d: int) -> PrimExpr:
-        return (size + (lo + hi) - ((k - 1) * d + 1)) // s + 1
-
-    n, _, h, wd = x.shape
-    o, _, kh, kw = w.shape
-    oh, ow = _fold(out(h, kh, ph0, ph1, sh, dh)), _fold(out(wd, kw, pw0, pw1, sw, dw))
-    for name, size in (("height", oh), ("width", ow)):
-        if isinstance(size, IntImm) and size.value < 1:
-            raise GraphTypeError(
-                f"R.nn.conv2d: the output would have {name} {size.value}; the (dilated) kernel "
-                f"{_fmt((kh, kw))} is larger than the padded input "
-                f"{_fmt((_fold(h + (ph0 + ph1)), _fold(wd + (pw0 + pw1))))}")
-    return TensorStructInfo((n, o, oh, ow), dt)
+# nn.conv2d and the other convolutions, pools and resize: graph_ops_nn.py
 
 
 def _fold(e: PrimExpr) -> PrimExpr:

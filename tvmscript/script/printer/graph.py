@@ -142,6 +142,9 @@ class GraphMixin:
         declared = opdef.attrs if opdef is not None else {}
         shape = c.attrs.get("shape") if c.op.name == "relax.reshape" else None
         if self.tvm and isinstance(shape, tuple):  # TVM's reshape takes the shape as a value
+            inferred = getattr(c.struct_info, "shape", None)
+            if any(isinstance(v, int) and v == -1 for v in shape) and inferred is not None:
+                shape = tuple(inferred)  # TVM's R.shape holds sizes, so -1 is resolved
             args.append(f"R.shape([{', '.join(self.size(E.convert(v)) for v in shape)}])")
         for key, default in declared.items():
             if key in c.attrs and not _same_value(c.attrs[key], default) and \
