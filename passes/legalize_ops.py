@@ -84,6 +84,9 @@ class _KernelTable:
         self.by_hash: dict[int, list[tuple[PrimFunc, str]]] = {}
 
     def add(self, func: PrimFunc) -> str:
+        from .legalize.size_vars import bind_compound_sizes
+
+        func = bind_compound_sizes(func)
         h = structural_hash(func)
         for other, name in self.by_hash.get(h, []):
             if structural_equal(func, other):

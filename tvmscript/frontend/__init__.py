@@ -18,11 +18,12 @@ def from_onnx(model: Any, shape_dict: "dict[str, Any] | None" = None,
     return _from_onnx(model, shape_dict=shape_dict, dtype_dict=dtype_dict)
 
 
-def from_exported_program(program: Any) -> Any:
-    """A ``torch.export.ExportedProgram`` as an IRModule (``tvmscript.frontend.torch``)."""
+def from_exported_program(program: Any, **options: Any) -> Any:
+    """A ``torch.export.ExportedProgram`` as an IRModule (``tvmscript.frontend.torch``;
+    ``options``: ``fold_constants=True``, ``decompose=None``)."""
     from .torch import from_exported_program as _from_ep
 
-    return _from_ep(program)
+    return _from_ep(program, **options)
 
 
 __all__ = ["from_onnx", "from_exported_program"]
