@@ -570,13 +570,7 @@ def decoder(batch: int | str = 2, seq: int | str = 5) -> onnx.ModelProto:
     return model(nodes, {"x": f32(2, 5, d)}, ["y"], inits, 17, {"x": [batch, seq, d]})
 
 
-_COMPOUND_SIZES = pytest.mark.xfail(
-    reason="legalize-ops: a kernel whose shapes hold only compound sizes (batch * seq, from "
-           "the Conv1D reshapes to (-1, d)) uses `batch` without binding it", strict=False)
-
-
-@pytest.mark.parametrize("symbolic", [False, pytest.param(True, marks=_COMPOUND_SIZES)],
-                         ids=["static", "symbolic"])
+@pytest.mark.parametrize("symbolic", [False, True], ids=["static", "symbolic"])
 def test_gpt2_style_decoder_block(symbolic):
     m = decoder("batch", "seq") if symbolic else decoder()
     ex = tvmscript.build(from_onnx(m))

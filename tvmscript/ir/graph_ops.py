@@ -174,10 +174,6 @@ def _matmul(call: Call) -> StructInfo:
 # permute_dims, reshape and the other shape operators: graph_ops_shape.py
 
 
-def _pair(value: Any) -> Any:
-    return (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
 # nn.conv2d and the other convolutions, pools and resize: graph_ops_nn.py
 
 

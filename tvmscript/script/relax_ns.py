@@ -173,6 +173,25 @@ def str_(p, value):
     return G.StringImm(value)
 
 
+def linear(p, data, weight, bias=None, out_dtype=None):
+    """``R.linear(x, w, b)`` is ``x @ w.T + b``: as in TVM, sugar that builds ``permute_dims``,
+    ``matmul`` and ``add`` (so the printed program shows those), not an operator of its own."""
+    from ..ir.graph_ops import GraphTypeError
+
+    args = [as_graph(a) for a in (data, weight)]
+    out = G.Call(G.Op("relax.matmul"), (args[0], G.Call(G.Op("relax.permute_dims"), (args[1],),
+                                                        {"axes": None})),
+                 {"out_dtype": out_dtype})
+    if bias is not None:
+        out = G.Call(G.Op("relax.add"), (out, as_graph(bias)))
+    if not any(map(_calls_module_function, [*args, *out.args])):
+        try:
+            out.struct_info  # noqa: B018 - infer now so shape and dtype errors point here
+        except GraphTypeError as exc:
+            raise GraphTypeError(f"R.linear (x @ permute_dims(weight) + bias): {exc}") from None
+    return out
+
+
 def as_graph(value: Any) -> G.GraphExpr:
     """A graph-level expression from a script value (tuples become ``Tuple``)."""
     if isinstance(value, G.GraphExpr):
@@ -255,7 +274,7 @@ def _function(*args, **kwargs):
 _ENTRIES = dict(table("R", {
     "Tensor": tensor, "Tuple": tuple_, "Shape": shape, "Prim": prim, "dataflow": dataflow,
     "output": output, "func_attr": func_attr, "call_tir": call_tir, "const": const,
-    "prim_value": prim_value, "shape": shape_expr, "str": str_,
+    "prim_value": prim_value, "shape": shape_expr, "str": str_, "linear": linear,
 }))
 _ENTRIES.update(Object=G.ObjectStructInfo(), Any=G.ObjectStructInfo(), function=_function)
 
