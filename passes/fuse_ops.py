@@ -49,6 +49,14 @@ buffers only, with one tensor output of known shape, and variables or constants 
 takes part; anything else is an opaque node. Each fused function takes the group's inputs in
 order of first use (constants too, so its body is only kernel calls) and returns its one output,
 which keeps its variable in the caller.
+
+Symbolic sizes: a fused function (and the kernel ``fuse-tir`` makes of it) must bind every size
+variable from its parameters' shapes, as a kernel does. A size variable that is a whole
+dimension of an input keeps its name; a dimension that is an expression of
+variables no parameter has whole (``n * 2`` after ``R.reshape(x, (-1, 2))`` with ``x`` of shape
+``(n, 4)``) becomes a size variable of its own (``d0``, and ``n`` is ``d0 // 2`` where it appears
+alone), and every shape of the group is written with these (``SizeBinding``). A group with a
+shape that cannot be written so (``n`` when only ``n + 1`` is known) is not fused.
 """
 
 from __future__ import annotations
@@ -56,10 +64,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tvmscript.arith import Analyzer
 from tvmscript.ir import IRModule, PrimFunc, Var
 from tvmscript.ir import graph as G
+from tvmscript.ir.expr import FloorDiv, IntImm, Mul, PrimExpr, Range
 from tvmscript.ir.function import GlobalVar
-from tvmscript.ir.functor import post_order_visit, substitute
+from tvmscript.ir.functor import Mutator, post_order_visit, substitute
+from tvmscript.ir.structural import structural_equal
 
 from .infra import PassContext, module_pass
 from .normalize import normalize_function
@@ -224,30 +235,27 @@ class _FunctionFuser:
 def _make_function(bindings: list[G.VarBinding], name: str
                    ) -> tuple[G.Function, list[G.GraphExpr]] | None:
     """The ``Primitive`` function computing ``bindings`` (the last is its result) and the
-    arguments to call it with; None when an output size is not bound by an input's shape."""
+    arguments to call it with; None when a size of the group is not bound by the shapes of its
+    inputs (see ``SizeBinding``), as a graph function must bind the sizes it uses."""
     bound = {b.var for b in bindings}
     inputs: list[G.GraphExpr] = []
     for b in bindings:
         for arg in b.value.args[1].fields:
             if arg not in bound and not any(arg is x for x in inputs):
                 inputs.append(arg)
-    sizes: dict[Var, Var] = {}
-    for arg in inputs:
-        for v in _tir_vars(arg.struct_info.shape):
-            sizes.setdefault(v, Var(v.name, v.dtype))
-    for b in bindings:
-        if any(v not in sizes for v in _tir_vars(b.value.sinfo_args[0].shape)):
-            return None
+    sizes = SizeBinding([a.struct_info.shape for a in inputs])
     vmap: dict = {}
     params = []
     for arg in inputs:
         param = G.GraphVar(arg.name if isinstance(arg, G.GraphVar) else "const",
-                           substitute(arg.struct_info, sizes))
+                           sizes.tensor(arg.struct_info))
         params.append(param)
         vmap[id(arg)] = param
     inner = []
     for k, b in enumerate(bindings):
-        out = substitute(b.value.sinfo_args[0], sizes)
+        out = sizes.tensor(b.value.sinfo_args[0])
+        if out is None:
+            return None
         cls = G.GraphVar if k == len(bindings) - 1 else G.DataflowVar
         var = cls(b.var.name, out)
         args = [vmap[id(a)] for a in b.value.args[1].fields]
@@ -256,6 +264,83 @@ def _make_function(bindings: list[G.VarBinding], name: str
     body = G.SeqExpr((G.DataflowBlock(tuple(inner)),), inner[-1].var)
     func = G.Function(tuple(params), body, inner[-1].var.sinfo, {PRIMITIVE: True}, name)
     return func, inputs
+
+
+class SizeBinding:
+    """The shapes of a fused group written with size variables that its parameters bind.
+
+    ``shapes`` are the parameters' shapes. A variable that is a whole dimension of one of them
+    gets a fresh copy of itself; a dimension that mentions another variable (``n * 2`` with no
+    parameter of dimension ``n``) gets a fresh variable ``d0``, ``d1``... standing for that
+    expression wherever it appears, and when it is ``n * c`` (a flattening reshape), ``n`` is
+    ``d0 // c`` elsewhere: ``(n * 2, 2) -> (n, 4)`` is ``(d0, 2) -> (d0 // 2, 4)``."""
+
+    def __init__(self, shapes: list[tuple[PrimExpr, ...]]) -> None:
+        dims = [d for shape in shapes for d in shape]
+        self.sizes: dict[Var, PrimExpr] = {d: Var(d.name, d.dtype) for d in dims
+                                           if isinstance(d, Var)}
+        self.opaque: list[tuple[PrimExpr, Var]] = []
+        for d in dims:
+            if not isinstance(d, (Var, IntImm)) and self._unbound(d) \
+                    and self._opaque(d) is None:
+                self.opaque.append((d, Var(f"d{len(self.opaque)}", d.dtype)))
+        for e, new in self.opaque:
+            scaled = _scaled_var(e)
+            if scaled is not None and scaled[0] not in self.sizes:
+                self.sizes[scaled[0]] = FloorDiv(new, scaled[1])
+        self.new_vars = {v for _, v in self.opaque}
+        self.analyzer = Analyzer()  # sizes are never negative: (d0 // 2) * 4 // 4 is d0 // 2
+        for v in self.new_vars:
+            self.analyzer.bind(v, Range(IntImm(v.dtype, 0), IntImm(v.dtype, 2**62)))
+
+    def _unbound(self, expr: PrimExpr) -> list[Var]:
+        return [v for v in _tir_vars((expr,)) if v not in self.sizes]
+
+    def _opaque(self, expr: PrimExpr) -> Var | None:
+        return next((v for e, v in self.opaque if structural_equal(e, expr)), None)
+
+    def dim(self, expr: PrimExpr) -> PrimExpr | None:
+        """``expr`` in the bound size variables; None when it cannot be written with them."""
+        if self.opaque:
+            expr = _ReplaceOpaque(self).visit(expr)
+        found = _tir_vars((expr,))
+        if any(v not in self.sizes and v not in self.new_vars for v in found):
+            return None
+        expr = substitute(expr, self.sizes)
+        derived = any(not isinstance(self.sizes.get(v, v), Var) for v in found)
+        return self.analyzer.simplify(expr) if derived else expr
+
+    def shape(self, shape: tuple[PrimExpr, ...]) -> tuple[PrimExpr, ...] | None:
+        dims = [self.dim(d) for d in shape]
+        return None if any(d is None for d in dims) else tuple(dims)
+
+    def tensor(self, sinfo: G.TensorStructInfo) -> G.TensorStructInfo | None:
+        shape = self.shape(sinfo.shape)
+        return None if shape is None else sinfo.with_(shape=shape)
+
+
+def _scaled_var(expr: PrimExpr) -> tuple[Var, IntImm] | None:
+    """``(n, c)`` when ``expr`` is ``n * c`` or ``c * n`` with a constant ``c > 0``."""
+    if not isinstance(expr, Mul):
+        return None
+    for v, c in ((expr.a, expr.b), (expr.b, expr.a)):
+        if isinstance(v, Var) and isinstance(c, IntImm) and c.value > 0:
+            return v, c
+    return None
+
+
+class _ReplaceOpaque(Mutator):
+    """Every sub-expression that ``binding`` stands for by a variable replaced by it."""
+
+    def __init__(self, binding: SizeBinding) -> None:
+        self.binding = binding
+
+    def visit(self, obj):
+        if isinstance(obj, PrimExpr) and not isinstance(obj, (Var, IntImm)):
+            found = self.binding._opaque(obj)
+            if found is not None:
+                return found
+        return super().visit(obj)
 
 
 # ---------------------------------------------------------------- partition (TVM's rules)
@@ -430,4 +515,5 @@ def _tir_vars(exprs) -> list[Var]:
     return found
 
 
-__all__ = ["DEFAULT_MAX_DEPTH", "MAX_DEPTH_KEY", "PRIMITIVE", "fuse_ops", "kernel_call_problem"]
+__all__ = ["DEFAULT_MAX_DEPTH", "MAX_DEPTH_KEY", "PRIMITIVE", "SizeBinding", "fuse_ops",
+           "kernel_call_problem"]

@@ -35,7 +35,12 @@ after the graph values they hold (parameters, then the outputs, then the interme
 are allocated in the root block with each kernel's own allocations); every loop variable, block
 iterator and allocation is a fresh copy (a kernel called twice is two independent loop nests),
 and block names are made unique (``add``, ``add_1``). Each kernel's size variables take the
-sizes of the buffers it is given. Nothing is scheduled here, but every block stays what it was
+sizes of the buffers it is given. The fused kernel binds its own sizes from its parameters
+(inputs and outputs) as ``fuse-ops`` wrote them (``SizeBinding``: ``r: (d0, 2)`` for a graph
+value of shape ``(n * 2, 2)``), and the call keeps the caller's struct info for its output, so
+``out_sinfo`` is written with the caller's variables (``n * 2``, not ``d0``).
+
+Nothing is scheduled here, but every block stays what it was
 (one store, its reads and writes), so a later schedule can ``compute_inline`` the producers and
 ``reverse_compute_inline`` the element-wise consumers; to that end a load ``A[0, v1]`` in a block
 writing ``O[v0, v1]``, with ``v0`` of extent 1 over a unit dimension of ``A``, is written
@@ -59,7 +64,7 @@ from tvmscript.ir.function import GlobalVar
 from tvmscript.ir.functor import Mutator, post_order_visit, substitute
 from tvmscript.ir.rewrite import Renew, copy_buffer
 
-from .fuse_ops import PRIMITIVE, kernel_call_problem
+from .fuse_ops import PRIMITIVE, SizeBinding, kernel_call_problem
 from .infra import PassContext, Sequential, get_pass, module_pass
 from .op_pattern import int_value
 
@@ -115,7 +120,11 @@ def fuse_primitive(func: G.Function, mod: IRModule, name: str) -> PrimFunc:
             or len(set(outputs)) != len(outputs):
         raise FuseTIRError(f"{where}: it must return distinct values bound in its body "
                            f"(a variable or a tuple of them), got {result!r}")
-    builder = _Builder(name, where)
+    for var in [*func.params, *outputs]:
+        if not isinstance(var.sinfo, G.TensorStructInfo) or var.sinfo.shape is None:
+            raise FuseTIRError(f"{where}: {var.name!r} is not a tensor of known shape")
+    builder = _Builder(name, where, SizeBinding([v.sinfo.shape for v in [*func.params,
+                                                                          *outputs]]))
     for param in func.params:
         builder.param(param)
     for out in outputs:
@@ -128,9 +137,9 @@ def fuse_primitive(func: G.Function, mod: IRModule, name: str) -> PrimFunc:
 class _Builder:
     """Buffers for graph values and the merged loop nests of one fused kernel."""
 
-    def __init__(self, name: str, where: str) -> None:
+    def __init__(self, name: str, where: str, sizes: SizeBinding) -> None:
         self.name, self.where = name, where
-        self.sizes: dict[Var, Var] = {}  # graph-level size variable -> the kernel's own
+        self.sizes = sizes  # graph-level sizes -> the fused kernel's own size variables
         self.buffers: dict[G.GraphVar, Buffer] = {}
         self.handles: list[Var] = []
         self.buffer_map: dict[Var, Buffer] = {}
@@ -143,10 +152,13 @@ class _Builder:
         sinfo = var.sinfo
         if not isinstance(sinfo, G.TensorStructInfo) or sinfo.shape is None:
             raise FuseTIRError(f"{self.where}: {var.name!r} is not a tensor of known shape")
-        for v in _tir_vars(sinfo.shape):
-            self.sizes.setdefault(v, Var(v.name, v.dtype))
+        shape = self.sizes.shape(sinfo.shape)
+        if shape is None:
+            raise FuseTIRError(f"{self.where}: the shape {_show(sinfo.shape)} of {var.name!r} "
+                               "cannot be written with the sizes of the parameters (inputs and "
+                               "outputs), so the fused kernel could not bind it")
         name = _unique(var.name, self.buffer_names)
-        buf = Buffer(name, sinfo.dtype, substitute(sinfo.shape, self.sizes))
+        buf = Buffer(name, sinfo.dtype, shape)
         self.buffers[var] = buf
         return buf
 
@@ -254,15 +266,27 @@ class _Realign(Mutator):
 
 
 class _CallFused(Mutator):
-    """``cls.fused(x, y)`` -> ``R.call_tir(cls.fused, (x, y), out_sinfo=...)``, the output's
-    sizes bound from the arguments' shapes."""
+    """``gv = cls.fused(x, y)`` -> ``gv = R.call_tir(cls.fused, (x, y), out_sinfo=...)`` with
+    the output struct info of ``gv`` in the caller, so its sizes are the caller's variables
+    (the fused function's own, ``d0`` for ``n * 2``, mean nothing there)."""
 
     def __init__(self, functions: dict[str, G.Function]) -> None:
         self.functions = functions
 
+    def visit_VarBinding(self, binding: G.VarBinding) -> G.VarBinding:
+        value = binding.value
+        if self._fused(value) and isinstance(binding.var.sinfo, G.TensorStructInfo) \
+                and binding.var.sinfo.shape is not None:
+            args = self.visit(value.args)
+            call = G.call_tir(value.op, args, binding.var.sinfo).with_span(value.span)
+            return binding.with_(value=call)
+        return self.generic_visit(binding)
+
     def visit_Call(self, call: G.Call) -> G.GraphExpr:
+        """A call elsewhere than as a binding's value: the output's sizes are bound from the
+        arguments' shapes where the fused function's parameters have them whole."""
         call = self.generic_visit(call)
-        if not isinstance(call.op, GlobalVar) or call.op.name_hint not in self.functions:
+        if not self._fused(call):
             return call
         func = self.functions[call.op.name_hint]
         sizes: dict = {}
@@ -274,6 +298,10 @@ class _CallFused(Mutator):
         ret = substitute(func.ret_struct_info, sizes)
         outs = ret.fields if isinstance(ret, G.TupleStructInfo) else ret
         return G.call_tir(call.op, call.args, outs).with_span(call.span)
+
+    def _fused(self, value: G.GraphExpr) -> bool:
+        return isinstance(value, G.Call) and isinstance(value.op, GlobalVar) \
+            and value.op.name_hint in self.functions
 
 
 def _drop_unused(mod: IRModule, candidates: set[str]) -> IRModule:
@@ -305,11 +333,8 @@ def _unique(name: str, taken: set[str]) -> str:
     return new
 
 
-def _tir_vars(exprs) -> list[Var]:
-    found: list[Var] = []
-    post_order_visit(tuple(exprs), lambda n: found.append(n)
-                     if isinstance(n, Var) and n not in found else None)
-    return found
+def _show(shape: tuple[PrimExpr, ...]) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 __all__ = ["FuseTIRError", "fuse", "fuse_primitive", "fuse_tir"]

@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tvmscript
+from backends.build import build as build_unfused
+from backends.signature import KernelSignature, unbound_shape_vars
 from passes import PassContext
 from passes.fuse_ops import MAX_DEPTH_KEY, fuse_ops
 from passes.fuse_tir import FuseTIRError, fuse, fuse_tir
@@ -31,7 +33,9 @@ def check(run, before: tvmscript.IRModule, expected: tvmscript.IRModule) -> None
 
 
 def same_results(before: tvmscript.IRModule, after: tvmscript.IRModule, *args) -> None:
-    expected = tvmscript.build(before)["main"](*args)
+    """``after`` built as a model computes what ``before`` computes unfused (each kernel as
+    legalized, no fusion, no schedule: ``tvmscript.build`` would fuse it too)."""
+    expected = build_unfused(before)["main"](*args)
     got = tvmscript.build(after)["main"](*args)
     for e, g in zip(expected if isinstance(expected, tuple) else (expected,),
                     got if isinstance(got, tuple) else (got,)):
@@ -854,6 +858,248 @@ def test_symbolic_sizes():
     tvmscript.assert_structural_equal(tvmscript.from_source(fused.script()), fused)
     for n in (1, 3):
         same_results(mod, fused, randn(n, 8), randn(8))
+
+
+# ---------------------------------------------------------------- symbolic sizes, end to end
+
+
+def model(signature: str, body: str, outs: str = "gv") -> tvmscript.IRModule:
+    ret = f"({outs},)" if "," in outs else outs
+    text = (f"@R.function\ndef main({signature}):\n    with R.dataflow():\n{body}\n"
+            f"        R.output({outs})\n    return {ret}\n")
+    return tvmscript.IRModule.from_function(tvmscript.from_source(text), "main")
+
+
+def size_vars(obj) -> set:
+    found: set = set()
+    tvmscript.ir.post_order_visit(obj, lambda n: found.add(n)
+                                  if isinstance(n, tvmscript.ir.Var) else None)
+    return found
+
+
+def check_bindable(fused: tvmscript.IRModule) -> None:
+    """Every kernel binds its sizes from its parameters, and every call's ``out_sinfo`` is
+    written with the sizes of the graph function's own parameters (not a fused function's)."""
+    tvmscript.verify(fused)
+    tvmscript.assert_structural_equal(tvmscript.from_source(fused.script()), fused)
+    for name, func in fused.functions.items():
+        if isinstance(func, tvmscript.PrimFunc):
+            assert unbound_shape_vars(func, KernelSignature.of(func)) == [], name
+    main = fused["main"]
+    own = size_vars(tuple(p.sinfo for p in main.params))
+    for block in main.body.blocks:
+        for b in block.bindings:
+            assert size_vars(b.value.sinfo_args) <= own, b.var.name
+
+
+def check_model(mod: tvmscript.IRModule, reference, make_args, kernels: list[str],
+                sizes=(1, 3)) -> None:
+    """``mod`` fused and built as a model computes ``reference`` (numpy) at each size, as the
+    unfused module does; ``kernels`` are the fused kernels expected."""
+    before = legalize_ops(mod)
+    fused = fuse(before)
+    check_bindable(fused)
+    assert sorted(n for n in fused.functions if n.startswith("fused_")) == sorted(kernels)
+    built, unfused = tvmscript.build(mod), build_unfused(before)
+    for n in sizes:
+        args = make_args(n)
+        want = reference(*args)
+        for got in (built["main"](*args), unfused["main"](*args)):
+            for g, w in zip(got if isinstance(got, tuple) else (got,),
+                            want if isinstance(want, tuple) else (want,)):
+                np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
+def _slice_concat(x):
+    r = x.reshape(-1, 2)
+    return np.concatenate([r[:, :1], r], axis=1), r
+
+
+@pytest.mark.parametrize("outs, kernels", [
+    ("gv", ["fused_reshape_strided_slice_concatenate"]),
+    # r is also returned: the fused kernel's input is r, of size n * 2 and no bare n
+    ("gv, r", ["fused_strided_slice_concatenate"]),
+])
+def test_symbolic_reshape_slice_concat(outs, kernels):
+    mod = model('x: R.Tensor(("n", 4), "float32")',
+                "        r = R.reshape(x, (-1, 2))\n"
+                "        s = R.strided_slice(r, axes=[1], begin=[0], end=[1])\n"
+                "        gv = R.concat((s, r), axis=1)", outs)
+    reference = _slice_concat if "," in outs else lambda x: _slice_concat(x)[0]
+    check_model(mod, reference, lambda n: [randn(n, 4)], kernels)
+
+
+def test_fused_kernel_binds_a_size_expression_by_a_variable_of_its_own():
+    mod = model('x: R.Tensor(("n", 4), "float32")',
+                "        r = R.reshape(x, (-1, 2))\n"
+                "        s = R.strided_slice(r, axes=[1], begin=[0], end=[1])\n"
+                "        gv = R.concat((s, r), axis=1)", "gv, r")
+    fused = fuse(legalize_ops(mod))
+    kernel = fused["fused_strided_slice_concatenate"]
+    (d0,) = {d for b in kernel.buffers for d in b.shape if isinstance(d, tvmscript.ir.Var)}
+    assert [tuple(getattr(d, "value", d) for d in b.shape) for b in kernel.buffers] == \
+        [(d0, 2), (d0, 3)]
+    (n,) = size_vars(fused["main"].params[0].sinfo)
+    call = fused["main"].body.blocks[0].bindings[1].value
+    tvmscript.assert_structural_equal(call.sinfo_args[0].shape[0], n * 2)
+
+
+def test_symbolic_flatten_then_unflatten():
+    # the kernel takes r (n * 2 -> d0) and returns (4, n): n is d0 // 2 inside it
+    mod = model('x: R.Tensor(("n", 4), "float32")',
+                "        r = R.reshape(x, (-1, 2))\n        t = R.reshape(r, (-1, 4))\n"
+                "        gv = R.permute_dims(t, axes=[1, 0])", "gv, r")
+    check_model(mod, lambda x: (x.T, x.reshape(-1, 2)), lambda n: [randn(n, 4)],
+                ["fused_reshape1_permute_dims"])
+
+
+def _softmax(a):
+    e = np.exp(a - a.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_symbolic_batch_reshape_permute_add_softmax():
+    mod = model('x: R.Tensor(("b", 8), "float32"), c: R.Tensor((2,), "float32")',
+                "        r = R.reshape(x, (-1, 2, 4))\n"
+                "        p = R.permute_dims(r, axes=[0, 2, 1])\n"
+                "        a = R.add(p, c)\n        gv = R.nn.softmax(a, axis=-1)")
+    check_model(mod, lambda x, c: _softmax(x.reshape(-1, 2, 4).transpose(0, 2, 1) + c),
+                lambda b: [randn(b, 8), randn(2)], ["fused_reshape_permute_dims_add"])
+
+
+def test_symbolic_rows_matmul_bias_relu():
+    mod = model('x: R.Tensor(("m", 8), "float32"), w: R.Tensor((8, 4), "float32"), '
+                'c: R.Tensor((4,), "float32")',
+                "        y = R.matmul(x, w)\n        a = R.add(y, c)\n        gv = R.nn.relu(a)")
+    check_model(mod, lambda x, w, c: np.maximum(x @ w + c, 0),
+                lambda m: [randn(m, 8), randn(8, 4), randn(4)], ["fused_matmul_add_nn_relu"],
+                sizes=(1, 5))
+
+
+KERNELS_OF_THEIR_OWN_SIZES = '''
+    @T.prim_func(private=True)
+    def scale(a: T.handle, b: T.handle):
+        m = T.int64()
+        A = T.match_buffer(a, (m, 4), "float32")
+        B = T.match_buffer(b, (m, 4), "float32")
+        for i, j in T.grid(m, 4):
+            with T.block("scale"):
+                vi, vj = T.axis.remap("SS", [i, j])
+                B[vi, vj] = A[vi, vj] * T.float32(2)
+
+    @T.prim_func(private=True)
+    def shift(a: T.handle, b: T.handle, c: T.handle):
+        k = T.int32()
+        A = T.match_buffer(a, (k, 4), "float32")
+        B = T.match_buffer(b, (k, 4), "float32")
+        C = T.match_buffer(c, (k, 4), "float32")
+        for i, j in T.grid(k, 4):
+            with T.block("shift"):
+                vi, vj = T.axis.remap("SS", [i, j])
+                C[vi, vj] = A[vi, vj] + B[vi, vj] + T.float32(1)
+
+    @R.function
+    def main(x: R.Tensor(("n", 2, 4), "float32")):
+        n = T.int64()
+        cls = Module
+        with R.dataflow():
+            r = R.reshape(x, (-1, 4))
+            s = R.call_tir(cls.scale, (r,), out_sinfo=R.Tensor((n * 2, 4), "float32"))
+            gv = R.call_tir(cls.shift, (s, r), out_sinfo=R.Tensor((n * 2, 4), "float32"))
+            R.output(gv, r)
+        return (gv, r)
+'''
+
+
+def test_kernels_with_different_size_variables_for_one_graph_size():
+    # scale calls the rows m (int64), shift k (int32): both are n * 2 in the graph
+    before = legalize_ops(module(KERNELS_OF_THEIR_OWN_SIZES))
+    fused = fuse(before)
+    check_bindable(fused)
+    kernel = fused["fused_scale_shift"]
+    assert len(size_vars(tuple(b.shape for b in kernel.buffers))) == 1
+    built = tvmscript.build(fused)
+    for n in (1, 3):
+        x = randn(n, 2, 4)
+        r = x.reshape(-1, 4)
+        for got in (built["main"](x), build_unfused(before)["main"](x)):
+            np.testing.assert_allclose(got[0], 3 * r + 1, rtol=1e-6)
+            np.testing.assert_array_equal(got[1], r)
+
+
+UNBINDABLE = '''
+    @T.prim_func(private=True)
+    def pad(a: T.handle, b: T.handle):
+        p = T.int64()
+        A = T.match_buffer(a, (p,), "float32")
+        B = T.match_buffer(b, (p + 1,), "float32")
+        for i in range(p + 1):
+            with T.block("pad"):
+                vi = T.axis.spatial(p + 1, i)
+                B[vi] = T.if_then_else(vi < p, A[T.min(vi, p - 1)], T.float32(0))
+
+    @T.prim_func(private=True)
+    def drop(a: T.handle, b: T.handle):
+        q = T.int64()
+        A = T.match_buffer(a, (q,), "float32")
+        B = T.match_buffer(b, (q - 1,), "float32")
+        for i in range(q - 1):
+            with T.block("drop"):
+                vi = T.axis.spatial(q - 1, i)
+                B[vi] = A[vi + 1]
+
+    @T.prim_func(private=True)
+    def neg(a: T.handle, b: T.handle):
+        q = T.int64()
+        A = T.match_buffer(a, (q,), "float32")
+        B = T.match_buffer(b, (q,), "float32")
+        for i in range(q):
+            with T.block("neg"):
+                vi = T.axis.spatial(q, i)
+                B[vi] = T.float32(0) - A[vi]
+
+    @R.function
+    def main(x: R.Tensor(("n",), "float32")):
+        n = T.int64()
+        cls = Module
+        with R.dataflow():
+            r = R.call_tir(cls.pad, (x,), out_sinfo=R.Tensor((n + 1,), "float32"))
+            a = R.call_tir(cls.drop, (r,), out_sinfo=R.Tensor((n,), "float32"))
+            gv = R.call_tir(cls.neg, (a,), out_sinfo=R.Tensor((n,), "float32"))
+            R.output(gv, r)
+        return (gv, r)
+'''
+
+
+def test_group_whose_sizes_its_inputs_cannot_bind_is_not_fused():
+    # drop and neg would take r, of size n + 1, and make a tensor of size n: no parameter of
+    # the fused function would bind n, so they stay two kernels
+    before = module(UNBINDABLE)
+    after = fuse(before)
+    check_bindable(after)
+    assert not [n for n in after.functions if n.startswith("fused_")]
+    x = randn(3)
+    got = tvmscript.build(after)["main"](x)
+    np.testing.assert_array_equal(got[0], -np.concatenate([x[1:], [0]]))
+
+
+def test_fuse_tir_names_a_size_no_parameter_binds():
+    text = '''
+    @R.function(private=True)
+    def fused(r: R.Tensor(("n + 1",), "float32")) -> R.Tensor(("n + 1",), "float32"):
+        n = T.int64()
+        R.func_attr({"Primitive": True})
+        cls = Module
+        with R.dataflow():
+            a = R.call_tir(cls.drop, (r,), out_sinfo=R.Tensor((n,), "float32"))
+            gv = R.call_tir(cls.pad, (a,), out_sinfo=R.Tensor((n + 1,), "float32"))
+            R.output(gv)
+        return gv
+'''
+    kernels = UNBINDABLE[:UNBINDABLE.index("    @R.function")]
+    with pytest.raises(FuseTIRError, match=r"function 'fused': the shape \(n,\) of 'a' cannot "
+                                           "be written with the sizes of the parameters"):
+        fuse_tir(module(kernels, text))
 
 
 # ---------------------------------------------------------------- random graphs
