@@ -32,18 +32,26 @@ TARGET = "llvm -mcpu=native"
 THREADS = 2
 
 
-def interleaved_medians(fns: dict, calls: int, pause: float = 0.02) -> dict[str, float]:
-    """Median seconds per call of each function, called in turn (fair on a noisy machine)."""
+def interleaved_medians(fns: dict, calls: int, block: int = 10,
+                        pause: float = 0.2) -> dict[str, float]:
+    """Median seconds per call of each function over ``calls`` calls, taken in blocks of
+    ``block`` consecutive calls per engine, the engines taking turns (fair on a noisy machine).
+
+    Blocks rather than single calls: each engine's worker threads keep spinning for a while
+    after a call (onnxruntime's and OpenMP's), and on 2 cores they would steal the next
+    engine's core; a pause and one untimed call start every block."""
     times: dict[str, list[float]] = {name: [] for name in fns}
     for fn in fns.values():
         fn()
         fn()
-    for _ in range(calls):
+    while min(len(t) for t in times.values()) < calls:
         for name, fn in fns.items():
-            time.sleep(pause)  # idle spinning threads of the previous engine settle
-            start = time.perf_counter()
+            time.sleep(pause)
             fn()
-            times[name].append(time.perf_counter() - start)
+            for _ in range(block):
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
 
 
