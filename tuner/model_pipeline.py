@@ -7,7 +7,9 @@
    conv2d with its bias and activation is one kernel;
 4. schedules: each kernel gets the record of ``database`` for this target when there is one,
    else a default schedule chosen by analysis from the tuner's rules (``default_schedule``);
-5. ``static-memory-plan``: intermediates share storage when their lifetimes do not overlap.
+5. weight packing (``layout_rewrite``): a kernel whose schedule repacks a weight that the
+   graph passes as a constant takes the weight packed once at build time instead;
+6. ``static-memory-plan``: intermediates share storage when their lifetimes do not overlap.
 
 Each step is a pass of the one registry, so ``PassContext(instruments=[PrintIR()])`` shows the
 module after each, and ``optimize_model`` returns the module that is compiled (print it to read
@@ -33,6 +35,7 @@ from passes.infra import Sequential, get_pass
 from tvmscript.ir import IRModule
 
 from .default_schedule import default_schedule_module
+from .layout_rewrite import rewrite_layouts
 
 GRAPH_PASSES = ("fold-batch-norm", "fold-constant", "common-subexpr-elim",
                 "dead-code-elimination")
@@ -52,11 +55,12 @@ def lowering_passes() -> Sequential:
 
 
 def optimize_model(mod: IRModule, target: Any = "llvm", database: Any = None) -> IRModule:
-    """The module ``build`` compiles: graph passes, legalization, fusion, schedules and the
-    memory plan applied to ``mod`` (which is left unchanged)."""
+    """The module ``build`` compiles: graph passes, legalization, fusion, schedules, weight
+    packing and the memory plan applied to ``mod`` (which is left unchanged)."""
     mod = graph_passes()(mod)
     mod = lowering_passes()(mod)
     mod = default_schedule_module(mod, target, database=database)
+    mod = rewrite_layouts(mod, target)
     return get_pass("static-memory-plan")(mod)
 
 
