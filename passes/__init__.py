@@ -23,6 +23,6 @@ __all__ += ["PassTimer", "PassVerificationError", "PrintDiff", "PrintIR", "Verif
 
 # the graph-level passes (registered on import): simplifications, fusion and the memory plan
 from . import (  # noqa: E402,F401
-    common_subexpr, dead_code, fold_batch_norm, fold_constant, fuse_ops, fuse_tir, legalize_ops,
-    memory_plan, op_pattern,
+    common_subexpr, dead_code, dedupe_kernels, fold_batch_norm, fold_constant, fuse_ops, fuse_tir,
+    legalize_ops, memory_plan, op_pattern,
 )

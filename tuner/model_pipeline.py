@@ -23,6 +23,7 @@ from typing import Any
 from passes import (  # noqa: F401  (importing a pass module registers its pass)
     common_subexpr,
     dead_code,
+    dedupe_kernels,
     fold_batch_norm,
     fold_constant,
     fuse_ops,
@@ -50,7 +51,7 @@ def lowering_passes() -> Sequential:
     """Steps 2 and 3: kernels for the operators, fused by pattern."""
     return Sequential([get_pass("legalize-ops"), get_pass("fold-constant"),
                        get_pass("dead-code-elimination"), get_pass("annotate-op-pattern"),
-                       get_pass("fuse-ops"), get_pass("fuse-tir"),
+                       get_pass("fuse-ops"), get_pass("fuse-tir"), get_pass("dedupe-kernels"),
                        get_pass("dead-code-elimination")], name="lower-graph")
 
 
