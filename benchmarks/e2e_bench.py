@@ -55,7 +55,42 @@ def interleaved_medians(fns: dict, calls: int, block: int = 10,
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def run_model(name: str, calls: int, torch_export: bool) -> dict:
+_RSS_SCRIPT = """
+import resource, sys, numpy as np
+engine, path, shape, dtype = sys.argv[1], sys.argv[2], eval(sys.argv[3]), sys.argv[4]
+x = (np.random.default_rng(0).standard_normal(shape) if dtype == "float32"
+     else np.random.default_rng(0).integers(0, 100, shape)).astype(dtype)
+if engine == "ort":
+    import onnxruntime as ort
+    options = ort.SessionOptions(); options.intra_op_num_threads = 2
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    s = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    run = lambda: s.run(None, {s.get_inputs()[0].name: x})
+else:
+    import tvmscript
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    f = tvmscript.load_module(path)["main"]
+    run = lambda: f(x)
+for _ in range(3):
+    run()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+def deployed_peak_mib(engine: str, path: Path, array: np.ndarray) -> float:
+    """Peak resident memory a fresh process adds to load the deployed model and run it 3
+    times (``ru_maxrss`` after the engine's import), in MiB: onnxruntime with the .onnx file,
+    tvmscript with the exported library."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, engine, str(path),
+                           repr(array.shape), str(array.dtype)], capture_output=True,
+                          text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    return int(done.stdout.strip().splitlines()[-1]) / 1024
+
+
+def run_model(name: str, calls: int, torch_export: bool, memory: bool = False) -> dict:
     import onnxruntime as ort
     import torch
 
@@ -95,6 +130,11 @@ def run_model(name: str, calls: int, torch_export: bool) -> dict:
     stats = getattr(ex, "memory_stats", None)
     if callable(stats):
         row["memory"] = stats("main")
+    if memory:
+        library = tmp / f"{name}.so"
+        ex.export_library(str(library))
+        row["ours_peak_mib"] = deployed_peak_mib("ours", library, inputs[0])
+        row["ort_peak_mib"] = deployed_peak_mib("ort", onnx_path, inputs[0])
     if torch_export:
         program = torch.export.export(module, targs)
         start = time.perf_counter()
@@ -113,12 +153,15 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--torch-export", action="store_true",
                         help="also import each model with torch.export and check its outputs")
+    parser.add_argument("--memory", action="store_true",
+                        help="also the peak memory of the deployed model (ours: the exported "
+                             "library) against onnxruntime's, each in a fresh process")
     args = parser.parse_args()
     print(f"CPU: {cpu_model()}; {THREADS} threads per engine; load average before: "
           f"{os.getloadavg()[0]:.2f}")
     rows = []
     for name in args.models.split(","):
-        row = run_model(name, args.calls, args.torch_export)
+        row = run_model(name, args.calls, args.torch_export, args.memory)
         rows.append(row)
         print(row, flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
@@ -129,6 +172,15 @@ def main() -> None:
         print(f"| {r['model']} | {r['ours_ms']:.3f} | {r['ort_ms']:.3f} | {r['torch_ms']:.3f} | "
               f"{r['ours_ms'] / r['ort_ms']:.2f}x | {r['ours_ms'] / r['torch_ms']:.2f}x | "
               f"{r['import_s']:.1f} + {r['build_s']:.1f} | {r['max_diff']:.1e} |")
+    if any("ours_peak_mib" in r for r in rows):
+        print("| model | intermediates planned / unplanned (MB) | deployed peak RSS: ours / ort "
+              "(MiB) |")
+        print("|---|---|---|")
+        for r in rows:
+            m = r.get("memory", {})
+            print(f"| {r['model']} | {m.get('peak_bytes', 0) / 1e6:.1f} / "
+                  f"{m.get('naive_bytes', 0) / 1e6:.1f} | {r.get('ours_peak_mib', 0):.0f} / "
+                  f"{r.get('ort_peak_mib', 0):.0f} |")
 
 
 if __name__ == "__main__":

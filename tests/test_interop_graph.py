@@ -117,12 +117,15 @@ def test_conv2d_attributes_in_tvm_canonical_form(call):
     same(CONV.format(call="R.nn.conv2d(x, w, padding=(1, 1))"), CONV.format(call=call))
 
 
-def test_conv2d_unsupported_attributes_are_refused_at_the_call():
-    for call, message in [("R.nn.conv2d(x, w, groups=3)", "groups=3 is not supported"),
+def test_conv2d_attributes_that_do_not_fit_are_refused_at_the_call():
+    for call, message in [("R.nn.conv2d(x, w, groups=3)",
+                           "the data has 3 channels but the weight takes 3 per group, times "
+                           "groups=3 is 9"),
                           ('R.nn.conv2d(x, w, data_layout="NHWC")',
-                           "data_layout='NHWC' is not supported"),
+                           "the data has 8 channels but the weight takes 3 per group"),
                           ("R.nn.conv2d(x, w, padding=[1, 1, 1])", "padding must be an int or"),
-                          ('R.nn.conv2d(x, w, out_dtype="float16")', "out_dtype='float16'")]:
+                          ('R.nn.conv2d(x, w, data_layout="NCHW4c")',
+                           "data_layout='NCHW4c' is not supported")]:
         with pytest.raises(ScriptError, match=re.escape(message)) as info:
             parse(CONV.format(call=call))
         assert info.value.lineno == 4
