@@ -503,8 +503,8 @@ def f(x: R.Tensor((2, 3), "float32")) -> R.Tensor((2, 3), "float32"):
 def test_metadata_without_its_section_is_a_clear_error():
     text = META[META.index("# from"):] + "\n# Metadata omitted. Use show_meta=True in script() " \
         "method to show it.\n"
-    with pytest.raises(ScriptError, match=re.escape("'metadata' refers to TVM's metadata "
-                                                    "section, which this text does not have")) \
+    with pytest.raises(ScriptError, match=re.escape("'metadata' refers to constants kept outside "
+                                                    "the text (TVM's metadata section")) \
             as info:
         parse(text)
     assert info.value.lineno == 5

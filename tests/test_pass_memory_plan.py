@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tvmscript
+from backends.build import build as build_module  # without the model pipeline: this pass alone
 from backends.interpreter import InterpretedModule
 from backends.runtime.executor import Executable
 from passes.legalize_ops import legalize_ops
@@ -167,8 +168,8 @@ def test_planned_module_computes_the_same_and_returns_fresh_arrays():
 def test_a_chain_of_ten_element_wise_operators_needs_two_buffers(target):
     mod = chain_module()
     x = np.random.default_rng(0).standard_normal((16, 16)).astype("float32")
-    plain = tvmscript.build(mod, target=target)["main"]
-    planned = tvmscript.build(static_memory_plan(mod), target=target)["main"]
+    plain = build_module(mod, target=target)["main"]
+    planned = build_module(static_memory_plan(mod), target=target)["main"]
     expected = chain_reference(x)
     np.testing.assert_allclose(plain(x), expected, rtol=1e-6)
     for _ in range(3):  # the storages are reused by every call
@@ -181,7 +182,7 @@ def test_a_chain_of_ten_element_wise_operators_needs_two_buffers(target):
 
 def test_calls_from_several_threads_get_storages_of_their_own():
     mod = static_memory_plan(chain_module(size=64))
-    ex = tvmscript.build(mod, target="llvm")
+    ex = build_module(mod, target="llvm")
     rng = np.random.default_rng(1)
     inputs = [rng.standard_normal((64, 64)).astype("float32") for _ in range(4)]
     expected = [chain_reference(x) for x in inputs]
@@ -213,7 +214,7 @@ def main(x: R.Tensor(("n", 4), "float32")) -> R.Tensor(("n", 4), "float32"):
         R.output(gv)
     return gv
 '''))
-    f = tvmscript.build(mod, target="interpreter")["main"]
+    f = build_module(mod, target="interpreter")["main"]
     for rows in (3, 5):
         x = np.arange(rows * 4, dtype="float32").reshape(rows, 4) - 6
         np.testing.assert_array_equal(f(x), np.maximum(2 * x, 0) * x)
@@ -265,8 +266,8 @@ def test_planned_graphs_compute_the_same(mod, seed):
     rng = np.random.default_rng(seed)
     args = [rng.integers(-2, 3, [s.value for s in p.sinfo.shape]).astype("float32")
             for p in mod["main"].params]
-    plain = tvmscript.build(mod, target="interpreter")["main"]
-    planned = tvmscript.build(static_memory_plan(mod), target="interpreter")["main"]
+    plain = build_module(mod, target="interpreter")["main"]
+    planned = build_module(static_memory_plan(mod), target="interpreter")["main"]
     expected = plain(*args)
     np.testing.assert_array_equal(planned(*args), expected)
     np.testing.assert_array_equal(planned(*args), expected)  # with the storages reused

@@ -427,9 +427,9 @@ def main(x: R.Tensor((1, 3, 8, 8), "float32"), w: R.Tensor((4, 3, 2147483648, 3)
     y = R.nn.conv2d(x, w, padding=[1, 1])
     return y
 ''')
-    assert info.value.message == ("R.nn.conv2d: the output would have height -2147483637; the "
-                                  "(dilated) kernel (2147483648, 3) is larger than the padded "
-                                  "input (10, 10)")
+    assert info.value.message == ("R.nn.conv2d: the output would have size -2147483637 in "
+                                  "dimension H; the (dilated) kernel (2147483648, 3) is larger "
+                                  "than the padded input (10, 10)")
     assert (info.value.lineno, info.value.col_offset) == (4, 8)
 
 

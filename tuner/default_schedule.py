@@ -58,7 +58,7 @@ from .space.analysis import (
     vars_in,
 )
 from .space.auto_inline import AutoInline
-from .space.generate import block_names
+from .space.generate import block_names, has_block
 from .space.postproc import (
     _parallelize,
     leaf_blocks,
@@ -165,10 +165,10 @@ def default_schedule_module(mod: IRModule, target: Target | str = "llvm",
 def _schedule(sch: Schedule, cpu: CpuModel, tile: bool) -> None:
     ctx = SpaceContext(Target.parse("llvm"), sch.func, cpu.cores, cpu.lanes)
     for name in block_names(sch.func):  # consumers first, as the tuner visits them
-        if name != "root" and _has_block(sch, name):
+        if name != "root" and has_block(sch, name):
             AutoInline().apply(sch, sch.get_block(name), ctx)
     for name in block_names(sch.func):
-        if name == "root" or not _has_block(sch, name):
+        if name == "root" or not has_block(sch, name):
             continue
         block = sch.get_block(name)
         blk, _ = block_of(sch, block)
@@ -204,14 +204,6 @@ def _row_reduction(blk: S.Block, cpu: CpuModel) -> S.IterVar | None:
             or "contiguous" not in kinds:
         return None
     return last
-
-
-def _has_block(sch: Schedule, name: str) -> bool:
-    try:
-        sch.loc(BlockRV(name))
-        return True
-    except ScheduleError:
-        return False
 
 
 def _try(sch: Schedule, step: Callable[..., Any], *args: Any) -> bool:

@@ -105,14 +105,14 @@ def _apply_rules(rules: list[ScheduleRule], states: list[Schedule], name: str,
     """Every rule in turn on block ``name`` of every state (a state that lost the block, to an
     inline say, passes through). The block handle is fetched once per state; forks share it."""
     current: list[tuple[Schedule, Any]] = [
-        (sch, sch.get_block(name) if _has_block(sch, name) else None) for sch in states]
+        (sch, sch.get_block(name) if has_block(sch, name) else None) for sch in states]
     for rule in rules:
         following: list[tuple[Schedule, Any]] = []
         for sch, block in current:
             if block is None or (name == "root" and not rule.on_root):
                 following.append((sch, block))
                 continue
-            if not _has_block(sch, name):
+            if not has_block(sch, name):
                 following.append((sch, None))
                 continue
             try:  # on a copy: a rule that fails half-way leaves the state as it was
@@ -131,7 +131,8 @@ def _apply_rules(rules: list[ScheduleRule], states: list[Schedule], name: str,
     return out
 
 
-def _has_block(sch: Schedule, name: str) -> bool:
+def has_block(sch: Schedule, name: str) -> bool:
+    """Whether the schedule's function still has a block of that name."""
     try:
         sch.loc(BlockRV(name))
         return True

@@ -268,8 +268,9 @@ class RelaxParser(ParserBase):
         self.returned = node
 
 
-_NO_METADATA = ("'metadata' refers to constants (weights) kept outside the text: "
-                "mod.script() and TVM print large constants as metadata[...]; read the text "
+_NO_METADATA = ("'metadata' refers to constants kept outside the text (TVM's metadata section, "
+                "or a model's weights), which this text does not have: mod.script() and TVM "
+                "print large constants as metadata[...]; read the text "
                 "with tvmscript.load(path) after tvmscript.save(mod, path), pass the constants "
                 "as from_source(text, metadata=[...]), print it with script(show_meta=True), "
                 "or write the constant as R.const(value, dtype)")

@@ -147,7 +147,7 @@ class GraphMixin:
                 shape = tuple(inferred)  # TVM's R.shape holds sizes, so -1 is resolved
             args.append(f"R.shape([{', '.join(self.size(E.convert(v)) for v in shape)}])")
         for key, default in declared.items():
-            if key in c.attrs and not _same_value(c.attrs[key], default) and \
+            if key in c.attrs and not _is_default(opdef, c.attrs, key, default) and \
                     not (key == "shape" and shape is not None and self.tvm):
                 args.append(f"{key}={self.value(c.attrs[key])}")
         for key, value in c.attrs.items():
@@ -250,3 +250,22 @@ def _same_value(a: Any, b: Any) -> bool:
         return bool(a == b) and type(a) is type(b)
     except Exception:  # noqa: BLE001 - values that refuse comparison are never defaults
         return False
+
+
+# attributes whose value, when left out, TVM derives from the others (a convolution's or
+# pool's out_layout is its data layout): not written when they have that value
+_DERIVED = frozenset({"out_layout"})
+
+
+def _is_default(opdef, attrs, key: str, default) -> bool:
+    """The attribute need not be written: it is the declared default, or (for ``_DERIVED``
+    ones) what the operator's canonical form derives when it is left out."""
+    if _same_value(attrs[key], default):
+        return True
+    if key not in _DERIVED or opdef is None or opdef.normalize is None:
+        return False
+    try:
+        derived = opdef.normalize({**attrs, key: default}).get(key)
+    except (TypeError, ValueError, KeyError):
+        return False
+    return _same_value(attrs[key], derived)
