@@ -56,31 +56,39 @@ def interleaved_medians(fns: dict, calls: int, block: int = 10,
 
 
 _RSS_SCRIPT = """
-import resource, sys, numpy as np
+import sys, numpy as np
 engine, path, shape, dtype = sys.argv[1], sys.argv[2], eval(sys.argv[3]), sys.argv[4]
 x = (np.random.default_rng(0).standard_normal(shape) if dtype == "float32"
      else np.random.default_rng(0).integers(0, 100, shape)).astype(dtype)
 if engine == "ort":
     import onnxruntime as ort
+else:
+    import tvmscript
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1])
+
+before = status("VmRSS:")
+open("/proc/self/clear_refs", "w").write("5")  # the high-water mark starts again from here
+if engine == "ort":
     options = ort.SessionOptions(); options.intra_op_num_threads = 2
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     s = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     run = lambda: s.run(None, {s.get_inputs()[0].name: x})
 else:
-    import tvmscript
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     f = tvmscript.load_module(path)["main"]
     run = lambda: f(x)
 for _ in range(3):
     run()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+print(status("VmHWM:") - before)
 """
 
 
 def deployed_peak_mib(engine: str, path: Path, array: np.ndarray) -> float:
     """Peak resident memory a fresh process adds to load the deployed model and run it 3
-    times (``ru_maxrss`` after the engine's import), in MiB: onnxruntime with the .onnx file,
-    tvmscript with the exported library."""
+    times (the high-water mark, reset after the engine's import), in MiB: onnxruntime with the
+    .onnx file, tvmscript with the exported library."""
     import subprocess
 
     done = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, engine, str(path),

@@ -31,6 +31,20 @@ def onnx_files(zoo, tmp_path_factory):
             for name, (module, inputs) in zoo.items()}
 
 
+@pytest.fixture(scope="module")
+def built(onnx_files):
+    """name -> (imported module, its executable): each model is built once for all tests."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            mod = tvmscript.frontend.from_onnx(str(onnx_files[name]))
+            cache[name] = (mod, tvmscript.build(mod))
+        return cache[name]
+
+    return get
+
+
 def onnxruntime_output(path, inputs):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     feeds = {i.name: a for i, a in zip(session.get_inputs(), inputs)}
@@ -38,10 +52,9 @@ def onnxruntime_output(path, inputs):
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_onnx_model_matches_onnxruntime(name, zoo, onnx_files):
+def test_onnx_model_matches_onnxruntime(name, zoo, onnx_files, built):
     _, inputs = zoo[name]
-    mod = tvmscript.frontend.from_onnx(str(onnx_files[name]))
-    ex = tvmscript.build(mod)
+    _, ex = built(name)
     got = ex["main"](*inputs)
     expected = onnxruntime_output(onnx_files[name], inputs)
     assert got.shape == expected.shape
@@ -60,10 +73,10 @@ def test_torch_export_model_matches_torch(name, zoo):
     assert np.abs(got - expected).max() <= TOLERANCE
 
 
-def test_model_pipeline_folds_fuses_and_plans(zoo, onnx_files):
+def test_model_pipeline_folds_fuses_and_plans(zoo, built):
     """ResNet-18 after the pipeline: batch norms folded away, each conv fused with its bias
     and activation, intermediates sharing storage."""
-    mod = tvmscript.frontend.from_onnx(str(onnx_files["resnet18"]))
+    mod, ex = built("resnet18")
     text = mod.script()
     assert "metadata[" in text and text.count("R.nn.conv2d(") == 20
     optimized = tvmscript.optimize_model(mod)
@@ -71,15 +84,14 @@ def test_model_pipeline_folds_fuses_and_plans(zoo, onnx_files):
     assert "R.nn." not in main  # every operator became a kernel call
     kernels = [n for n in optimized.functions if n != "main"]
     assert any(n.startswith("fused_conv2d") and "relu" in n for n in kernels)
-    ex = tvmscript.build(mod)
     ex["main"](*zoo["resnet18"][1])
     stats = ex.memory_stats("main")
     assert stats["planned"] and stats["peak_bytes"] < stats["naive_bytes"] / 2
 
 
-def test_exported_model_is_one_file(zoo, onnx_files, tmp_path):
+def test_exported_model_is_one_file(zoo, built, tmp_path):
     _, inputs = zoo["encoder"]
-    ex = tvmscript.build(tvmscript.frontend.from_onnx(str(onnx_files["encoder"])))
+    _, ex = built("encoder")
     expected = ex["main"](*inputs)
     path = tmp_path / "encoder.so"
     ex.export_library(str(path))
@@ -89,11 +101,10 @@ def test_exported_model_is_one_file(zoo, onnx_files, tmp_path):
         loaded["main"](inputs[0].astype("float32"))
 
 
-def test_saved_model_round_trips_through_text(zoo, onnx_files, tmp_path):
+def test_saved_model_round_trips_through_text(zoo, built, tmp_path):
     _, inputs = zoo["mlp"]
-    mod = tvmscript.frontend.from_onnx(str(onnx_files["mlp"]))
+    mod, ex = built("mlp")
     tvmscript.save(mod, tmp_path / "mlp.tvms")
     again = tvmscript.load(tmp_path / "mlp.tvms")
     tvmscript.assert_structural_equal(mod, again)
-    np.testing.assert_array_equal(tvmscript.build(again)["main"](*inputs),
-                                  tvmscript.build(mod)["main"](*inputs))
+    np.testing.assert_array_equal(tvmscript.build(again)["main"](*inputs), ex["main"](*inputs))
