@@ -78,18 +78,55 @@ def to_bytes(obj: "IRModule | BaseFunc") -> bytes:
     return out.getvalue()
 
 
-def from_bytes(data: bytes, origin: str = "<bytes>") -> Any:
-    """What ``to_bytes`` wrote; ``origin`` names it in errors."""
+def from_bytes(data: "bytes | memoryview", origin: str = "<bytes>") -> Any:
+    """What ``to_bytes`` wrote; ``origin`` names it in errors. ``data`` may be a memoryview
+    (a loaded library's read-only bytes): the weights are read out of it once, not copied
+    whole first."""
     from .script.parser import from_source
 
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with zipfile.ZipFile(_ViewFile(memoryview(data).cast("B"))) as archive:
             text = archive.read("module.py").decode()
-            with np.load(io.BytesIO(archive.read("weights.npz")), allow_pickle=False) as w:
-                constants = [w[f"c{i}"] for i in range(len(w.files))]
+            with archive.open("weights.npz") as stream, \
+                    np.load(stream, allow_pickle=False) as w:
+                constants = [_frozen(w[f"c{i}"]) for i in range(len(w.files))]
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{origin}: not a module archive written by tvmscript ({exc})") from None
     return from_source(text, filename=f"{origin}:module.py", metadata=constants)
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    """Read-only, so the constant made of it keeps it instead of copying it."""
+    array.setflags(write=False)
+    return array
+
+
+class _ViewFile(io.RawIOBase):
+    """A seekable read-only file over a memoryview (``io.BytesIO`` would copy it)."""
+
+    def __init__(self, view: memoryview) -> None:
+        self.view, self.pos = view, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.pos, 2: len(self.view)}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self.view[self.pos:self.pos + len(buffer)]
+        n = len(chunk)
+        memoryview(buffer).cast("B")[:n] = chunk
+        self.pos += n
+        return n
 
 
 __all__ = ["from_bytes", "load", "save", "to_bytes", "weights_path"]

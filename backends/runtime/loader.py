@@ -52,11 +52,12 @@ def load_module(path: str) -> RuntimeModule:
     return rt
 
 
-def _graph_payload(lib: ctypes.CDLL, path: str) -> bytes | None:
-    """The model's graph and weights linked into the library, when it has them."""
+def _graph_payload(lib: ctypes.CDLL, path: str) -> memoryview | None:
+    """The model's graph and weights linked into the library, when it has them: a view of the
+    library's read-only data (no copy; the library stays loaded as long as the module)."""
     try:
         size = ctypes.c_uint64.in_dll(lib, PAYLOAD_SYMBOL + "_size").value
         start = ctypes.c_char.in_dll(lib, PAYLOAD_SYMBOL)
     except ValueError:
         return None
-    return ctypes.string_at(ctypes.addressof(start), size)
+    return memoryview((ctypes.c_char * size).from_address(ctypes.addressof(start))).cast("B")

@@ -152,7 +152,11 @@ class Constant(GraphExpr):
     data: np.ndarray
 
     def __post_init__(self) -> None:
-        array = np.array(self.data, copy=True)
+        data = self.data
+        # an array nobody else can write (read-only, owning its memory: what the loaders make)
+        # is kept as it is; anything else is copied, so a constant never changes under us
+        frozen = isinstance(data, np.ndarray) and not data.flags.writeable and data.base is None
+        array = data if frozen else np.array(data, copy=True)
         array.setflags(write=False)
         object.__setattr__(self, "data", array)
 
