@@ -345,6 +345,7 @@ def main(x: R.Tensor((2, 3, 4, 4), "float32"), w: R.Tensor((5, 3, 3, 3), "float3
         b5 = R.erf(x)
         b6 = R.rsqrt(x)
         b7 = R.sign(x)
+        b8 = R.square(x)
         c = R.clip(x, 0, 6)
         c1 = R.concat((x, x), axis=1)
         d = R.equal(x, x)

@@ -117,6 +117,7 @@ UNARY = {
     "R.ceil(x)": lambda a: np.ceil(a["x"]),
     "R.round(x)": lambda a: np.round(a["x"]),  # halves to even: x holds many halves
     "R.sign(x)": lambda a: np.sign(a["x"]),
+    "R.square(x)": lambda a: a["x"] * a["x"],
     "R.nn.relu(x)": lambda a: np.maximum(a["x"], 0),
     "R.nn.relu6(x)": lambda a: relu6(a["x"]),
     "R.nn.gelu(x)": lambda a: 0.5 * a["x"] * (1 + erf(a["x"] / np.sqrt(2))),

@@ -164,7 +164,7 @@ _UNARY: dict[str, Callable[..., PrimExpr]] = {
     "negative": _unary(lambda x: -x), "abs": _unary(_abs),
     "floor": _float_only(te.floor), "ceil": _float_only(te.ceil),
     "round": _float_only(te.nearbyint),  # half to even, as numpy and ONNX Round
-    "sign": _unary(_sign), "logical_not": _unary(E.Not),
+    "sign": _unary(_sign), "square": _unary(lambda x: x * x), "logical_not": _unary(E.Not),
     "nn.relu": _unary(lambda x: E.Max(x, te.const(0, x.dtype))), "nn.relu6": _unary(_relu6),
     "nn.gelu": _unary(_gelu), "nn.gelu_tanh": _unary(_gelu_tanh),
     "nn.silu": _unary(lambda x: x * te.sigmoid(x)), "nn.hard_swish": _unary(_hard_swish),

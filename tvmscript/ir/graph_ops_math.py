@@ -125,7 +125,7 @@ _UNARY = {
     "exp": "float", "log": "float", "sqrt": "float", "rsqrt": "float", "tanh": "float",
     "sigmoid": "float", "erf": "float", "sin": "float", "cos": "float",
     "negative": "number", "abs": "number", "floor": "number", "ceil": "number",
-    "round": "number", "sign": "number", "logical_not": "bool",
+    "round": "number", "sign": "number", "square": "number", "logical_not": "bool",
     "nn.relu": "number", "nn.relu6": "number", "nn.gelu": "float", "nn.gelu_tanh": "float",
     "nn.silu": "float", "nn.hard_swish": "float",
 }
