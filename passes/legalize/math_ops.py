@@ -19,10 +19,10 @@ from tvmscript.ir.dtype import DataType
 from tvmscript.ir.dtype import dtype as as_dtype
 from tvmscript.ir.expr import PrimExpr, Var
 from tvmscript.ir.function import PrimFunc
-from tvmscript.ir.functor import post_order_visit, substitute
 from tvmscript.ir.graph_ops_math import reduced_axes
 
 from ..legalize_ops import register_legalization
+from .sizes import OwnSizes
 
 
 class Kernel:
@@ -30,27 +30,15 @@ class Kernel:
     kernel's own size variables (bound from its buffers' shapes when it is called)."""
 
     def __init__(self) -> None:
-        self.sizes: dict[Var, Var] = {}
+        self.own = OwnSizes()
 
     def dims(self, shape: Sequence[PrimExpr]) -> list[PrimExpr]:
         """``shape`` in the kernel's own size variables."""
-        out = []
-        for d in shape:
-            for v in _free_vars(d):
-                self.sizes.setdefault(v, te.var(v.name))
-            out.append(substitute(d, self.sizes) if self.sizes else d)
-        return out
+        return self.own.dims(shape)
 
     def input(self, sinfo: G.StructInfo, name: str) -> te.Tensor:
         """A placeholder for a tensor argument (its struct info has a known shape)."""
         return te.placeholder(self.dims(sinfo.shape), sinfo.dtype, name=name)
-
-
-def _free_vars(e: PrimExpr) -> list[Var]:
-    found: list[Var] = []
-    post_order_visit(e, lambda n: found.append(n)
-                     if isinstance(n, Var) and n not in found else None)
-    return found
 
 
 def _kernel_name(op: str) -> str:

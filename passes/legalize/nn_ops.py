@@ -28,10 +28,10 @@ from tvmscript.ir.dtype import DataType
 from tvmscript.ir.dtype import dtype as as_dtype
 from tvmscript.ir.expr import PrimExpr, Var
 from tvmscript.ir.function import PrimFunc
-from tvmscript.ir.functor import post_order_visit, substitute
 from tvmscript.ir.graph_ops_nn import SPATIAL, conv_params, pool_params, resize_params
 
 from ..legalize_ops import register_legalization
+from .sizes import OwnSizes
 
 INDEX = "int64"
 
@@ -43,29 +43,14 @@ class _Kernel:
     bound that way, so the kernel takes it as a size variable of its own."""
 
     def __init__(self, args: Sequence[G.StructInfo], out: G.StructInfo) -> None:
-        self.sizes: dict[Var, Var] = {}
-        self.bound = {d for sinfo in (*args, out) for d in sinfo.shape if isinstance(d, Var)}
+        bound = {d for sinfo in (*args, out) for d in sinfo.shape if isinstance(d, Var)}
+        self.own = OwnSizes(bound, opaque_name="size", fold=True)
 
     def dims(self, shape: Sequence[PrimExpr]) -> list[PrimExpr]:
-        out = []
-        for d in shape:
-            found = _vars_of(d)
-            if not all(v in self.bound for v in found):
-                out.append(te.var("size"))
-                continue
-            for v in found:
-                self.sizes.setdefault(v, te.var(v.name))
-            out.append(_fold(substitute(d, self.sizes)) if found else d)
-        return out
+        return self.own.dims(shape)
 
     def input(self, sinfo: G.StructInfo, name: str) -> te.Tensor:
         return te.placeholder(self.dims(sinfo.shape), sinfo.dtype, name=name)
-
-
-def _vars_of(e: PrimExpr) -> list[Var]:
-    found: list[Var] = []
-    post_order_visit(e, lambda n: found.append(n) if isinstance(n, Var) else None)
-    return found
 
 
 def _fold(e: PrimExpr) -> PrimExpr:
@@ -266,7 +251,6 @@ def _pool(call: G.Call, args: list[G.StructInfo], out: G.StructInfo, nd: int,
     xs, os_ = dict(zip(lay, x.shape)), dict(zip(ol, out_shape))
     checks = _window(p, sp, xs, os_)
     axes = {c: te.reduce_axis(p["pool_size"][j], "r" + c.lower()) for j, c in enumerate(sp)}
-    dt = x.dtype
 
     def read(o: dict[str, Var], identity: PrimExpr) -> PrimExpr:
         xi, inside = {"N": o["N"], "C": o["C"]}, []
@@ -281,15 +265,23 @@ def _pool(call: G.Call, args: list[G.StructInfo], out: G.StructInfo, nd: int,
         value = x[tuple(xi[c] for c in lay)]
         return te.if_then_else(te.all_of(*inside), value, identity) if inside else value
 
-    reduce_axes = list(axes.values())
+    return _pool_func(op, kind, x, out_shape, ol, list(axes.values()), read,
+                      lambda o: _avg_count(o, p, sp, xs, os_, checks))
+
+
+def _pool_func(op: str, kind: str, x: te.Tensor, out_shape: list[PrimExpr], ol: str,
+               reduce_axes: list, read: Callable[[dict[str, Var], PrimExpr], PrimExpr],
+               count: Callable[[dict[str, Var]], PrimExpr]) -> PrimFunc:
+    """The pool's kernel: one max reduction, or a sum then a divide by the window's ``count``
+    (``read(output index, identity)`` gives a window element, the identity outside the data)."""
+    dt = x.dtype
     if kind == "max":
         y = te.compute(out_shape, lambda *i: te.max(read(dict(zip(ol, i)), te.min_value(dt)),
                                                     axis=reduce_axes), name=op)
         return te.create_prim_func([x, y], name=op)
     total = te.compute(out_shape, lambda *i: te.sum(read(dict(zip(ol, i)), te.const(0, dt)),
                                                     axis=reduce_axes), name="pool_sum")
-    y = te.compute(out_shape, lambda *i: _divide(
-        total[i], _avg_count(dict(zip(ol, i)), p, sp, xs, os_, checks)), name=op)
+    y = te.compute(out_shape, lambda *i: _divide(total[i], count(dict(zip(ol, i)))), name=op)
     return te.create_prim_func([x, y], name=op)
 
 
@@ -359,7 +351,6 @@ def _adaptive(call: G.Call, args: list[G.StructInfo], out: G.StructInfo, nd: int
     xs, os_ = dict(zip(lay, x.shape)), dict(zip(ol, out_shape))
     bins = {c: _bins(xs[c], os_[c]) for c in sp}
     axes = {c: te.reduce_axis(bins[c][1], "r" + c.lower()) for c in sp}
-    dt = x.dtype
 
     def bounds(o: dict[str, Var], c: str) -> tuple[PrimExpr, PrimExpr]:
         uniform, length = bins[c]
@@ -379,12 +370,6 @@ def _adaptive(call: G.Call, args: list[G.StructInfo], out: G.StructInfo, nd: int
         value = x[tuple(xi[c] for c in lay)]
         return te.if_then_else(te.all_of(*inside), value, identity) if inside else value
 
-    reduce_axes = list(axes.values())
-    if kind == "max":
-        y = te.compute(out_shape, lambda *i: te.max(read(dict(zip(ol, i)), te.min_value(dt)),
-                                                    axis=reduce_axes), name=op)
-        return te.create_prim_func([x, y], name=op)
-
     def count(o: dict[str, Var]) -> PrimExpr:
         n = None
         for c in sp:
@@ -392,10 +377,7 @@ def _adaptive(call: G.Call, args: list[G.StructInfo], out: G.StructInfo, nd: int
             n = length if n is None else n * length
         return n
 
-    total = te.compute(out_shape, lambda *i: te.sum(read(dict(zip(ol, i)), te.const(0, dt)),
-                                                    axis=reduce_axes), name="pool_sum")
-    y = te.compute(out_shape, lambda *i: _divide(total[i], count(dict(zip(ol, i)))), name=op)
-    return te.create_prim_func([x, y], name=op)
+    return _pool_func(op, kind, x, out_shape, ol, list(axes.values()), read, count)
 
 
 register_legalization("nn.adaptive_avg_pool2d")(

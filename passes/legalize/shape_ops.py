@@ -17,11 +17,10 @@ from tvmscript.ir import PrimFunc
 from tvmscript.ir import expr as E
 from tvmscript.ir import graph as G
 from tvmscript.ir.expr import PrimExpr, Var
-from tvmscript.ir.functor import post_order_visit, substitute
 from tvmscript.ir.graph_ops_shape import permutation, slice_ranges, split_ranges
-from tvmscript.ir.structural import structural_equal
 
 from ..legalize_ops import LegalizeError, register_legalization
+from .sizes import OwnSizes
 
 Index = Sequence[PrimExpr]
 
@@ -33,27 +32,12 @@ class _Kernel:
 
     def __init__(self, name: str, args: list, out: G.StructInfo) -> None:
         self.name = name
-        self.sizes: dict[Var, Var] = {}
-        self.opaque: list[tuple[PrimExpr, Var]] = []
         self.inputs: list[te.Tensor] = []
-        self.bindable = {d for s in [*args, out] for t in _tensors(s) for d in t.shape
-                         if isinstance(d, Var)}
+        self.own = OwnSizes(d for s in [*args, out] for t in _tensors(s) for d in t.shape
+                            if isinstance(d, Var))
 
     def dim(self, d: Any) -> PrimExpr:
-        if isinstance(d, int):
-            return te.const(d, "int64")
-        found: list[Var] = []
-        post_order_visit(d, lambda n: found.append(n) if isinstance(n, Var) else None)
-        if any(v not in self.bindable for v in found):
-            for e, v in self.opaque:
-                if structural_equal(e, d):
-                    return v
-            self.opaque.append((d, te.var(f"d{len(self.opaque)}")))
-            return self.opaque[-1][1]
-        for v in found:
-            if v not in self.sizes:
-                self.sizes[v] = te.var(v.name)
-        return substitute(d, self.sizes)
+        return self.own.dim(d)
 
     def shape(self, shape: Sequence[Any]) -> tuple[PrimExpr, ...]:
         return tuple(self.dim(d) for d in shape)

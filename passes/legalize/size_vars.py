@@ -13,8 +13,10 @@ from typing import Any
 
 from tvmscript.ir import PrimFunc
 from tvmscript.ir import expr as E
-from tvmscript.ir.functor import Mutator, post_order_visit
+from tvmscript.ir.functor import Mutator
 from tvmscript.ir.structural import structural_equal
+
+from .sizes import free_vars
 
 
 def bind_compound_sizes(func: PrimFunc) -> PrimFunc:
@@ -35,9 +37,7 @@ def bind_compound_sizes(func: PrimFunc) -> PrimFunc:
 
 
 def _vars(e: Any) -> set[E.Var]:
-    found: set[E.Var] = set()
-    post_order_visit(e, lambda n: found.add(n) if isinstance(n, E.Var) else None)
-    return found
+    return set(free_vars(e))
 
 
 def _name(e: E.PrimExpr, index: int) -> str:
