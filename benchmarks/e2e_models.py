@@ -159,6 +159,24 @@ class Encoder(nn.Module):
         return self.norm(x)
 
 
+# ---------------------------------------------------------------- DQN
+
+
+class DQN(nn.Module):
+    """The Nature DQN (Mnih et al. 2015): 4 stacked 84×84 frames, three convolutions, a
+    512-unit dense layer and one output per action (18, the full Atari action set)."""
+
+    def __init__(self, actions: int = 18) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(4, 32, 8, 4), nn.ReLU(), nn.Conv2d(32, 64, 4, 2), nn.ReLU(),
+            nn.Conv2d(64, 64, 3, 1), nn.ReLU(), nn.Flatten())
+        self.head = nn.Sequential(nn.Linear(64 * 7 * 7, 512), nn.ReLU(), nn.Linear(512, actions))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
 # ---------------------------------------------------------------- the benchmark set
 
 
@@ -172,6 +190,7 @@ def models() -> dict[str, tuple[nn.Module, tuple[np.ndarray, ...]]]:
         "mobilenet_v2": (MobileNetV2(), (image,)),
         "mlp": (MLP(), (rng.standard_normal((1, 784), dtype=np.float32),)),
         "encoder": (Encoder(), (rng.integers(0, 1000, (1, 128)).astype(np.int64),)),
+        "dqn": (DQN(), (rng.random((1, 4, 84, 84), dtype=np.float32),)),
     }
     for module, _ in out.values():
         _randomize_batch_norm(module)

@@ -15,7 +15,7 @@ pytest.importorskip("onnx", reason="the ONNX importer needs onnx (the test extra
 
 from benchmarks.e2e_models import export_onnx, models  # noqa: E402
 
-MODELS = ["mlp", "encoder", "mobilenet_v2", "resnet18"]
+MODELS = ["mlp", "encoder", "dqn", "mobilenet_v2", "resnet18"]
 TOLERANCE = 1e-4  # the issue's bound on the logits' max abs difference
 
 

@@ -141,6 +141,17 @@ def default_schedule_trace(func: PrimFunc, target: Target | str = "llvm") -> Sch
     return None
 
 
+SCHEDULE_ATTR = "tvmscript.schedule"
+"""The attribute that says where a model kernel's schedule came from: "database" (the database's
+best record; tuning stores the measured default schedule too), "default" (``default_schedule``) or "as written" (nothing applied)."""
+
+
+def schedule_sources(mod: IRModule) -> dict[str, str]:
+    """Kernel name -> where its schedule came from, for a module ``optimize_model`` made."""
+    return {name: str(f.attrs.get(SCHEDULE_ATTR, "unknown")) for name, f in mod.functions.items()
+            if isinstance(f, PrimFunc)}
+
+
 def default_schedule_module(mod: IRModule, target: Target | str = "llvm",
                             database: Any = None) -> IRModule:
     """Every loop-level function of ``mod`` scheduled: by the best record of ``database`` (a
@@ -154,8 +165,11 @@ def default_schedule_module(mod: IRModule, target: Target | str = "llvm",
         for name, func in mod.functions.items():
             if isinstance(func, PrimFunc):
                 best = apply_best(func, target, db) if db is not None else None
-                mod = mod.with_function(name, best if best is not None
-                                        else default_schedule(func, target))
+                source = "database"
+                if best is None:
+                    best = default_schedule(func, target)
+                    source = "default" if best is not func else "as written"
+                mod = mod.with_function(name, best.with_attr(SCHEDULE_ATTR, source))
     finally:
         if db is not None and db is not database:
             db.close()

@@ -396,6 +396,7 @@ class Measurer:
         self._builders: list[_Child] = []
         self._runner: _Child | None = None
         self._setup: tuple | None = None  # (seed, expected outputs), given to every new runner
+        self._setups: dict[str, tuple] = {}  # the setups of the tasks measured before (set_task)
         self._counter = 0
 
     def __enter__(self) -> Measurer:  # noqa: PYI034
@@ -416,6 +417,25 @@ class Measurer:
             child.stop()
         self._builders, self._runner = [], None
         shutil.rmtree(self._dir, ignore_errors=True)
+
+    def set_task(self, check_against: PrimFunc | None) -> None:
+        """Measure another task's candidates from now on (a model's tuner moves between its
+        kernels): the outputs are checked against ``check_against`` (None: not checked), and the
+        "far behind the best" rule starts again. The processes stay, and a task's reference
+        outputs are computed once however often it comes back."""
+        from tvmscript.ir.structural import stable_structural_hash
+
+        if self.check_against is not None and self._setup is not None:
+            self._setups[stable_structural_hash(self.check_against)] = self._setup
+        self.check_against, self.best_s = check_against, None
+        if check_against is None:
+            self._setup = (self.seed, None)
+        else:
+            self._setup = self._setups.get(stable_structural_hash(check_against))
+        if self._runner is not None and self._setup is not None:
+            status, value = self._request(self.reference_timeout_s, "setup", *self._setup)
+            if status != "ok":
+                raise MeasureError(f"the runner process refused the task's setup: {value}")
 
     def measure(self, candidates: list[Candidate]) -> list[MeasureResult]:
         """Build the whole batch, then run it one candidate at a time."""

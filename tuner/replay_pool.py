@@ -85,6 +85,9 @@ class InProcessReplayer:
     def __init__(self, func: PrimFunc, target: Any = "llvm") -> None:
         self.func, self.target = func, target
 
+    def use(self, func: PrimFunc) -> None:
+        self.func = func
+
     def run(self, jobs: Sequence[tuple]) -> list[Replayed | None]:
         return [_run_job(self.func, self.target, job, True) for job in jobs]
 
@@ -150,9 +153,12 @@ class ReplayPool:
             raise
 
     def _start(self, child: Any) -> None:
+        child.wait_ready()
+        self._setup(child)
+
+    def _setup(self, child: Any) -> None:
         from .measure import MeasureError
 
-        child.wait_ready()
         child.send("replay_setup", self._script, self._target_text)
         if not child.recv_conn.poll(self.timeout_s):
             child.kill()
@@ -161,6 +167,20 @@ class ReplayPool:
         if status != "ok":
             child.kill()
             raise MeasureError(f"a replay worker could not read the function: {value}")
+
+    def use(self, func: PrimFunc) -> None:
+        """Replay ``func``'s programs from now on (a model's tuner moves between kernels; the
+        workers stay and only read the new function)."""
+        if func is self.func:
+            return
+        from .measure import MeasureError
+
+        self.func, self._script = func, func.script()
+        for child in list(self._children):
+            try:
+                self._setup(child)
+            except (OSError, MeasureError):
+                self._replace(child)
 
     def run(self, jobs: Sequence[tuple]) -> list[Replayed | None]:
         wire = [(job[0], job[1].to_json(), *job[2:]) for job in jobs]

@@ -44,18 +44,22 @@ def tune(func_or_module: PrimFunc | IRModule, target: Any = "llvm", trials: int 
          trials_per_round: int = 16, timeout_s: float = 10.0, time_budget_s: float | None = None,
          workers: int | None = None, pretrained: str | Path | None = None,
          progress: bool = True, *, repeats: int = 5, check: bool = True,
-         measurer: Any = None) -> TuneResult:
+         measurer: Any = None, runner: Any = "local") -> TuneResult:
     """Tune ``func_or_module`` for ``target``; the result's ``best`` is called like it.
 
     ``trials`` counts measured candidates, records already in ``database`` for this workload
     included (resume). ``cost_model``: "xgb", "random" or an object with ``update``/``predict``;
     ``search``: "evolutionary" or "random"; ``space``: the schedule rules (default: the
     target's). ``pretrained``: a saved cost model file or a database whose records train the
-    model first. ``measurer``: any object with ``measure(candidates) -> results`` (default: a
-    ``Measurer`` with ``workers``, ``timeout_s``, ``repeats`` and, with ``check``, the output
-    checked against the unscheduled function).
+    model first. ``runner``: where candidates are built and timed — "local" (a ``Measurer``
+    with ``workers``, ``timeout_s``, ``repeats`` and, with ``check``, the output checked
+    against the unscheduled function), "ray" (the workers of a Ray cluster, started locally
+    when none is running: ``tuner.ray_runner.RayMeasurer``; pass a ``RayMeasurer(address=...)``
+    to join a cluster), or any object with ``measure(candidates) -> results`` (``measurer`` is
+    the older name of that argument).
     """
     _check_options(trials, trials_per_round, cost_model, search)
+    measurer = _runner_object(runner, measurer)
     parsed = check_target(target) if measurer is None else target
     if isinstance(func_or_module, IRModule):
         return _tune_module(func_or_module, parsed, trials, locals())
@@ -66,8 +70,50 @@ def tune(func_or_module: PrimFunc | IRModule, target: Any = "llvm", trials: int 
 
 def _options(args: dict[str, Any]) -> dict[str, Any]:
     keep = ("database", "seed", "cost_model", "search", "space", "trials_per_round", "timeout_s",
-            "time_budget_s", "workers", "pretrained", "progress", "repeats", "check", "measurer")
+            "time_budget_s", "workers", "pretrained", "progress", "repeats", "check", "measurer",
+            "runner")
     return {k: args[k] for k in keep}
+
+
+RUNNERS = ("local", "ray")
+
+
+def _runner_object(runner: Any, measurer: Any) -> Any:
+    """The measurer object given (as ``runner`` or ``measurer``), None for a named runner."""
+    if isinstance(runner, str):
+        if runner not in RUNNERS:
+            raise ValueError(f"unknown runner {runner!r}; use one of {list(RUNNERS)} or an object "
+                             "with measure(candidates) -> results")
+        return measurer
+    if not callable(getattr(runner, "measure", None)):
+        raise TypeError(f"runner must be one of {list(RUNNERS)} or an object with "
+                        f"measure(candidates) -> results, got {runner!r}")
+    if measurer is not None and measurer is not runner:
+        raise ValueError("give the measurer as runner= or as measurer=, not both")
+    return runner
+
+
+def make_measurer(opts: dict[str, Any], target: Any, func: PrimFunc | None) -> Any:
+    """The measurer a named runner stands for, checking outputs against ``func``."""
+    check = func if opts["check"] else None
+    if opts.get("runner") == "ray":
+        from .ray_runner import RayMeasurer
+
+        return RayMeasurer(target, timeout_s=opts["timeout_s"], repeats=opts["repeats"],
+                           check_against=check, seed=opts["seed"])
+    from .measure import Measurer
+
+    return Measurer(target, workers=opts["workers"], timeout_s=opts["timeout_s"],
+                    repeats=opts["repeats"], check_against=check, seed=opts["seed"])
+
+
+def _owns_builders(opts: dict[str, Any]) -> bool:
+    """Whether the measurer builds on this machine's cores (which then idle while the search
+    runs, so replaying moves to worker processes)."""
+    from .measure import Measurer
+
+    given = opts["measurer"]
+    return (given is None and opts.get("runner") != "ray") or isinstance(given, Measurer)
 
 
 def _check_options(trials: Any, per_round: Any, cost_model: Any, search: Any) -> None:
@@ -131,8 +177,10 @@ def _has_loops(func: PrimFunc) -> bool:
 class _Task:
     """Tuning one function: the loop of rounds and the bookkeeping around it."""
 
+    exhausted = False
+
     def __init__(self, func: PrimFunc, target: Any, trials: int, opts: dict[str, Any],
-                 name: str = "") -> None:
+                 name: str = "", model: Any = None) -> None:
         self.func, self.target, self.trials, self.opts = func, target, trials, opts
         self.name = name or func.name or "main"
         if not _has_loops(func):
@@ -140,8 +188,8 @@ class _Task:
         self.result = TuneResult(func, str(target), flops=flop_count(func))
         self.db, self.owns_db = _open_database(opts["database"])
         self.workload = self.db.workload(func, target) if self.db is not None else None
-        self.model = _cost_model(opts["cost_model"], opts["pretrained"], opts["seed"],
-                                 self._exclude(), target)
+        self.model = model if model is not None else _cost_model(
+            opts["cost_model"], opts["pretrained"], opts["seed"], self._exclude(), target)
         self.rng = np.random.default_rng(opts["seed"])
 
     def _exclude(self) -> int | None:
@@ -152,84 +200,97 @@ class _Task:
         return self.workload.id if same else None
 
     def run(self) -> TuneResult:
-        start = self.started = time.perf_counter()
-        spaces = _design_spaces(self.func, self.target, self.opts["space"])
         replayer = self._replayer()
+        bar = measurer = None
+        owned = False
         try:
-            self.search = make_search(self.opts["search"], self.func, spaces, self.model,
-                                      self.rng, self.target, replayer)
-        except BaseException:
-            replayer.close()
-            raise
-        self.uses_model = self.search.name != "random"
-        self.search.model_ready = self.opts["pretrained"] is not None
-        bar = Progress(self.trials, self.opts["progress"], desc=f"tuning {self.name}")
-        measurer, owned = None, False
-        try:
-            resumed = self._resume()
+            resumed = self.start(replayer)
+            bar = Progress(self.trials, self.opts["progress"], desc=f"tuning {self.name}")
             bar.advance(resumed, self.result.best_gflops, self.result.errors)
             measurer, owned = self._measurer()
-            self._rounds(self.trials - resumed, start, measurer, bar)
+            self._rounds(self.trials - resumed, measurer, bar)
         finally:
-            bar.close()
+            if bar is not None:
+                bar.close()
             replayer.close()
             if owned:
                 measurer.close()
-            if self.owns_db:
-                self.db.close()
-        self.result.wall_s = time.perf_counter() - start
+            self.close()
+        self.result.wall_s = time.perf_counter() - self.started
         return self._finish()
+
+    def start(self, replayer: Any) -> int:
+        """The search over the design spaces, with what the database holds for this workload
+        (resumed); the number of records resumed."""
+        self.started = time.perf_counter()
+        spaces = _design_spaces(self.func, self.target, self.opts["space"])
+        self.search = make_search(self.opts["search"], self.func, spaces, self.model,
+                                  self.rng, self.target, replayer)
+        self.uses_model = self.search.name != "random"
+        self.search.model_ready = (self.opts["pretrained"] is not None
+                                   or bool(getattr(self.model, "trained", False)))
+        self.rounds = 0
+        return self._resume()
+
+    def close(self) -> None:
+        if self.owns_db:
+            self.db.close()
+            self.owns_db = False
 
     def _replayer(self) -> Any:
         """Worker processes replay the search's candidates while the measurer's builders
         idle (with a ``Measurer``: a custom measurer may have no builders to stand in for)."""
-        from .measure import Measurer
         from .replay_pool import InProcessReplayer, make_replayer
         from .search import SEARCHES
 
-        search, measurer = self.opts["search"], self.opts["measurer"]
-        if (measurer is not None and not isinstance(measurer, Measurer)) \
-                or not (isinstance(search, str) and search in SEARCHES):
+        search = self.opts["search"]
+        if not _owns_builders(self.opts) or not (isinstance(search, str) and search in SEARCHES):
             return InProcessReplayer(self.func, self.target)
         return make_replayer(self.func, self.target, self.opts["workers"])
 
     def _measurer(self) -> tuple[Any, bool]:
-        if self.opts["measurer"] is not None:
-            given = self.opts["measurer"]
-            if getattr(given, "best_s", None) is not None:
+        """The measurer of this task and whether the task made it (and so closes it)."""
+        given = self.opts["measurer"]
+        if given is not None:
+            if hasattr(given, "set_task"):
+                given.set_task(self.func if self.opts["check"] else None)
+            elif getattr(given, "best_s", None) is not None:
                 given.best_s = None  # "far behind the best" is per task
             return given, False
-        from .measure import Measurer
+        return make_measurer(self.opts, self.target, self.func), True
 
-        o = self.opts
-        return Measurer(self.target, workers=o["workers"], timeout_s=o["timeout_s"],
-                        repeats=o["repeats"], check_against=self.func if o["check"] else None,
-                        seed=o["seed"]), True
-
-    def _rounds(self, remaining: int, start: float, measurer: Any, bar: Progress) -> None:
+    def _rounds(self, remaining: int, measurer: Any, bar: Progress) -> None:
         budget = self.opts["time_budget_s"]
-        rnd = 0
         while remaining > 0:
-            if budget is not None and time.perf_counter() - start >= budget:
+            if budget is not None and time.perf_counter() - self.started >= budget:
                 self.result.message = (f"stopped by time_budget_s={budget} after "
                                        f"{len(self.result.history)} trials")
                 return
-            rnd += 1
-            started = time.perf_counter()
-            props = self.search.propose(min(self.opts["trials_per_round"], remaining))
-            self._spent("search", started)
-            if not props:
-                self.result.message = (f"the design space has no unmeasured program left after "
-                                       f"{len(self.result.history)} trials")
+            done = self.step(measurer, min(self.opts["trials_per_round"], remaining))
+            if not done:
                 return
-            started = time.perf_counter()
-            results = measurer.measure([p.candidate for p in props])
-            run_s = sum(getattr(r, "run_s", 0.0) for r in results)
-            self._spent("run", time.perf_counter() - run_s)
-            self._spent("build", started + run_s)
-            self._record(props, results, rnd)
-            remaining -= len(props)
-            bar.advance(len(props), self.result.best_gflops, self.result.errors)
+            remaining -= done
+            bar.advance(done, self.result.best_gflops, self.result.errors)
+
+    def step(self, measurer: Any, n: int) -> int:
+        """One round: up to ``n`` candidates proposed, measured and recorded; how many (0 when
+        the design space has no unmeasured program left)."""
+        self.rounds += 1
+        started = time.perf_counter()
+        props = self.search.propose(n)
+        self._spent("search", started)
+        if not props:
+            self.exhausted = True
+            self.result.message = (f"the design space has no unmeasured program left after "
+                                   f"{len(self.result.history)} trials")
+            return 0
+        started = time.perf_counter()
+        results = measurer.measure([p.candidate for p in props])
+        run_s = sum(getattr(r, "run_s", 0.0) for r in results)
+        self._spent("run", time.perf_counter() - run_s)
+        self._spent("build", started + run_s)
+        self._record(props, results, self.rounds)
+        return len(props)
 
     def _record(self, props: list, results: list[MeasureResult], rnd: int) -> None:
         cands = [p.candidate for p in props]

@@ -81,6 +81,15 @@ def tune(*args, **kwargs):
     return _tune(*args, **kwargs)
 
 
+def tune_model(mod, target="llvm", database=None, **options):
+    """Tune every kernel of model ``mod`` within one budget (``tuner.model_tune.tune_model``):
+    ``tune_model(mod, target, database="model.db", time_budget_s=1200) -> ModelTuneReport``;
+    then ``build(mod, target, database="model.db")`` uses the best of each kernel."""
+    from tuner.model_tune import tune_model as _tune_model
+
+    return _tune_model(mod, target, database, **options)
+
+
 def load_module(path):
     """Load a library written by ``RuntimeModule.export_library`` (no recompilation)."""
     from backends.build import load_module as _load
@@ -94,5 +103,5 @@ __all__ = [
     "ScriptError", "T", "TensorIntrin", "Trace", "WellFormedError", "assert_structural_equal",
     "bfloat16", "build", "frontend", "optimize_model", "te",
     "check_well_formed", "from_source", "ir", "load", "load_module", "save", "structural_equal",
-    "structural_hash", "tune", "verify",
+    "structural_hash", "tune", "tune_model", "verify",
 ]
