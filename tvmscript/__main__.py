@@ -1,0 +1,7 @@
+"""``python -m tvmscript`` is the ``tvmscript`` command (``tvmscript.cli``)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
