@@ -224,7 +224,7 @@ class _TaskReplayer:
 def tune_model(mod: IRModule, target: Any = "llvm", database: Any = None, *,
                time_budget_s: float | None = None, trials: int | None = None,
                strategy: str = "gradient", runner: Any = "local", cost_model: Any = "xgb",
-               seed: int = 0, trials_per_round: int = 16, timeout_s: float = 10.0,
+               search: Any = "evolutionary", seed: int = 0, trials_per_round: int = 16, timeout_s: float = 10.0,
                workers: int | None = None, pretrained: Any = None, progress: bool = True,
                patience: int = 4, repeats: int = 5, check: bool = True,
                tasks: list[str] | None = None) -> ModelTuneReport:
@@ -232,8 +232,9 @@ def tune_model(mod: IRModule, target: Any = "llvm", database: Any = None, *,
     (a path or ``Database``; a temporary file when None, named in the report), so that
     ``tvmscript.build(mod, target, database=...)`` uses them.
 
-    The budget is ``time_budget_s`` seconds, ``trials`` measured candidates, or both (whichever
-    ends first); with neither, 32 trials per task. ``tasks`` limits tuning to the named
+    The budget is ``time_budget_s`` seconds, ``trials`` candidates measured by this run
+    (records already in the database resume and do not count), or both (whichever ends
+    first); with neither, 32 trials per task. ``tasks`` limits tuning to the named
     kernels (names as in ``report.table()``). The other options mean what they mean for
     ``tune``; ``patience`` is how many rounds without improvement retire a task.
     """
@@ -245,7 +246,7 @@ def tune_model(mod: IRModule, target: Any = "llvm", database: Any = None, *,
                          f"{time_budget_s!r}")
     if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
         raise ValueError(f"patience must be a positive integer (rounds), got {patience!r}")
-    _check_options(trials if trials is not None else 1, trials_per_round, cost_model, "evolutionary")
+    _check_options(trials if trials is not None else 1, trials_per_round, cost_model, search)
     measurer = _runner_object(runner, None)
     parsed = check_target(target) if measurer is None else target
     started = time.perf_counter()
@@ -256,7 +257,7 @@ def tune_model(mod: IRModule, target: Any = "llvm", database: Any = None, *,
                          + "".join(f"; {s.name}: {s.reason}" for s in skipped))
     if trials is None and time_budget_s is None:
         trials = 32 * len(found)
-    opts = _options(dict(database=None, seed=seed, cost_model=cost_model, search="evolutionary",
+    opts = _options(dict(database=None, seed=seed, cost_model=cost_model, search=search,
                          space=None, trials_per_round=trials_per_round, timeout_s=timeout_s,
                          time_budget_s=None, workers=workers, pretrained=None,
                          progress=False, repeats=repeats, check=check, measurer=measurer,
@@ -294,6 +295,7 @@ class _ModelTuning:
                                        patience=patience)
         self.progress = progress
         self.pretrained = pretrained
+        self.measured = 0  # candidates measured by this run (records resumed not included)
 
     def run(self) -> ModelTuneReport:
         from .tune import make_measurer
@@ -355,6 +357,7 @@ class _ModelTuning:
             measurer.set_task(task.func if self.opts["check"] else None)
         cand = Candidate(sch.func, sch.trace)
         [result] = measurer.measure([cand])
+        self.measured += 1
         if task.uses_model:
             task.model.update([cand], [result])
         self.db.commit(task.workload, sch.trace, result, task.rounds, None)
@@ -366,7 +369,7 @@ class _ModelTuning:
             if self.budget_s is not None and time.perf_counter() - self.started >= self.budget_s:
                 self.report.message = f"stopped by time_budget_s={self.budget_s:g}"
                 return
-            left = None if self.trials is None else self.trials - self.report.trials
+            left = None if self.trials is None else self.trials - self.measured
             if left is not None and left <= 0:
                 self.report.message = f"stopped after trials={self.trials}"
                 return
@@ -383,6 +386,7 @@ class _ModelTuning:
             elif getattr(measurer, "best_s", None) is not None:
                 measurer.best_s = task.result.best_latency_s
             done = task.step(measurer, n)
+            self.measured += done
             self._after_round(i, task, bar, done)
 
     def _after_round(self, i: int, task: _Task, bar: Progress, done: int | None = None) -> None:
@@ -396,9 +400,9 @@ class _ModelTuning:
         estimate = self.report.estimate_s
         self.report.estimates.append((elapsed, self.report.trials,
                                       math.nan if estimate is None else estimate))
-        step = (elapsed - bar.bar.n) if (self.trials is None and bar.bar is not None) \
-            else (done or 0)
-        bar.update(step, f"estimate {_ms(estimate)} ms, {self.report.trials} trials")
+        if bar.bar is not None:
+            now = elapsed if self.trials is None else self.measured
+            bar.update(now - bar.bar.n, f"estimate {_ms(estimate)} ms, {self.measured} trials")
 
 
 def _open(database: Any) -> tuple[Any, bool, str]:
