@@ -172,7 +172,11 @@ def _cpuinfo_flags() -> frozenset[str]:
 _CPUINFO_ALIASES = {"amx-tile": "amx_tile", "amx-int8": "amx_int8", "amx-bf16": "amx_bf16",
                     "avx512vnni": "avx512_vnni", "avx512bf16": "avx512_bf16",
                     "avx512fp16": "avx512_fp16", "avxvnni": "avx_vnni", "sse4.1": "sse4_1",
-                    "sse4.2": "sse4_2"}
+                    "sse4.2": "sse4_2", "bmi": "bmi1", "sse3": "pni", "pclmul": "pclmulqdq",
+                    "lzcnt": "abm", "sahf": "lahf_lm", "sha": "sha_ni",
+                    "avx512vbmi2": "avx512_vbmi2", "avx512bitalg": "avx512_bitalg",
+                    "avx512vpopcntdq": "avx512_vpopcntdq",
+                    "avx512vp2intersect": "avx512_vp2intersect"}
 
 
 def has_feature(name: str) -> bool:

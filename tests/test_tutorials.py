@@ -16,6 +16,8 @@ TUTORIALS = Path(__file__).resolve().parents[1] / "tutorials"
     ("tensorize_int8_matmul.py", [], "tensorized == un-tensorized == numpy"),
     ("tensorize_amx_matmul.py", [], "tensorized == un-tensorized == numpy"),
     ("tune_matmul.py", ["--quick"], ("tuned from the database", "the vector width it chose")),
+    ("tune_resnet.py", ["--quick"], ("model estimate", "loads back and gives the same numbers",
+                                     "C output == Python output: True")),
 ])
 def test_tutorial_runs(script, args, expect, tmp_path):
     # in a scratch folder: a tutorial may write files (tune_matmul.py draws its curves there)

@@ -315,6 +315,7 @@ class _ModelTuning:
                            unit="s" if self.trials is None else "trial")
             for i, t in enumerate(self.found):
                 task = _Task(t.func, self.target, 1 << 30, opts, name=t.name, model=model)
+                task.timed_variant = t.timed_variant
                 resumed = task.start(_TaskReplayer(shared_replayer, t.func))
                 tasks.append(task)
                 if resumed:
@@ -355,7 +356,7 @@ class _ModelTuning:
         task.rounds += 1
         if hasattr(measurer, "set_task"):
             measurer.set_task(task.func if self.opts["check"] else None)
-        cand = Candidate(sch.func, sch.trace)
+        cand = Candidate(sch.func, sch.trace, timed=task.timed_variant(sch.func))
         [result] = measurer.measure([cand])
         self.measured += 1
         if task.uses_model:

@@ -34,10 +34,22 @@ class TuneTask:
     func: PrimFunc
     weight: int
     flops: int
+    const_params: frozenset[int] = frozenset()
+    """Parameters every call passes a constant (a weight): a schedule's copy of such a weight
+    into another layout runs once at build time (``layout_rewrite``), not on each call."""
 
     @property
     def total_flops(self) -> int:
         return self.weight * self.flops
+
+    def timed_variant(self, scheduled: PrimFunc) -> PrimFunc | None:
+        """What a model runs of ``scheduled`` (a schedule of this task), when that is not
+        ``scheduled`` itself: without the copies of constant weights that the build hoists.
+        Tuning times this, so a packed layout is judged by what it costs in the model."""
+        from .layout_rewrite import find_prepacks, without_prepacks
+
+        prepacks = [p for p in find_prepacks(scheduled) if p.index in self.const_params]
+        return without_prepacks(scheduled, prepacks) if prepacks else None
 
 
 @dataclass(frozen=True)
@@ -49,15 +61,29 @@ class SkippedKernel:
 
 
 class _CallCounter(Visitor):
-    """Counts ``call_tir`` calls per callee in graph functions."""
+    """Counts ``call_tir`` calls per callee in a graph function, and the arguments that every
+    call passes a constant."""
 
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
+    def __init__(self, calls: Counter[str], consts: dict[str, set[int]]) -> None:
+        self.calls, self.consts = calls, consts
+        self.constants: dict[Any, Any] = {}
+
+    def count(self, func: G.Function) -> None:
+        from .layout_rewrite import _constants
+
+        self.constants = _constants(func)
+        self.visit(func)
 
     def visit_Call(self, call: G.Call) -> None:
         if isinstance(call.op, G.Op) and call.op.name == "relax.call_tir" \
                 and isinstance(call.args[0], GlobalVar):
-            self.calls[call.args[0].name_hint] += 1
+            name = call.args[0].name_hint
+            self.calls[name] += 1
+            args = call.args[1]
+            fields = args.fields if isinstance(args, G.Tuple) else (args,)
+            here = {i for i, a in enumerate(fields)
+                    if isinstance(a, G.Constant) or a in self.constants}
+            self.consts[name] = here if name not in self.consts else self.consts[name] & here
         for arg in call.args:
             self.visit(arg)
 
@@ -83,17 +109,18 @@ def extract_tasks(mod: IRModule, target: Any = "llvm"
                          "model; tune its loop-level functions with tvmscript.tune")
     Target.parse(target)
     lowered = lowered_model(mod)
-    counter = _CallCounter()
+    calls: Counter[str] = Counter()
+    consts: dict[str, set[int]] = {}
     for func in lowered.functions.values():
         if isinstance(func, G.Function):
-            counter.visit(func)
+            _CallCounter(calls, consts).count(func)
     from .tune import _has_loops
 
     tasks, skipped = [], []
     for name, func in lowered.functions.items():
         if not isinstance(func, PrimFunc):
             continue
-        if counter.calls[name] == 0:
+        if calls[name] == 0:
             continue
         if not _has_loops(func):
             skipped.append(SkippedKernel(name, "no loops"))
@@ -101,7 +128,8 @@ def extract_tasks(mod: IRModule, target: Any = "llvm"
             skipped.append(SkippedKernel(name, "symbolic sizes (specialize the model's shapes "
                                                "to tune it)"))
         else:
-            tasks.append(TuneTask(name, func, counter.calls[name], flop_count(func)))
+            tasks.append(TuneTask(name, func, calls[name], flop_count(func),
+                                  frozenset(consts.get(name, ()))))
     tasks.sort(key=lambda t: (-t.total_flops, t.name))
     return tasks, skipped, lowered
 

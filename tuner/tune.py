@@ -178,6 +178,8 @@ class _Task:
     """Tuning one function: the loop of rounds and the bookkeeping around it."""
 
     exhausted = False
+    timed_variant: Any = None
+    """``scheduled func -> func to time | None`` (a model's task: weight copies hoisted)."""
 
     def __init__(self, func: PrimFunc, target: Any, trials: int, opts: dict[str, Any],
                  name: str = "", model: Any = None) -> None:
@@ -285,6 +287,9 @@ class _Task:
                                    f"{len(self.result.history)} trials")
             return 0
         started = time.perf_counter()
+        if self.timed_variant is not None:
+            for p in props:
+                p.candidate.timed = self.timed_variant(p.candidate.func)
         results = measurer.measure([p.candidate for p in props])
         run_s = sum(getattr(r, "run_s", 0.0) for r in results)
         self._spent("run", time.perf_counter() - run_s)

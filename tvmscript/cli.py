@@ -198,22 +198,20 @@ def cmd_compile(args: argparse.Namespace) -> None:
         for name, source in sources.items():
             print(f"  {name}: {source}")
     if not args.no_header:
-        header = _write_header(args.output)
-        if header:
-            print(f"wrote {header} (the C interface; see examples/c/)")
+        print(f"wrote {_write_header(args.output)} (the C interface; see examples/c/)")
+        from backends.runtime.c_api import c_entry_problems
+
+        for function, why in c_entry_problems(rt).items():
+            print(f"note: {function} runs from Python only, not from C: {why}")
 
 
-def _write_header(library: str) -> str | None:
-    """The C header next to the library, when this installation ships one."""
-    try:
-        from backends.runtime.c_api import header_path
-    except ImportError:
-        return None
-    import shutil
+def _write_header(library: str) -> str:
+    """The C header (the same for every model) next to the library."""
+    from backends.runtime.c_api import write_header
 
-    dst = str(Path(library).with_suffix(".h"))
-    shutil.copyfile(header_path(), dst)
-    return dst
+    dst = Path(library).with_suffix(".h")
+    write_header(dst)
+    return str(dst)
 
 
 def _load_library(path: str) -> Any:

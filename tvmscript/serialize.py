@@ -4,13 +4,21 @@ The script is the one ``mod.script()`` prints, with every large constant written
 ``metadata["relax.expr.Constant"][i]``; the constants go to ``<path>.npz`` in that order. So a
 model round-trips through text people can read and diff (Apache TVM prints its weights as
 ``metadata[...]`` too, but cannot read them back without its JSON section).
+
+``to_bytes`` packs the same pair into one uncompressed zip archive (what a model's exported
+library embeds), laid out so that each weight's raw C-order bytes start 64-byte aligned within
+the archive: zip padding (an extra field, as Android's zipalign does) before each entry, with the
+.npy header (itself padded to 64 bytes) right before the data. So the C entry of an exported
+library reads its weights in place. Any zip reader, ``np.load`` included, reads it as before.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import struct
 import zipfile
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -66,16 +74,72 @@ def load(path: "str | os.PathLike[str]") -> Any:
 
 def to_bytes(obj: "IRModule | BaseFunc") -> bytes:
     """``obj``'s script and weights in one zip archive (what a model's exported library embeds)."""
+    return pack(obj).data
+
+
+@dataclass(frozen=True)
+class Packed:
+    """What ``to_bytes`` writes, and where each large constant's raw C-order bytes start in
+    it (64-byte aligned): ``weights`` pairs each constant node with its offset."""
+
+    data: bytes
+    weights: tuple[tuple[Any, int], ...]
+
+
+ALIGNMENT = 64  # where each weight's data starts within the archive, as a multiple
+_PADDING_ID = 0xD935  # the zip extra-field id Android's zipalign pads with
+
+
+def pack(obj: "IRModule | BaseFunc") -> Packed:
+    """``to_bytes`` with the offsets of the weights, so a reader that knows them (the C entry
+    of an exported library) uses the bytes in place instead of parsing the archive."""
     from .script.printer import print_with_metadata
 
     text, constants = print_with_metadata(obj)
-    weights = io.BytesIO()
-    np.savez(weights, **{f"c{i}": c.data for i, c in enumerate(constants)})
+    entries, found = [], []
+    for i, c in enumerate(constants):
+        npy = io.BytesIO()
+        data = np.ascontiguousarray(c.data)  # raw bytes in C order, whatever the layout was
+        np.lib.format.write_array(npy, data, allow_pickle=True)
+        header = npy.tell() - data.nbytes
+        raw = data.dtype != object  # pickled objects have no raw bytes to point at
+        entries.append((f"c{i}.npy", npy.getvalue(), header if raw else None))
+        if raw:
+            found.append(len(entries) - 1)
+    weights, inner = _aligned_zip(entries)
+    archive, (_, at) = _aligned_zip([("module.py", text.encode(), None),
+                                     ("weights.npz", weights, 0)])
+    return Packed(archive, tuple((constants[i], at + inner[i]) for i in found))
+
+
+def _aligned_zip(entries: list[tuple[str, bytes, int | None]]) -> tuple[bytes, list[int]]:
+    """An uncompressed zip of ``(name, data, skip)`` entries; where ``skip`` is not None, the
+    entry is padded so that ``data[skip:]`` starts at a multiple of ``ALIGNMENT``. Returns the
+    archive and where each entry's ``data[skip:]`` starts in it."""
     out = io.BytesIO()
+    offsets = []
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
-        archive.writestr("module.py", text)
-        archive.writestr("weights.npz", weights.getvalue())
-    return out.getvalue()
+        for name, data, skip in entries:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_STORED
+            zip64 = 20 if len(data) * 1.05 > zipfile.ZIP64_LIMIT else 0  # as zipfile decides
+            start = out.tell() + 30 + len(name.encode()) + zip64 + (skip or 0)
+            pad = -start % ALIGNMENT if skip is not None else 0
+            if 0 < pad < 4:  # an extra field takes at least its 4-byte header
+                pad += ALIGNMENT
+            if pad:
+                info.extra = struct.pack("<HH", _PADDING_ID, pad - 4) + bytes(pad - 4)
+            header_at = out.tell()
+            archive.writestr(info, data)
+            with out.getbuffer() as view:
+                offsets.append(_data_start(view, header_at) + (skip or 0))
+    return out.getvalue(), offsets
+
+
+def _data_start(archive: memoryview, header_at: int) -> int:
+    """Where the data of the entry whose local header is at ``header_at`` starts."""
+    name_len, extra_len = struct.unpack_from("<HH", archive, header_at + 26)
+    return header_at + 30 + name_len + extra_len
 
 
 def from_bytes(data: "bytes | memoryview", origin: str = "<bytes>") -> Any:
@@ -129,4 +193,4 @@ class _ViewFile(io.RawIOBase):
         return n
 
 
-__all__ = ["from_bytes", "load", "save", "to_bytes", "weights_path"]
+__all__ = ["Packed", "from_bytes", "load", "pack", "save", "to_bytes", "weights_path"]

@@ -3,6 +3,11 @@
 The JIT's target machine gives text relocations, so export uses its own PIC machine (see
 shared/PLATFORM.md). The runtime metadata (``KernelSpec`` JSON) travels inside the library as
 the NUL-terminated global ``__tvmscript_metadata``; ``load_module`` reads it back with ctypes.
+
+A model's library also carries its C entry (``backends/runtime/c_api.py``): the generic runtime,
+the model's generated C and the CPU check of the target, compiled by the same ``cc`` in the
+same link, for a generic CPU of the target's architecture (so the check runs before any
+kernel) and with hidden visibility except for the ``tvmscript_*`` API.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import tempfile
 import llvmlite.binding as llvm
 from llvmlite import ir
 
+from ..runtime.c_api import ModelPayload
+from ..runtime.c_cpu import cpu_check_source
 from ..target import Target
 from .jit import init_llvm, target_machine
 
@@ -34,13 +41,13 @@ PAYLOAD_SYMBOL = "__tvmscript_graph"
 
 
 def export_library(path: str, llvm_ir: str, target: Target, uses_gomp: bool,
-                   payload: bytes | None = None) -> None:
+                   payload: bytes | ModelPayload | None = None) -> None:
     """Compile the (already optimised) LLVM IR to a PIC object and link ``path`` with cc; a
     path ending in ``.o`` gets the object file itself (for linking elsewhere).
 
     ``payload`` (a model's graph and weights) is linked in as the read-only bytes
     ``__tvmscript_graph`` with their length in ``__tvmscript_graph_size``, so the library is
-    the whole model in one file."""
+    the whole model in one file; a ``ModelPayload`` also brings the model's C entry."""
     init_llvm()
     mod = llvm.parse_assembly(llvm_ir)
     obj = target_machine(target, pic=True).emit_object(mod)
@@ -59,12 +66,29 @@ def export_library(path: str, llvm_ir: str, target: Target, uses_gomp: bool,
             f.write(obj)
         objects = [obj_path]
         if payload is not None:
-            objects.append(_payload_object(cc, tmp, payload))
+            data = payload.data if isinstance(payload, ModelPayload) else payload
+            objects.append(_payload_object(cc, tmp, data))
+        if isinstance(payload, ModelPayload):
+            objects += _c_entry(payload, target, cc, tmp)
         libs = ["-lm", "-lpthread"] + (["-lgomp"] if uses_gomp else [])
         cmd = [cc, "-shared", "-o", str(path), *objects, *libs]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode:
-            raise RuntimeError(f"linking {path} failed ({' '.join(cmd)}):\n{done.stderr}")
+            what = "compiling the model's C entry and linking" if isinstance(
+                payload, ModelPayload) else "linking"
+            raise RuntimeError(f"{what} {path} failed ({' '.join(cmd)}):\n{done.stderr}")
+
+
+def _c_entry(payload: ModelPayload, target: Target, cc: str, tmp: str) -> list[str]:
+    """The link command's arguments that compile the model's C entry (see the module
+    docstring) into the library."""
+    sources = list(payload.c_files())
+    for name, text in (("model.c", payload.model_source),
+                       ("cpu.c", cpu_check_source(target, cc))):
+        sources.append(os.path.join(tmp, name))
+        with open(sources[-1], "w") as f:
+            f.write(text)
+    return ["-O2", "-fPIC", "-fvisibility=hidden", "-I", payload.include_dir, *sources]
 
 
 def _payload_object(cc: str, tmp: str, payload: bytes) -> str:

@@ -38,6 +38,7 @@ def load_module(path: str) -> RuntimeModule:
         kernels[spec.name] = Kernel(spec, address, lib)
     rt = RuntimeModule(kernels, owner=lib,
                        exporter=lambda dst, payload=None: shutil.copyfile(path, dst))
+    rt.library_path = path  # exporting it again copies the file (its C entry included)
     rt.cross_reason = cross_compile_reason(Target.parse(target_of(text)))
     rt.needs = needs_of(text)
     if rt.cross_reason is None:

@@ -144,6 +144,7 @@ class RuntimeModule:
     cross_reason: str | None = None  # set when the code must not run here (another CPU)
     needs: tuple[str, ...] = ()  # what the process must be granted to run it ("amx")
     permission_reason: str | None = None  # set when the operating system refused a need
+    library_path: str | None = None  # the library a loaded module came from
 
     def check_runnable(self) -> None:
         """Raise when this module's code must not run in this process (another CPU, or a
@@ -192,14 +193,17 @@ class RuntimeModule:
 
     def export_library(self, path: str) -> None:
         """Write a shared library that ``load_module(path)`` loads without recompiling; a
-        model's library also carries its graph-level functions and weights (one file)."""
+        model's library also carries its graph-level functions and weights (one file) and
+        runs from C through ``tvmscript_model.h`` (``backends/runtime/c_api.py``)."""
         if self._exporter is None:
             raise NotImplementedError("this module cannot be exported")
-        payload = getattr(self._graph, "payload", None)
-        if payload is None:
+        if self._graph is None or self.library_path is not None:  # kernels, or a copy
             self._exporter(str(path))
-        else:
-            self._exporter(str(path), payload())
+            return
+        from .c_api import model_payload
+
+        specs = {name: kernel.spec for name, kernel in self.kernels._kernels.items()}
+        self._exporter(str(path), model_payload(self._graph.mod, specs, self.needs))
 
     def __repr__(self) -> str:
         return f"<RuntimeModule {sorted(self.keys())}>"
