@@ -276,6 +276,47 @@ class Module:
 '''
 
 
+def test_python_calls_of_a_loaded_library_go_through_its_c_entry(small):
+    """load_module routes main through the C entry (one call instead of a Python step per
+    kernel); arguments it does not take as they are go to the Python executor, whose errors
+    say what is wrong (the same as without a C entry); each thread gets its own C model object (workspace)."""
+    import threading
+
+    from backends.runtime.c_runner import NativeGraphFunction
+
+    _, ex, library = small
+    loaded = tvmscript.load_module(str(library))
+    main = loaded["main"]
+    assert isinstance(main, NativeGraphFunction)
+    x = RNG.standard_normal((2, 3, 8, 8)).astype("float32")
+    for got, want in zip(main(x), ex["main"](x)):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(TypeError, match="argument 'x' must be a numpy array, got list"):
+        main(x.tolist())
+    with pytest.raises(Exception, match="float32") as wrong_dtype:
+        main(x.astype("float64"))
+    with pytest.raises(Exception) as python_error:
+        ex["main"](x.astype("float64"))
+    assert str(wrong_dtype.value) == str(python_error.value)
+    with pytest.raises(TypeError, match="takes 1 arguments"):
+        main()
+    inputs = [RNG.standard_normal((2, 3, 8, 8)).astype("float32") for _ in range(4)]
+    results: dict[int, object] = {}
+
+    def work(i: int) -> None:
+        for _ in range(20):
+            results[i] = main(inputs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, x_i in enumerate(inputs):
+        for got, want in zip(results[i], ex["main"](x_i)):
+            np.testing.assert_array_equal(got, want)
+
+
 def export(text: str, path: Path, target: str = "llvm"):
     ex = tvmscript.build(tvmscript.from_source(text), target=target)
     ex.export_library(str(path))

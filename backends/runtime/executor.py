@@ -47,8 +47,13 @@ class Executable:
         self.mod = mod
         self.kernels = kernels
         self._graph: dict[str, GraphFunction] = {}
+        self.native: dict[str, Callable[..., Any]] = {}
+        """Graph functions a loaded library's C entry runs (``c_runner``), by name."""
 
     def __getitem__(self, name: str) -> Callable[..., Any]:
+        native = self.native.get(name)
+        if native is not None:
+            return native
         func = self.mod[name]
         if isinstance(func, PrimFunc):
             return self.kernels[name]

@@ -50,6 +50,10 @@ def load_module(path: str) -> RuntimeModule:
         from .executor import Executable
 
         rt._graph = Executable(from_bytes(graph, path), rt.kernels)
+        if rt.cross_reason is None and getattr(rt, "permission_reason", None) is None:
+            from .c_runner import native_functions
+
+            rt._graph.native = native_functions(lib, rt._graph)
     return rt
 
 
