@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -208,6 +209,7 @@ def _child_main(recv_fd: str, send_fd: str) -> None:
     the search's candidates (``tuner.replay_pool``)."""
     recv_conn = Connection(int(recv_fd), writable=False)
     send_conn = Connection(int(send_fd), readable=False)
+    _exit_with_parent()
     state = _RunnerState()
     from .replay_pool import worker_handlers
 
@@ -227,6 +229,20 @@ def _child_main(recv_fd: str, send_fd: str) -> None:
             send_conn.send(("wrong", str(error)))
         except Exception as error:  # noqa: BLE001 - reported to the parent, the child goes on
             send_conn.send(("error", f"{type(error).__name__}: {error}"))
+
+
+def _exit_with_parent() -> None:
+    """A child whose parent was killed (``kill -9`` of a tuning run, a Ray worker killed) must
+    not keep spinning in a hung candidate: a thread exits when the parent is gone (the kernel
+    call releases the GIL, so the thread runs meanwhile)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
 # ---------------------------------------------------------------- build (in builders)
