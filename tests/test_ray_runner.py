@@ -237,6 +237,29 @@ def test_tune_runs_on_the_cluster(measurer: RayMeasurer) -> None:
     np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-4)
 
 
+def test_tune_model_measures_every_kernel_on_the_cluster(measurer: RayMeasurer,
+                                                         tmp_path) -> None:
+    """A whole model's kernels measured by the Ray workers (the measurer switches task for
+    each), stored, and built from the database into numbers onnxruntime agrees with."""
+    pytest.importorskip("onnx", reason="the test model is an ONNX graph (the onnx package)")
+    pytest.importorskip("onnxruntime", reason="onnxruntime is the reference for the numbers")
+    sys.path.insert(0, os.path.dirname(__file__))
+    from small_models import INPUT_SHAPE, onnxruntime_output, tiny_cnn
+
+    model = tiny_cnn()
+    mod = tvmscript.frontend.from_onnx(model)
+    before = sum(measurer.stats["measured"].values())
+    db = tmp_path / "model.db"
+    report = tvmscript.tune_model(mod, "llvm", str(db), trials=6, trials_per_round=2,
+                                  runner=measurer, search="random", cost_model="random",
+                                  progress=False)
+    assert report.trials == 6 and all(t.best_latency_s for t in report.tasks)
+    assert sum(measurer.stats["measured"].values()) - before == 6
+    x = np.random.default_rng(2).standard_normal(INPUT_SHAPE).astype("float32")
+    got = tvmscript.build(mod, "llvm", database=str(db))["main"](x)
+    np.testing.assert_allclose(got, onnxruntime_output(model, x), rtol=1e-4, atol=1e-4)
+
+
 def test_no_node_with_the_target_cpu_is_a_clear_error(cluster) -> None:
     with pytest.raises(ValueError) as info:
         RayMeasurer("llvm -mtriple=aarch64-linux-gnu")
