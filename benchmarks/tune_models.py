@@ -116,12 +116,39 @@ def measure(name: str, folder: str, calls: int, tag: str = "") -> dict:
         with torch.no_grad():
             module(*targs)
 
+    from_c = run_from_c(lib, inputs, np.asarray(loaded["main"](*inputs)))
     main, plain = loaded["main"], untuned["main"]
     medians = interleaved_medians({"ort": lambda: session.run(None, feeds), "torch": torch_call,
                                    "tuned": lambda: main(*inputs),
                                    "untuned": lambda: plain(*inputs)}, calls)
     return {"model": name, "build_s": build_s, "max_diff": max_diff, "load": os.getloadavg(),
-            **{f"{k}_ms": v * 1e3 for k, v in medians.items()}}
+            **from_c, **{f"{k}_ms": v * 1e3 for k, v in medians.items()}}
+
+
+def run_from_c(library: Path, inputs: tuple[np.ndarray, ...], expected: np.ndarray) -> dict:
+    """The exported library run by ``examples/c/main.c`` (no Python): equal outputs, and the
+    median latency it prints."""
+    import re
+    import shutil
+
+    from backends.runtime.c_api import header_path
+
+    root = Path(__file__).resolve().parents[1]
+    folder = library.parent
+    exe = folder / "run_model"
+    cc = shutil.which("cc") or "cc"
+    subprocess.run([cc, "-O2", f"-I{Path(header_path()).parent}", "-o", str(exe),
+                    str(root / "examples" / "c" / "main.c"), "-ldl"], check=True)
+    args = []
+    for i, a in enumerate(inputs):
+        a.tofile(folder / f"in{i}.bin")
+        args += ["--input", str(folder / f"in{i}.bin")]
+    done = subprocess.run([str(exe), str(library), *args, "--output", str(folder / "out.bin"),
+                           "--runs", "50"], capture_output=True, text=True, check=True)
+    got = np.fromfile(folder / "out.bin", dtype=expected.dtype)[:expected.size]
+    median = re.search(r"median ([0-9.]+) ms", done.stdout)
+    return {"c_equal": bool(np.array_equal(got, expected.reshape(-1))),
+            "c_median_ms": float(median.group(1)) if median else None}
 
 
 def measure_fresh(name: str, folder: Path, calls: int, tag: str = "") -> dict:
@@ -159,13 +186,14 @@ def main() -> None:
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "tune"}), flush=True)
     print("\n| model | tuned ms | ÷ onnxruntime | ÷ torch eager | untuned ÷ ort | max diff | "
-          "trials | load |")
-    print("|---|---|---|---|---|---|---|---|")
+          "C == Python | trials | load |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         t = r["tune"] or {}
         print(f"| {r['model']} | {r['tuned_ms']:.3f} | {r['tuned_ms'] / r['ort_ms']:.2f}× | "
               f"{r['tuned_ms'] / r['torch_ms']:.2f}× | {r['untuned_ms'] / r['ort_ms']:.2f}× | "
-              f"{r['max_diff']:.1e} | {t.get('trials', '-')} | {r['load'][0]:.1f} |")
+              f"{r['max_diff']:.1e} | {r['c_equal']} | {t.get('trials', '-')} | "
+              f"{r['load'][0]:.1f} |")
 
 
 if __name__ == "__main__":
