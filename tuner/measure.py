@@ -401,7 +401,27 @@ class _WrongResult(Exception):
 
 
 # ---------------------------------------------------------------- the Measurer
-class Measurer:
+class ClosedOnExit:
+    """A measurer owns processes (or a cluster's actors): ``with`` closes it, and so does
+    garbage collection, as a last resort."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):  # noqa: ANN204 - the subclass itself
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001, S110 - at interpreter shutdown nothing is left to tell
+            pass
+
+
+class Measurer(ClosedOnExit):
     """Builds and runs candidates of one task; ``measure(candidates)`` gives one
     ``MeasureResult`` each, in order.
 
@@ -440,18 +460,6 @@ class Measurer:
         self._setup: tuple | None = None  # (seed, expected outputs), given to every new runner
         self._setups: dict[str, tuple] = {}  # the setups of the tasks measured before (set_task)
         self._counter = 0
-
-    def __enter__(self) -> Measurer:  # noqa: PYI034
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001, S110 - at interpreter shutdown nothing is left to tell
-            pass
 
     def close(self) -> None:
         """Stop the builder and runner processes and remove the built libraries."""

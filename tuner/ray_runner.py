@@ -33,7 +33,7 @@ from typing import Any
 
 from tvmscript.ir import PrimFunc
 
-from .measure import Candidate, MeasureError, MeasureResult
+from .measure import Candidate, ClosedOnExit, MeasureError, MeasureResult
 from .ray_worker import _enabled, _Probe, _Worker, compiler_fingerprint, cpu_model
 
 INSTALL_HINT = 'pip install "tvmscript[ray]"'
@@ -103,7 +103,7 @@ class _Batch:
 
 
 # ---------------------------------------------------------------- the measurer
-class RayMeasurer:
+class RayMeasurer(ClosedOnExit):
     """Builds and runs candidates on the workers of a Ray cluster; ``measure(candidates)`` gives
     one ``MeasureResult`` each, in order, with the timings taken on the worker's node.
 
@@ -237,18 +237,6 @@ class RayMeasurer:
         self._actors = []
         if self._owns_ray:
             ray.shutdown()
-
-    def __enter__(self) -> RayMeasurer:  # noqa: PYI034
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001, S110 - at interpreter shutdown nothing is left to tell
-            pass
 
     # -------------------------------------------------------------- nodes and workers
     def _connect(self, address: str | None) -> None:
