@@ -21,8 +21,8 @@ from tvmscript.ir import graph as G
 from tvmscript.ir.function import GlobalVar
 from tvmscript.ir.functor import Visitor
 
-from .space.analysis import const_extents
 from .result import flop_count
+from .space.analysis import const_extents
 
 
 @dataclass(frozen=True)

@@ -164,11 +164,15 @@ def cmd_tune(args: argparse.Namespace) -> None:
         from tuner.ray_runner import RayMeasurer
 
         runner = RayMeasurer(args.target, address=args.ray_address)
-    report = tvmscript.tune_model(
-        mod, args.target, args.db, time_budget_s=budget, trials=args.trials,
-        strategy=args.strategy, runner=runner, seed=args.seed,
-        trials_per_round=args.trials_per_round, pretrained=args.pretrained,
-        tasks=args.tasks.split(",") if args.tasks else None, progress=not args.quiet)
+    try:
+        report = tvmscript.tune_model(
+            mod, args.target, args.db, time_budget_s=budget, trials=args.trials,
+            strategy=args.strategy, runner=runner, seed=args.seed,
+            trials_per_round=args.trials_per_round, pretrained=args.pretrained,
+            tasks=args.tasks.split(",") if args.tasks else None, progress=not args.quiet)
+    finally:
+        if not isinstance(runner, str):
+            runner.close()
     print(report.table())
     print(f"records in {report.database}; build with: tvmscript compile {args.model} "
           f"--db {report.database} -o model.so")
@@ -434,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"tvmscript {args.command}: interrupted", file=sys.stderr)
         return 130
-    except Exception as error:  # noqa: BLE001 - one line for users; the traceback on request
+    except Exception as error:
         if os.environ.get("TVMSCRIPT_TRACEBACK"):
             raise
         print(f"tvmscript {args.command}: error: {type(error).__name__}: {error}",
