@@ -361,6 +361,9 @@ class _ModelTuning:
         self.measured += 1
         if task.uses_model:
             task.model.update([cand], [result])
+        # a parent for the evolution: its tile sizes are sampling decisions, so mutants of the
+        # default schedule are candidates too
+        task.search.add_measured(sch.trace, sch.func, result.latency_s)
         self.db.commit(task.workload, sch.trace, result, task.rounds, None)
         task._add(sch.trace, sch.func, result, None, task.rounds)
         self.report.tasks[i].default_latency_s = result.latency_s
