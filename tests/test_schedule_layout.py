@@ -346,3 +346,43 @@ def test_pad_einsum_errors():
     cb = tiled.get_block("C")
     tiled.split(tiled.get_loops(cb)[0], [None, 16])
     expect_error(tiled, lambda: tiled.pad_einsum(cb, [3, 1, 1]), "bound trivially")
+
+
+def test_an_index_map_read_from_text_keeps_int64_indices_int64():
+    """A trace stored in a tuning database holds its index maps as text, whose parameters and
+    constants read back as int32; applied to a model kernel's int64 indices, the constants
+    must widen (``i64 // i32`` does not compile)."""
+    from tvmscript.ir.expr import Var
+    from tvmscript.schedule.index_map import IndexMap
+
+    i = Var("i", "int64")
+    outer, inner = IndexMap.parse("lambda d0: (d0 // 16, d0 % 16 + 1)").map_indices([i])
+    for e in (outer, inner, inner.a):
+        assert str(e.dtype) == "int64" and str(e.b.dtype) == "int64"
+    # a Trace's JSON round trip of a default schedule that packs a weight: builds and runs
+    onnx = pytest.importorskip("onnx", reason="the convolution is written as an ONNX graph")
+    from onnx import helper, numpy_helper
+
+    import tvmscript
+    from tuner.default_schedule import default_schedule_trace
+    from tuner.tasks import extract_tasks
+    from tvmscript.schedule import Trace
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((32, 16, 3, 3)).astype("float32")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
+        "conv", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, (1, 16, 14, 14))],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    task = extract_tasks(tvmscript.frontend.from_onnx(model))[0][0]
+    sch = default_schedule_trace(task.func, "llvm")
+    assert "transform_layout" in str(sch.trace)  # the weight packed: an index map in the trace
+    replayed = Trace.from_json(sch.trace.to_json()).apply_to(task.func).func
+    xv = rng.standard_normal((1, 16, 14, 14)).astype("float32")
+    want, got = np.zeros((1, 32, 14, 14), "float32"), np.zeros((1, 32, 14, 14), "float32")
+    tvmscript.build(sch.func)[task.name](xv, w, want)
+    tvmscript.build(replayed)[task.name](xv, w, got)
+    np.testing.assert_array_equal(got, want)

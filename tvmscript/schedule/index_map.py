@@ -67,7 +67,7 @@ class IndexMap:
             raise ValueError(f"index map {self.as_python()} takes {len(self.initial_indices)} "
                              f"indices, got {len(indices)}")
         vmap = dict(zip(self.initial_indices, (convert(i) for i in indices)))
-        return tuple(substitute(e, vmap) for e in self.final_indices)
+        return tuple(_unify_int_widths(substitute(e, vmap)) for e in self.final_indices)
 
     @property
     def ndim_in(self) -> int:
@@ -299,6 +299,23 @@ def _check_expr(e: PrimExpr, params: set) -> None:
     for _, child in e.fields():
         if isinstance(child, PrimExpr):
             _check_expr(child, params)
+
+
+def _unify_int_widths(e: PrimExpr) -> PrimExpr:
+    """``e`` with each integer constant as wide as what it meets. A map written or read back as
+    text has int32 parameters and constants (``lambda d0: (d0 // 16,)``); applied to int64
+    indices it would give ``i64 // i32``, which code generation refuses."""
+    if type(e) not in _PREC:
+        return e
+    a, b = _unify_int_widths(e.a), _unify_int_widths(e.b)
+    if a.dtype != b.dtype:
+        if isinstance(b, IntImm):
+            b = const(b.value, a.dtype)
+        elif isinstance(a, IntImm):
+            a = const(a.value, b.dtype)
+    if a is e.a and b is e.b:
+        return e
+    return E.binary(type(e), a, b)
 
 
 _PREC = {E.Add: 1, E.Sub: 1, E.Mul: 2, E.FloorDiv: 2, E.FloorMod: 2}
