@@ -63,6 +63,7 @@ def tune(name: str, folder: Path, minutes: float, pretrained: str | None, tag: s
            "estimate_ms": 1e3 * (report.estimate_s or 0), "table": report.table(),
            "estimates": report.estimates, "load": os.getloadavg()}
     out["time_to_90pct_s"] = time_to_fraction(report.estimates, 0.9)
+    out["time_to_90pct_gain_s"] = time_to_gain(report.estimates, 0.9)
     (folder / f"{name}{tag}.json").write_text(json.dumps(out, indent=1))
     return out
 
@@ -74,6 +75,17 @@ def time_to_fraction(estimates: list, fraction: float) -> float | None:
         return None
     final = finite[-1][1]
     return next(t for t, e in finite if final / e >= fraction)
+
+
+def time_to_gain(estimates: list, fraction: float, final: float | None = None) -> float | None:
+    """Seconds until ``fraction`` of the run's whole gain (its first estimate, all default
+    schedules, down to ``final``: its own last estimate unless given) was reached."""
+    finite = [(t, e) for t, _, e in estimates if e == e]
+    if not finite:
+        return None
+    first, last = finite[0][1], finite[-1][1] if final is None else final
+    goal = first - fraction * (first - last)
+    return next((t for t, e in finite if e <= goal), None)
 
 
 _MEASURE = """
