@@ -21,11 +21,13 @@ from benchmarks.default_schedule import (
 )
 from tuner.database import Database
 from tuner.default_schedule import (
+    SCHEDULE_ATTR,
     CpuModel,
     default_schedule,
     default_schedule_module,
     default_schedule_trace,
     register_tile,
+    schedule_sources,
 )
 from tuner.measure import MeasureResult
 from tvmscript import Schedule, te
@@ -254,8 +256,12 @@ def test_module_uses_tuned_records_first(tmp_path) -> None:
     with Database(tmp_path / "t.db") as db:
         db.commit(db.workload(add, TARGET), tuned.trace, MeasureResult([1e-6], None, 0.1, 0.1))
     out = default_schedule_module(mod, TARGET, database=tmp_path / "t.db")
-    tvmscript.assert_structural_equal(out.functions["add_relu"], tuned.trace.apply_to(add).func)
-    tvmscript.assert_structural_equal(out.functions["dense"], default_schedule(dense, TARGET))
+    # each kernel says where its schedule came from (build's report of what was tuned)
+    assert schedule_sources(out) == {"add_relu": "database", "dense": "default"}
+    tvmscript.assert_structural_equal(out.functions["add_relu"], tuned.trace.apply_to(add).func
+                                      .with_attr(SCHEDULE_ATTR, "database"))
+    tvmscript.assert_structural_equal(out.functions["dense"], default_schedule(dense, TARGET)
+                                      .with_attr(SCHEDULE_ATTR, "default"))
     rt = tvmscript.build(out, TARGET)
     rng = np.random.default_rng(1)
     for name, shapes, ref in (("dense", dense_shapes, dense_ref), ("add_relu", add_shapes, add_ref)):
