@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -32,9 +33,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import tvmscript  # noqa: E402
-from benchmarks.e2e_bench import THREADS, interleaved_medians  # noqa: E402
-from benchmarks.parse_print import cpu_model  # noqa: E402
+import tvmscript
+from benchmarks.e2e_bench import THREADS, interleaved_medians
+from benchmarks.parse_print import cpu_model
 
 TARGET = "llvm -mcpu=native"
 
@@ -70,7 +71,7 @@ def tune(name: str, folder: Path, minutes: float, pretrained: str | None, tag: s
 
 def time_to_fraction(estimates: list, fraction: float) -> float | None:
     """Seconds until the estimated speed first reached ``fraction`` of its final value."""
-    finite = [(t, e) for t, _, e in estimates if e == e]
+    finite = [(t, e) for t, _, e in estimates if not math.isnan(e)]
     if not finite:
         return None
     final = finite[-1][1]
@@ -80,7 +81,7 @@ def time_to_fraction(estimates: list, fraction: float) -> float | None:
 def time_to_gain(estimates: list, fraction: float, final: float | None = None) -> float | None:
     """Seconds until ``fraction`` of the run's whole gain (its first estimate, all default
     schedules, down to ``final``: its own last estimate unless given) was reached."""
-    finite = [(t, e) for t, _, e in estimates if e == e]
+    finite = [(t, e) for t, _, e in estimates if not math.isnan(e)]
     if not finite:
         return None
     first, last = finite[0][1], finite[-1][1] if final is None else final

@@ -16,8 +16,9 @@ pytest.importorskip("onnxruntime", reason="onnxruntime is the reference for the 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from small_models import INPUT_SHAPE, onnxruntime_output, tiny_cnn  # noqa: E402
-from tvmscript.cli import CliError, make_parser, parse_duration, parse_shapes  # noqa: E402
+from small_models import INPUT_SHAPE, onnxruntime_output, tiny_cnn
+
+from tvmscript.cli import CliError, make_parser, parse_duration, parse_shapes
 
 
 def tvmscript_cmd(*args: str, cwd: Path) -> subprocess.CompletedProcess:

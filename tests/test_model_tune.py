@@ -17,12 +17,13 @@ pytest.importorskip("onnxruntime", reason="onnxruntime is the reference for the 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import tvmscript  # noqa: E402
-from small_models import INPUT_SHAPE, onnxruntime_output, tiny_cnn  # noqa: E402
-from tuner.database import Database, DatabaseError  # noqa: E402
-from tuner.default_schedule import schedule_sources  # noqa: E402
-from tuner.model_tune import TaskScheduler  # noqa: E402
-from tuner.tasks import extract_tasks  # noqa: E402
+from small_models import INPUT_SHAPE, onnxruntime_output, tiny_cnn
+
+import tvmscript
+from tuner.database import Database, DatabaseError
+from tuner.default_schedule import schedule_sources
+from tuner.model_tune import TaskScheduler
+from tuner.tasks import extract_tasks
 
 TARGET = "llvm"
 
