@@ -98,8 +98,18 @@ def deployed_peak_mib(engine: str, path: Path, array: np.ndarray) -> float:
     return int(done.stdout.strip().splitlines()[-1]) / 1024
 
 
-def run_model(name: str, calls: int, torch_export: bool, memory: bool = False) -> dict:
+def ort_session(path: Path, inputs: tuple[np.ndarray, ...]) -> tuple:
+    """An onnxruntime session of the model with ``THREADS`` threads, and its feeds."""
     import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = THREADS
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return session, {i.name: a for i, a in zip(session.get_inputs(), inputs)}
+
+
+def run_model(name: str, calls: int, torch_export: bool, memory: bool = False) -> dict:
     import torch
 
     from benchmarks.e2e_models import export_onnx, models
@@ -115,11 +125,7 @@ def run_model(name: str, calls: int, torch_export: bool, memory: bool = False) -
     build_s = time.perf_counter() - start
     main = ex["main"]
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = THREADS
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-    feeds = {i.name: a for i, a in zip(session.get_inputs(), inputs)}
+    session, feeds = ort_session(onnx_path, inputs)
     expected = session.run(None, feeds)[0]
     got = main(*inputs)
     max_diff = float(np.abs(np.asarray(got) - expected).max())

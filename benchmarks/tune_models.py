@@ -34,7 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tvmscript
-from benchmarks.e2e_bench import THREADS, interleaved_medians
+from benchmarks.e2e_bench import THREADS, interleaved_medians, ort_session
 from benchmarks.parse_print import cpu_model
 
 TARGET = "llvm -mcpu=native"
@@ -99,7 +99,6 @@ print("RESULT " + json.dumps(measure({name!r}, {folder!r}, {calls}, {tag!r})))
 
 def measure(name: str, folder: str, calls: int, tag: str = "") -> dict:
     """Build from the database, export, load, check and time against the references."""
-    import onnxruntime as ort
     import torch
 
     from benchmarks.e2e_models import models
@@ -115,11 +114,7 @@ def measure(name: str, folder: str, calls: int, tag: str = "") -> dict:
     tuned.export_library(str(lib))
     loaded = tvmscript.load_module(str(lib))
     untuned = tvmscript.build(mod, TARGET)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = THREADS
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    feeds = {i.name: a for i, a in zip(session.get_inputs(), inputs)}
+    session, feeds = ort_session(path, inputs)
     expected = session.run(None, feeds)[0]
     max_diff = float(np.abs(np.asarray(loaded["main"](*inputs)) - expected).max())
     torch.set_num_threads(THREADS)
