@@ -299,6 +299,16 @@ def _record(workload: Workload, row: tuple) -> Record:
                   error, build_s, run_s, rnd, predicted, created)
 
 
+def is_database_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is an SQLite file (a tuning database, or at least shaped like one),
+    told from its first bytes; False for a file that cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    except OSError:
+        return False
+
+
 def _check_file(path: str) -> None:
     """Refuse, before SQLite opens it, a file that is not SQLite or is shorter than its header
     says (a truncated copy); both without writing anything."""
@@ -347,4 +357,5 @@ def apply_best(func: PrimFunc, target: Any, db: Database | str | os.PathLike) ->
 
 
 __all__ = ["Database", "DatabaseError", "Record", "Workload", "apply_best",
+           "is_database_file",
            "stable_structural_hash", "target_key"]

@@ -34,7 +34,7 @@ import numpy as np
 
 from tvmscript.ir import IRModule, PrimFunc
 
-from .measure import Candidate, check_target
+from .measure import check_target
 from .progress import Progress
 from .result import TuneResult
 from .tasks import SkippedKernel, TuneTask, extract_tasks
@@ -51,13 +51,22 @@ class TaskReport:
     name: str
     weight: int
     flops: int
-    trials: int = 0
-    errors: int = 0
     rounds: int = 0
     default_latency_s: float | None = None
-    best_latency_s: float | None = None
     retired: bool = False
     result: TuneResult | None = field(default=None, repr=False)
+
+    @property
+    def trials(self) -> int:
+        return 0 if self.result is None else len(self.result.history)
+
+    @property
+    def errors(self) -> int:
+        return 0 if self.result is None else self.result.errors
+
+    @property
+    def best_latency_s(self) -> float | None:
+        return None if self.result is None else self.result.best_latency_s
 
     @property
     def speedup(self) -> float | None:
@@ -353,19 +362,8 @@ class _ModelTuning:
         sch = default_schedule_trace(task.func, self.target)
         if sch is None:
             return
-        task.rounds += 1
-        if hasattr(measurer, "set_task"):
-            measurer.set_task(task.func if self.opts["check"] else None)
-        cand = Candidate(sch.func, sch.trace, timed=task.timed_variant(sch.func))
-        [result] = measurer.measure([cand])
+        result = task.measure_baseline(measurer, sch.trace, sch.func)
         self.measured += 1
-        if task.uses_model:
-            task.model.update([cand], [result])
-        # a parent for the evolution: its tile sizes are sampling decisions, so mutants of the
-        # default schedule are candidates too
-        task.search.add_measured(sch.trace, sch.func, result.latency_s)
-        self.db.commit(task.workload, sch.trace, result, task.rounds, None)
-        task._add(sch.trace, sch.func, result, None, task.rounds)
         self.report.tasks[i].default_latency_s = result.latency_s
 
     def _loop(self, tasks: list[_Task], measurer: Any, bar: Progress) -> None:
@@ -385,20 +383,15 @@ class _ModelTuning:
             task = tasks[i]
             n = self.opts["trials_per_round"] if left is None \
                 else min(self.opts["trials_per_round"], left)
-            if hasattr(measurer, "set_task"):
-                measurer.set_task(task.func if self.opts["check"] else None)
-            elif getattr(measurer, "best_s", None) is not None:
-                measurer.best_s = task.result.best_latency_s
+            task.use(measurer)
             done = task.step(measurer, n)
             self.measured += done
             self._after_round(i, task, bar, done)
 
     def _after_round(self, i: int, task: _Task, bar: Progress, done: int | None = None) -> None:
         rep = self.report.tasks[i]
-        res = task.result
-        rep.trials, rep.errors, rep.rounds = len(res.history), res.errors, task.rounds
-        rep.best_latency_s, rep.result = res.best_latency_s, res
-        self.scheduler.update(i, res.best_latency_s, exhausted=done == 0)
+        rep.rounds, rep.result = task.rounds, task.result
+        self.scheduler.update(i, rep.best_latency_s, exhausted=done == 0)
         rep.retired = self.scheduler.retired[i]
         elapsed = time.perf_counter() - self.started
         estimate = self.report.estimate_s

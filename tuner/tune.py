@@ -254,12 +254,35 @@ class _Task:
         """The measurer of this task and whether the task made it (and so closes it)."""
         given = self.opts["measurer"]
         if given is not None:
-            if hasattr(given, "set_task"):
-                given.set_task(self.func if self.opts["check"] else None)
-            elif getattr(given, "best_s", None) is not None:
-                given.best_s = None  # "far behind the best" is per task
+            self.use(given)
             return given, False
         return make_measurer(self.opts, self.target, self.func), True
+
+    def use(self, measurer: Any) -> None:
+        """Point a shared ``measurer`` at this task: the function its outputs are checked
+        against, and the best latency its "far behind the best" rule compares with (all a
+        measurer without ``set_task`` has of a task)."""
+        if hasattr(measurer, "set_task"):
+            measurer.set_task(self.func if self.opts["check"] else None)
+        elif hasattr(measurer, "best_s"):
+            measurer.best_s = self.result.best_latency_s
+
+    def measure_baseline(self, measurer: Any, trace: Trace, func: PrimFunc) -> MeasureResult:
+        """Measure a schedule made outside the search (the default schedule) and keep it as a
+        candidate is kept: history, database, cost model, and the search's population (its
+        sampling decisions make it a parent the evolution mutates)."""
+        self.rounds += 1
+        self.use(measurer)
+        timed = None if self.timed_variant is None else self.timed_variant(func)
+        candidate = Candidate(func, trace, timed=timed)
+        [result] = measurer.measure([candidate])
+        if self.uses_model:
+            self.model.update([candidate], [result])
+        self.search.add_measured(trace, func, result.latency_s)
+        if self.db is not None:
+            self.db.commit(self.workload, trace, result, self.rounds, None)
+        self._add(trace, func, result, None, self.rounds)
+        return result
 
     def _rounds(self, remaining: int, measurer: Any, bar: Progress) -> None:
         budget = self.opts["time_budget_s"]
@@ -397,11 +420,6 @@ def _cost_model(cost_model: Any, pretrained: str | Path | None, seed: int,
     return model
 
 
-def _is_sqlite(path: Path) -> bool:
-    with open(path, "rb") as f:
-        return f.read(16) == b"SQLite format 3\x00"
-
-
 def _pretrain(model: Any, path: Path, exclude: int | None, target: Any) -> None:
     """Transfer: load a saved model, or train on every record of a database (other workloads;
     ``exclude`` is this task's own, which resumes instead). Records are replayed for ``target``
@@ -409,10 +427,11 @@ def _pretrain(model: Any, path: Path, exclude: int | None, target: Any) -> None:
     if not path.exists():
         raise FileNotFoundError(f"pretrained={str(path)!r}: no such file (a saved cost model or a "
                                 "tuning database)")
-    if not _is_sqlite(path):
+    from .database import Database, is_database_file
+
+    if not is_database_file(path):
         model.load(str(path))
         return
-    from .database import Database
 
     cands, results = [], []
     funcs: dict[int, PrimFunc] = {}

@@ -81,14 +81,6 @@ def load_model(path: str, shapes: dict[str, list[int | str]] | None = None) -> A
     return tvmscript.load(path)
 
 
-def _is_database(path: str) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(16) == b"SQLite format 3\x00"
-    except OSError:
-        return False
-
-
 def _graph_module(rt: Any) -> Any:
     graph = getattr(rt, "_graph", None)
     if graph is None:
@@ -296,7 +288,9 @@ def cmd_show(args: argparse.Namespace) -> None:
     path = args.file
     if not os.path.exists(path):
         raise CliError(f"{path}: no such file")
-    if _is_database(path):
+    from tuner.database import is_database_file
+
+    if is_database_file(path):
         _show_database(path, args.trace)
     elif path.endswith(".so"):
         rt = _load_library(path)

@@ -22,6 +22,8 @@ import numpy as np
 
 from tvmscript.ir import graph as G
 
+from .arguments import numpy_dtype
+
 
 class _TensorInfo(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("dtype", ctypes.c_char_p), ("ndim", ctypes.c_int),
@@ -52,12 +54,8 @@ def _infos(lib: Any, model: int, count: int, getter: str) -> list[tuple[tuple[in
     for i in range(count):
         info = getattr(lib, getter)(model, i).contents
         shape = tuple(info.shape[d] for d in range(info.ndim))
-        out.append((shape, np.dtype(_numpy_dtype(info.dtype.decode()))))
+        out.append((shape, numpy_dtype(info.dtype.decode())))
     return out
-
-
-def _numpy_dtype(name: str) -> str:
-    return {"bfloat16": "uint16"}.get(name, name)
 
 
 class NativeGraphFunction:
