@@ -11,16 +11,24 @@ import shlex
 from dataclasses import dataclass, field
 from functools import cache
 
-KINDS = ("llvm", "interpreter", "c", "cuda")
+KINDS = ("llvm", "interpreter", "c", "cuda", "cuda-emulator")
 
 # the options each kind takes, and the values an option accepts (None: any value)
 _LLVM_OPTIONS: dict[str, tuple[str, ...] | None] = {
     "fp-contract": ("fast", "off"), "mattr": None, "mcpu": None, "mtriple": None,
     "parallel": ("gomp", "pthread"),
 }
-OPTIONS: dict[str, dict[str, tuple[str, ...] | None]] = {
-    "llvm": _LLVM_OPTIONS, "c": _LLVM_OPTIONS, "interpreter": {}, "cuda": {},
+# ``cuda -arch=sm_90``: the GPU architecture NVRTC compiles for and whose limits (threads and
+# shared memory per block) lowering checks; the emulator takes the same options so a kernel it
+# accepts fits the GPU it stands in for
+_CUDA_OPTIONS: dict[str, tuple[str, ...] | None] = {
+    "arch": None, "max_threads_per_block": None, "max_shared_memory_per_block": None,
 }
+OPTIONS: dict[str, dict[str, tuple[str, ...] | None]] = {
+    "llvm": _LLVM_OPTIONS, "c": _LLVM_OPTIONS, "interpreter": {}, "cuda": _CUDA_OPTIONS,
+    "cuda-emulator": _CUDA_OPTIONS,
+}
+DEFAULT_CUDA_ARCH = "sm_80"
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,7 @@ class Target:
                 options.append((key, value))
         target = Target(kind, mcpu, tuple(mattr), tuple(options), mtriple)
         _check_native_cpu(target, str(spec))
+        _check_cuda_options(target, str(spec))
         return target
 
     @property
@@ -88,6 +97,16 @@ class Target:
         flags = {f[1:]: f[0] == "+" for f in self.features.split(",") if f}
         return flags.get(name, False)
 
+    @property
+    def is_cuda(self) -> bool:
+        """Whether kernels for this target run with GPU semantics (on a GPU or the emulator)."""
+        return self.kind in ("cuda", "cuda-emulator")
+
+    @property
+    def arch(self) -> str:
+        """The GPU architecture (``sm_80``) of a cuda target: ``-arch=``, else ``sm_80``."""
+        return self.option("arch", DEFAULT_CUDA_ARCH)
+
     def option(self, key: str, default: str = "") -> str:
         return dict(self.options).get(key, default)
 
@@ -117,6 +136,19 @@ def _check_option(kind: str, word: str, spec: str) -> tuple[str, str]:
         raise ValueError(f"-{key}={value} in target '{spec}': expected one of "
                          f"{', '.join(allowed)}")
     return key, value
+
+
+def _check_cuda_options(target: Target, spec: str) -> None:
+    if not target.is_cuda:
+        return
+    arch = target.arch
+    if not (arch.startswith("sm_") and arch[3:].rstrip("a").isdigit() and int(arch[3:].rstrip("a")) >= 75):
+        raise ValueError(f"-arch={arch} in target '{spec}': expected a GPU architecture "
+                         f"sm_75 or newer such as sm_80 or sm_90 (NVRTC 13 compiles sm_75 and up)")
+    for key in ("max_threads_per_block", "max_shared_memory_per_block"):
+        value = target.option(key)
+        if value and not (value.isdigit() and int(value) > 0):
+            raise ValueError(f"-{key}={value} in target '{spec}': expected a positive integer")
 
 
 def _check_native_cpu(target: Target, spec: str) -> None:

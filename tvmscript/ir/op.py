@@ -70,6 +70,18 @@ register_intrinsic("address_of", 1, "handle")
 register_intrinsic("tvm_storage_sync", None, "int32", pure=False)
 register_intrinsic("tvm_access_ptr", 5, "handle")
 register_intrinsic("type_annotation", 0, "explicit")  # a dtype as an argument (of access_ptr)
+# GPU (CUDA) intrinsics under TVM's names, so scripts round-trip with TVM: warp shuffles
+# (``T.tvm_warp_shuffle_down(mask, value, offset, width, warp_size)``), the WMMA fragment
+# operations of ``nvcuda::wmma`` and the PTX ``mma.sync`` / ``ldmatrix`` instructions.
+register_intrinsic("tvm_warp_activemask", 0, "int32", pure=False)
+for _name in ("tvm_warp_shuffle", "tvm_warp_shuffle_up", "tvm_warp_shuffle_down"):
+    register_intrinsic(_name, 5, "arg1", pure=False)
+register_intrinsic("tvm_fill_fragment", 6, "handle", pure=False)
+register_intrinsic("tvm_load_matrix_sync", 8, "handle", pure=False)
+register_intrinsic("tvm_mma_sync", 8, "handle", pure=False)
+register_intrinsic("tvm_store_matrix_sync", 8, "handle", pure=False)
+register_intrinsic("ptx_mma", None, "explicit", pure=False)
+register_intrinsic("ptx_ldmatrix", 7, "explicit", pure=False)
 register_intrinsic("shift_left", 2, infix="<<")
 register_intrinsic("shift_right", 2, infix=">>")
 register_intrinsic("bitwise_and", 2, infix="&")
