@@ -3,7 +3,8 @@
 Loop-level functions go through the default lowering pipeline (``passes.pipeline.lower``) and
 the LLVM backend; graph-level functions run on the graph executor
 (``backends/runtime/executor.py``) with the compiled kernels. ``target="interpreter"`` gives the
-reference interpreter behind the same interface.
+reference interpreter behind the same interface; ``"cuda"`` and ``"cuda-emulator"`` lower with
+``passes.gpu_pipeline.lower_gpu`` into a ``backends.cuda.CUDAModule``.
 """
 
 from __future__ import annotations
@@ -11,8 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from tvmscript.ir import IRModule, PrimFunc
-from tvmscript.ir.depth import (BUILD_MAX_DEPTH, SPLIT_HINT, expr_depth, recursion_headroom,
-                                refuse_too_deep)
+from tvmscript.ir.depth import (
+    BUILD_MAX_DEPTH,
+    SPLIT_HINT,
+    expr_depth,
+    recursion_headroom,
+    refuse_too_deep,
+)
 from tvmscript.ir.function import BaseFunc
 
 from .runtime.executor import Executable
@@ -52,6 +58,10 @@ def _deepest_message(mod: IRModule) -> str:
 
 
 def _build(mod: IRModule, target: Target) -> Any:
+    if target.is_cuda:  # cuda, cuda-emulator: lower_gpu, CUDA C, NVRTC (backends/cuda)
+        from .cuda.module import build_cuda
+
+        return build_cuda(mod, target)
     if any(not isinstance(f, PrimFunc) for f in mod.functions.values()):
         mod = legalize(mod)
     if target.kind == "interpreter":
@@ -59,13 +69,12 @@ def _build(mod: IRModule, target: Target) -> Any:
 
         return InterpretedModule(mod)
     if target.kind != "llvm":
-        raise ValueError(f"build does not support target {str(target)!r} yet; use 'llvm' or "
-                         "'interpreter'")
+        raise ValueError(f"build does not support target {str(target)!r} yet; use 'llvm', "
+                         "'interpreter', 'cuda' or 'cuda-emulator'")
     kernels = {n: f for n, f in mod.functions.items() if isinstance(f, PrimFunc)}
     lowered = lower(IRModule(kernels)) if kernels else IRModule({})
-    from .llvm import build_llvm
-
     from .amx import run_refusal
+    from .llvm import build_llvm
     from .target import cross_compile_reason
 
     cross = cross_compile_reason(target)

@@ -18,13 +18,14 @@ Writing a new pass::
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from tvmscript.ir import IRModule, PrimFunc
 from tvmscript.ir.function import BaseFunc
 
-_REGISTRY: dict[str, "Pass"] = {}
+_REGISTRY: dict[str, Pass] = {}
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Pass:
 
     name: str
     opt_level: int
-    transform: Callable[[IRModule, "PassContext"], IRModule]
+    transform: Callable[[IRModule, PassContext], IRModule]
     required: bool = False  # runs whatever the opt level (lowering the program needs it)
     doc: str = ""
 
@@ -52,7 +53,7 @@ def _register(p: Pass) -> Pass:
 def module_pass(name: str, opt_level: int = 0, required: bool = False):
     """Register ``fn(mod, ctx) -> mod`` as a pass."""
 
-    def wrap(fn: Callable[[IRModule, "PassContext"], IRModule]) -> Pass:
+    def wrap(fn: Callable[[IRModule, PassContext], IRModule]) -> Pass:
         return _register(Pass(name, opt_level, fn, required, (fn.__doc__ or "").strip()))
 
     return wrap
@@ -61,8 +62,8 @@ def module_pass(name: str, opt_level: int = 0, required: bool = False):
 def prim_func_pass(name: str, opt_level: int = 0, required: bool = False):
     """Register ``fn(func, ctx) -> func`` as a pass applied to every loop-level function."""
 
-    def wrap(fn: Callable[[PrimFunc, "PassContext"], PrimFunc]) -> Pass:
-        def transform(mod: IRModule, ctx: "PassContext") -> IRModule:
+    def wrap(fn: Callable[[PrimFunc, PassContext], PrimFunc]) -> Pass:
+        def transform(mod: IRModule, ctx: PassContext) -> IRModule:
             changed = {}
             for key, func in mod.functions.items():
                 if isinstance(func, PrimFunc):
@@ -129,6 +130,7 @@ _LOCAL = threading.local()
 INSTRUMENT_BOUND_CHECKERS = "tir.instrument_bound_checkers"
 CONFIG_TYPES: dict[str, type] = {
     INSTRUMENT_BOUND_CHECKERS: bool,  # assert before every access not provably in bounds
+    "cuda.warp_reduction": bool,  # cross-thread reductions finish with warp shuffles
 }
 
 
@@ -152,20 +154,20 @@ class PassContext:
         """Whether a boolean config key is set (``config={key: True}``)."""
         return bool(self.config.get(key, False))
 
-    def __enter__(self) -> "PassContext":
+    def __enter__(self) -> PassContext:
         stack = _stack()
         stack.append(self)
         for inst in self.instruments:
             inst.enter_pass_ctx()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         for inst in self.instruments:
             inst.exit_pass_ctx()
         _stack().pop()
 
     @staticmethod
-    def current() -> "PassContext":
+    def current() -> PassContext:
         stack = _stack()
         return stack[-1] if stack else _DEFAULT
 

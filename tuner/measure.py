@@ -104,6 +104,8 @@ def check_target(target: Any) -> Any:
     from backends.target import Target, cross_compile_reason
 
     parsed = Target.parse(target)
+    if parsed.is_cuda:
+        return _check_gpu_target(parsed)
     if parsed.kind != "llvm":
         raise ValueError(f"cannot measure on target {str(parsed)!r}: measuring runs compiled "
                          "code, so the target must be 'llvm' (e.g. 'llvm -mcpu=native')")
@@ -111,6 +113,25 @@ def check_target(target: Any) -> Any:
     if reason is not None:
         raise ValueError(f"cannot measure on target {str(parsed)!r} on this machine: {reason}; "
                          "tune on that machine, or use 'llvm -mcpu=native' here")
+    return parsed
+
+
+def _check_gpu_target(parsed: Any) -> Any:
+    """A cuda target measures on this machine's GPU: refuse up front where there is none (or
+    for the emulator, whose timings say nothing about a GPU)."""
+    if parsed.kind == "cuda-emulator":
+        raise ValueError("cannot measure on target 'cuda-emulator': the emulator checks what GPU "
+                         "kernels compute, not how fast a GPU runs them; tune with "
+                         "target='cuda' on a machine with an NVIDIA GPU")
+    from backends.cuda.launch import gpu_unavailable_reason
+
+    reason = gpu_unavailable_reason()
+    if reason is not None:
+        raise ValueError(f"cannot measure on target {str(parsed)!r}: measuring runs the kernels "
+                         f"on an NVIDIA GPU, and this machine has none ({reason}). Tune on a "
+                         "machine with a GPU; to check GPU schedules here, build them with "
+                         "target='cuda-emulator' (tvmscript.build(sch.mod, "
+                         "target='cuda-emulator'))")
     return parsed
 
 
@@ -408,7 +429,7 @@ class ClosedOnExit:
     def close(self) -> None:
         raise NotImplementedError
 
-    def __enter__(self):  # noqa: ANN204 - the subclass itself
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc: object) -> None:

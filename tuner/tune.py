@@ -96,6 +96,12 @@ def _runner_object(runner: Any, measurer: Any) -> Any:
 def make_measurer(opts: dict[str, Any], target: Any, func: PrimFunc | None) -> Any:
     """The measurer a named runner stands for, checking outputs against ``func``."""
     check = func if opts["check"] else None
+    from backends.target import Target
+
+    if Target.parse(target).is_cuda:  # built and timed in this process, on the GPU
+        from .gpu_measure import GPUMeasurer
+
+        return GPUMeasurer(target, repeats=opts["repeats"], check_against=check, seed=opts["seed"])
     if opts.get("runner") == "ray":
         from .ray_runner import RayMeasurer
 

@@ -58,7 +58,11 @@ class ArgumentBinder:
                             self._deferred.append((p.name, where, e, p.index, field, dim))
         self._check = None
         if self._deferred:
-            self._check = compile_lambda([d[2] for d in self._deferred], self.size_vars)
+            # a shape may use a scalar parameter as well as the sizes bound from shapes
+            self._scalar_vars = [p.var for p in self.params if isinstance(p, ScalarParam)
+                                 and p.var not in self.size_vars]
+            self._check = compile_lambda([d[2] for d in self._deferred],
+                                         self.size_vars + self._scalar_vars)
         self._expected = ", ".join(p.name for p in self.params)
 
     def __call__(self, args: Sequence[Any]) -> list[Any]:
@@ -76,7 +80,9 @@ class ArgumentBinder:
                 values.append(self._buffer(p, arg, bound))
         sizes = [bound.get(v, 0) for v in self.size_vars]
         if self._check is not None:
-            self._check_deferred(args, sizes)
+            scalars = [v for p, v in zip(self.params, values) if isinstance(p, ScalarParam)
+                       and p.var not in self.size_vars]
+            self._check_deferred(args, sizes + scalars)
         return values + sizes
 
     # ------------------------------------------------------------ buffers

@@ -78,7 +78,11 @@ def _translate(func: PrimFunc, sig: KernelSignature, name: str) -> tuple[str, in
             params.append(ctx.define(p.var))
         else:
             params.append(_define_buffer_param(ctx, p))
+    scalars = {p.var for p in sig.params if isinstance(p, ScalarParam)}
     for size in sig.size_vars:
+        if size.var in scalars:  # a shape variable passed as a scalar too: bound once, above
+            params.append(ctx.fresh("_size"))
+            continue
         lo, hi = int_range(size.var.dtype)
         zero = size.field == "elem_offset"
         params.append(ctx.define(size.var, (0, 0) if zero else (max(lo, 0), hi)))

@@ -42,9 +42,12 @@ class SymbolicSizeError(ValueError):
 
 
 def default_rules(target: Target | str = "llvm") -> list[ScheduleRule]:
-    """The rules for a CPU target, in the order they run on each block (TVM's llvm defaults,
-    plus operand packing)."""
-    Target.parse(target)  # a bad target is an error here, not deep in a rule
+    """The rules for ``target``, in the order they run on each block: TVM's llvm defaults plus
+    operand packing for a CPU, MetaSchedule's CUDA rules for a cuda target."""
+    if Target.parse(target).is_cuda:  # a bad target is an error here, not deep in a rule
+        from .gpu_rules import default_gpu_rules
+
+        return default_gpu_rules(target)
     return [AutoInline(), AutoTensorize(), PackOperand(), MultiLevelTiling(), AddRFactor(),
             ParallelizeVectorizeUnroll(), RandomComputeLocation()]
 
@@ -172,11 +175,16 @@ def replay_candidate(func: PrimFunc | IRModule, trace: Trace,
 
 def _candidate(func, sketch: Trace, decisions, redraw: bool, seed, target):
     func = _prim_func(func)
-    lanes = SpaceContext.for_target(target, func).vector_lanes
+    target = Target.parse(target)
     sch = Schedule(func, seed=seed, verify=False)
     try:
         sketch.replay(sch, decisions, redraw=redraw)
-        postprocess(sch, lanes)
+        if target.is_cuda:  # thread binding, shared-memory fetches, the device's limits
+            from .gpu_postproc import gpu_postprocess
+
+            gpu_postprocess(sch, target)
+        else:
+            postprocess(sch, SpaceContext.for_target(target, func).vector_lanes)
         tvmscript.verify(sch.func)
     except (ScheduleError, tvmscript.WellFormedError):
         return None

@@ -204,14 +204,56 @@ def check_loop_kinds(scope: Scope, loop_loc: Location, what: str) -> None:
                 f"loop `{loop_loc.node.loop_var.name}` would put a loop nest inside a vector lane")
 
 
+def private_to_iteration(buffer: Buffer, loop: S.For, complete: bool) -> bool:
+    """Whether iterations of GPU thread loop ``loop`` may write the same elements of ``buffer``.
+
+    Shared memory (and warp fragments) are per block and local memory is per thread, so the
+    iterations of a ``blockIdx`` loop filling the same shared tile, or of a ``threadIdx`` loop
+    filling the same local buffer, write different memory. Under a ``threadIdx`` loop a shared
+    (or warp) buffer is common to the block's threads: a complete block writes each element with
+    the same value whichever thread computes it, so the overlap is redundant work that binding
+    the fetch loops to the threads removes (cooperative fetching), not a race.
+    """
+    if loop.kind != S.ForKind.THREAD_BINDING:
+        return False
+    scope, tag = buffer.scope, loop.thread_tag
+    if scope == "warp":  # one per warp: the lanes (threadIdx.x) share it, warps do not
+        return complete if tag == "threadIdx.x" or tag.startswith("vthread") else True
+    per_thread = scope == "local" or scope.startswith("wmma.")
+    per_block = scope.startswith("shared") or scope == "warp"
+    if tag.startswith("blockIdx."):
+        return per_thread or per_block
+    if tag.startswith(("threadIdx.", "vthread")):
+        return per_thread or (per_block and complete)
+    return False
+
+
+def shared_thread_loops(scope: Scope, loop_loc: Location, buffer: Buffer) -> list[S.For]:
+    """The ``threadIdx``/``vthread`` loops down to the target whose iterations (the threads of a
+    block) all see ``buffer`` when it is in shared memory: a stage computed there fills the
+    block's whole tile, as TVM relaxes these loops for shared storage, so that binding its loops
+    to the threads fetches the tile cooperatively. (``reverse_compute_at`` keeps a consumer of
+    shared memory to what its own thread made: no barrier, no overlap.)"""
+    if not (buffer.scope.startswith("shared") or buffer.scope == "warp"):
+        return []
+    # a warp buffer is seen by the lanes of one warp (threadIdx.x), not by the other warps
+    tags = ("threadIdx.x", "vthread") if buffer.scope == "warp" else ("threadIdx.", "vthread")
+    return [loop for loop in scope.loops_to(loop_loc.node, loop_loc.path)
+            if loop.kind == S.ForKind.THREAD_BINDING and loop.thread_tag.startswith(tags)]
+
+
 def check_parallel_disjoint(scope: Scope, loop_loc: Location, regions: dict[Buffer, BufferRegion],
-                            ana: Analyzer, who: str) -> None:
-    """Each iteration of a parallel/thread loop above the target must write its own elements."""
+                            ana: Analyzer, who: str, complete: bool = False) -> None:
+    """Each iteration of a parallel/thread loop above the target must write its own elements,
+    unless the buffer is private to the iteration (``private_to_iteration``; ``complete``: the
+    block being moved is a complete block)."""
     for loop in scope.loops_to(loop_loc.node, loop_loc.path):
         if loop.kind not in (S.ForKind.PARALLEL, S.ForKind.THREAD_BINDING):
             continue
         p = loop.loop_var
         for buffer, region in regions.items():
+            if private_to_iteration(buffer, loop, complete):
+                continue
             nxt = {p: p + 1}
             disjoint = any(
                 ana.can_prove(substitute(r.min, nxt) >= r.min + r.extent)
@@ -397,9 +439,9 @@ def compute_at(sch: Schedule, block: BlockRV, loop: LoopRV, preserve_unit_loops:
     check_loop_kinds(scope, lloc, f"computing block `{name}`")
     ana = bound_loops(Analyzer(), scope.loops_to(lloc.node, lloc.path))
     need: dict[Buffer, list[Interval]] = {}
-    for c in consumers:
-        regions = block_regions(c.realize, c.loops_below(lloc.node), ana=ana, buffers=outputs,
-                                clamp=False)
+    for c, buf in ((c, b) for c in consumers for b in outputs):
+        relax = c.loops_below(lloc.node) + shared_thread_loops(scope, lloc, buf)
+        regions = block_regions(c.realize, relax, ana=ana, buffers={buf}, clamp=False)
         for buf, region in regions.items():
             ivs = [(r.min, ana.simplify(r.min + r.extent - 1)) for r in region.region]
             old = need.get(buf)
@@ -409,7 +451,8 @@ def compute_at(sch: Schedule, block: BlockRV, loop: LoopRV, preserve_unit_loops:
     domain = iter_domain(leaf.block, list(leaf.block.writes), need, ana, reading=False)
     nest = build_nest(leaf.realize, domain, ana, preserve_unit_loops)
     computed = block_regions(_first_realize(nest), _loops_of(nest), ana=ana, reads=False)
-    check_parallel_disjoint(scope, lloc, computed, ana, f"block `{name}`")
+    check_parallel_disjoint(scope, lloc, computed, ana, f"block `{name}`",
+                            complete=complete_problem(scope, leaf) is None)
     _move(sch, scope, leaf, lloc, nest, pos)
 
 
@@ -478,7 +521,8 @@ def reverse_compute_at(sch: Schedule, block: BlockRV, loop: LoopRV,
     _check_covers(leaf.block, domain, outer, name, lname)
     nest = build_nest(leaf.realize, domain, ana, preserve_unit_loops)
     computed = block_regions(_first_realize(nest), _loops_of(nest), ana=ana, reads=False)
-    check_parallel_disjoint(scope, lloc, computed, ana, f"block `{name}`")
+    check_parallel_disjoint(scope, lloc, computed, ana, f"block `{name}`",
+                            complete=complete_problem(scope, leaf) is None)
     _move(sch, scope, leaf, lloc, nest, pos)
 
 
