@@ -14,6 +14,7 @@ from . import (  # noqa: F401  (importing a pass module registers its pass)
     lower_blocks,
     lower_init_block,
     lower_thread_binding,
+    lower_warp_memory,
     plan_gpu_buffers,
     split_host_device,
     unroll_loop,

@@ -14,9 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tvmscript
+from passes import PassContext
 from passes.gpu_pipeline import GPULimits, gpu_pipeline, lower_gpu
 from passes.inject_storage_sync import SyncPlacementError
-from passes.lower_thread_binding import ThreadBindingError, WarpMemoryError
+from passes.lower_thread_binding import ThreadBindingError
+from passes.lower_warp_memory import WarpMemoryError
 from passes.split_host_device import HostCodeError
 from passes.verify_gpu_code import GPULimitError
 from tests.pass_testing import check
@@ -642,10 +644,9 @@ def test_every_stage_of_the_pipeline_prints_and_parses_back():
 
 def test_the_pipeline_reads_as_a_list_of_named_passes():
     names = [p.name for p in gpu_pipeline().passes]
-    expected = ["lower-init-block", "plan-gpu-buffers", "lower-blocks", "lower-thread-binding",
-                "flatten-buffer", "simplify", "lower-warp-memory", "vectorize-loop",
-                "unroll-loop", "simplify", "inject-storage-sync", "split-host-device",
-                "verify-gpu-code"]
-    if importlib.util.find_spec("passes.lower_cross_thread_reduction") is not None:
-        expected.insert(0, "lower-cross-thread-reduction")
-    assert names == expected
+    assert names == ["lower-cross-thread-reduction", "lower-warp-reduction", "lower-init-block",
+                     "plan-gpu-buffers", "lower-blocks", "lower-thread-binding", "flatten-buffer",
+                     "simplify", "lower-warp-memory", "vectorize-loop", "unroll-loop", "simplify",
+                     "inject-storage-sync", "split-host-device", "verify-gpu-code"]
+    with PassContext(config={"cuda.warp_reduction": False}):  # the shared-memory tree only
+        assert "lower-warp-reduction" not in [p.name for p in gpu_pipeline().passes]

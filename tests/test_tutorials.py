@@ -18,6 +18,9 @@ TUTORIALS = Path(__file__).resolve().parents[1] / "tutorials"
     ("tune_matmul.py", ["--quick"], ("tuned from the database", "the vector width it chose")),
     ("tune_resnet.py", ["--quick"], ("model estimate", "loads back and gives the same numbers",
                                      "C output == Python output: True")),
+    ("optimize_matmul_gpu.py", ["--quick"], ("== tensor cores (float16)", "__syncthreads();",
+                                             "nvcuda::wmma::mma_sync",
+                                             "data race in kernel 'reverse_kernel'")),
 ])
 def test_tutorial_runs(script, args, expect, tmp_path):
     # in a scratch folder: a tutorial may write files (tune_matmul.py draws its curves there)

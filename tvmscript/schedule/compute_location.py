@@ -250,6 +250,8 @@ def check_parallel_disjoint(scope: Scope, loop_loc: Location, regions: dict[Buff
     for loop in scope.loops_to(loop_loc.node, loop_loc.path):
         if loop.kind not in (S.ForKind.PARALLEL, S.ForKind.THREAD_BINDING):
             continue
+        if ana.can_prove(loop.extent <= 1):  # one iteration (e.g. one block): nothing to race
+            continue
         p = loop.loop_var
         for buffer, region in regions.items():
             if private_to_iteration(buffer, loop, complete):

@@ -59,8 +59,13 @@ class Site:
         return self._text
 
     def describe(self) -> str:
-        span = self.stmt.span
-        where = f" (line {span.lineno})" if span is not None else ""
+        span = self.stmt.span  # the user's source, for statements lowering kept as written
+        if span is None:
+            where = ""
+        elif span.source.filename.startswith("<"):  # from_source text: no file to name
+            where = f" (line {span.lineno})"
+        else:
+            where = f" ({span.source.filename}:{span.lineno})"
         return f"`{self.text}`{where}"
 
 
