@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import tvmscript
 from backends.cuda.emulator import emulate
+from benchmarks.parse_print import cpu_model
 
 VECTOR_ADD = """
 @T.prim_func
@@ -62,16 +63,6 @@ def mm(A: T.Buffer((16384,), "float32"), B: T.Buffer((16384,), "float32"),
         T.tvm_storage_sync("shared")
     C[(by * 16 + ty) * 128 + bx * 16 + tx] = acc_local[0]
 """
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def best_time(fn, rounds: int) -> float:

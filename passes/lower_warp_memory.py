@@ -34,10 +34,6 @@ from tvmscript.ir.rewrite import copy_buffer
 
 from .infra import PassContext, prim_func_pass
 
-SHORT_NAMES = {"blockIdx.x": "bx", "blockIdx.y": "by", "blockIdx.z": "bz",
-               "threadIdx.x": "tx", "threadIdx.y": "ty", "threadIdx.z": "tz"}
-
-
 # intrinsics that take a pointer to warp memory followed by an element offset into it (argument
 # positions; the explicit result dtype of ptx_* is the call's dtype, not an argument)
 _POINTER_OFFSETS = {

@@ -44,7 +44,7 @@ from tvmscript.ir import stmt as S
 from tvmscript.schedule import BlockRV, LoopRV, Schedule, ScheduleError
 
 from .analysis import block_of, is_spatial
-from .multi_level_tiling import MultiLevelTiling
+from .multi_level_tiling import MultiLevelTiling, order_levels
 from .rule import SpaceContext
 
 COOPERATIVE_FETCH = "meta_schedule.cooperative_fetch"
@@ -102,13 +102,7 @@ class GPUMultiLevelTiling(MultiLevelTiling):
                 parts = self._split(sch, loop, counts[kind])
             for level, part in enumerate(parts):
                 tiles[kind][level].append(part)
-        seen = {"S": 0, "R": 0}
-        levels = []
-        for kind in self.structure:
-            levels.append(tiles[kind][seen[kind]])
-            seen[kind] += 1
-        sch.reorder(*[loop for level in levels for loop in level])
-        return levels
+        return order_levels(sch, self.structure, tiles)
 
     def _split(self, sch: Schedule, loop: LoopRV, n: int) -> list[LoopRV]:
         if n == 1:

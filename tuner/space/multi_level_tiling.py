@@ -59,13 +59,7 @@ class MultiLevelTiling(ScheduleRule):
                                             max_innermost_factor=self.max_innermost_factor)
             for level, part in enumerate(sch.split(loop, sizes)):
                 tiles[kind][level].append(part)
-        seen = {"S": 0, "R": 0}
-        levels = []
-        for kind in self.structure:
-            levels.append(tiles[kind][seen[kind]])
-            seen[kind] += 1
-        sch.reorder(*[loop for level in levels for loop in level])
-        return levels
+        return order_levels(sch, self.structure, tiles)
 
     def write_back(self, sch: Schedule, block: BlockRV, levels: list[list[LoopRV]],
                    level: int) -> Schedule | None:
@@ -85,3 +79,16 @@ class MultiLevelTiling(ScheduleRule):
         except ScheduleError:
             return None
         return sch
+
+
+def order_levels(sch: Schedule, structure: str, tiles: dict[str, list[list[LoopRV]]]
+                 ) -> list[list[LoopRV]]:
+    """Reorder the split loops level by level as ``structure`` (``"SSRSRS"``) lays them out:
+    its n-th ``S`` takes the spatial loops' n-th parts, its n-th ``R`` the reductions'."""
+    seen = {"S": 0, "R": 0}
+    levels = []
+    for kind in structure:
+        levels.append(tiles[kind][seen[kind]])
+        seen[kind] += 1
+    sch.reorder(*[loop for level in levels for loop in level])
+    return levels
