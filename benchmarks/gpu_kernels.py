@@ -64,19 +64,20 @@ def interleaved_best(ours, theirs, sync, rounds: int = 7, number: int = 10) -> t
 
 def gemm_row(name: str, schedule, dtype: str, n: int, arch: str) -> str:
     import torch
-    from pycuda import gpuarray
+
+    from backends.cuda.launch import to_device, to_host  # the kernels' (primary) context
 
     rt = tvmscript.build(schedule(n).mod, target=f"cuda -arch={arch}")
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n)).astype(dtype)
     b = rng.standard_normal((n, n)).astype(dtype)
-    ga, gb = gpuarray.to_gpu(a), gpuarray.to_gpu(b)
-    gc = gpuarray.zeros((n, n), np.float32)
+    ga, gb = to_device(a), to_device(b)
+    gc = to_device(np.zeros((n, n), np.float32))
     fn = rt["matmul"]
     ta, tb = torch.from_numpy(a).cuda(), torch.from_numpy(b).cuda()
     fn(ga, gb, gc)
     want = (ta.float() @ tb.float()).cpu().numpy()
-    error = float(np.max(np.abs(gc.get() - want)) / np.max(np.abs(want)))
+    error = float(np.max(np.abs(to_host(gc) - want)) / np.max(np.abs(want)))
     ours, theirs = interleaved_best(lambda: fn(ga, gb, gc), lambda: torch.matmul(ta, tb),
                                     torch.cuda.synchronize)
     tflops = 2 * n**3 / 1e12
@@ -86,7 +87,8 @@ def gemm_row(name: str, schedule, dtype: str, n: int, arch: str) -> str:
 
 def conv_row(channels: int, size: int, trials: int, arch: str) -> str:
     import torch
-    from pycuda import gpuarray
+
+    from backends.cuda.launch import to_device
 
     func = conv2d_of(channels, channels, size)
     result = tvmscript.tune(func, target=f"cuda -arch={arch}", trials=trials)
@@ -94,8 +96,8 @@ def conv_row(channels: int, size: int, trials: int, arch: str) -> str:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, channels, size, size)).astype("float32")
     w = rng.standard_normal((channels, channels, 3, 3)).astype("float32")
-    gx, gw = gpuarray.to_gpu(x), gpuarray.to_gpu(w)
-    gy = gpuarray.zeros((1, channels, size, size), np.float32)
+    gx, gw = to_device(x), to_device(w)
+    gy = to_device(np.zeros((1, channels, size, size), np.float32))
     tx, tw = torch.from_numpy(x).cuda(), torch.from_numpy(w).cuda()
     fn = rt["conv2d"]
     ours, theirs = interleaved_best(

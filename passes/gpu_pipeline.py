@@ -34,6 +34,9 @@ class GPULimits:
     max_thread_x: int = 1024
     max_thread_y: int = 1024
     max_thread_z: int = 64
+    max_grid_x: int = 2**31 - 1  # blocks per grid dimension: every GPU since sm_30
+    max_grid_y: int = 65535
+    max_grid_z: int = 65535
     warp_size: int = 32
 
 

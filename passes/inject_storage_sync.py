@@ -6,9 +6,9 @@ The statements of each kernel are read in order, keeping the shared accesses sin
 barrier. A barrier goes before a statement that reads what was written (RAW) or writes what
 was read or written (WAR, WAW) by another thread; two accesses are by the same thread when
 their indices are the same one-to-one expression of the thread index (``S[ty * 32 + tx]``),
-once the threads an ``if tx == 0:`` around one of them pins are put in. A loop's body is read
-twice, the second time after its own end, so that the next iteration refilling a shared tile
-waits for the reads of the previous one::
+once the thread values an ``if tx == 0:`` around both alike pins are put in. A loop's body
+is read twice, the second time after its own end, so that the next iteration refilling a
+shared tile waits for the reads of the previous one::
 
     for k_0 in range(8):                          for k_0 in range(8):
         A_shared[tx] = A[k_0 * 64 + tx]               T.tvm_storage_sync("shared")      # WAR
@@ -150,29 +150,36 @@ def _equalities(cond: PrimExpr, threads: set[Var]) -> list[tuple[Var, int]]:
 
 
 def same_thread(a: Access, b: Access, threads: set[Var]) -> bool:
-    """Whether ``a`` and ``b`` touch one element only when one thread makes both: the same
-    index once the threads their conditions pin are put in, and that index one-to-one in the
-    threads left free (each appears as a term of its own)."""
+    """Whether ``a`` and ``b`` touch one element only when one thread makes both.
+
+    Say ``a`` pins fewer threads (``if tx == 0:``). Every pin of ``a`` must be one of ``b``'s,
+    the two indices the same once ``b``'s pins are put in, and ``a``'s index one-to-one in the
+    threads ``a`` leaves free (each appears as a term of its own): then a thread of ``a``
+    reaching ``b``'s element has ``b``'s pinned values, so it is ``b``'s thread. A pin on one
+    side only (``if tx == 0: S[0] = ...`` read as ``S[0]`` by all) fails the last test."""
     if a.index is None or b.index is None or len(a.index) != len(b.index):
         return False
-    pins = dict(a.pins)
-    for var, value in b.pins:
-        if pins.setdefault(var, value) != value:
-            return False
-    values = {v: IntImm(v.dtype, c) for v, c in pins.items()}
-    ana = Analyzer()
-    ia = [ana.simplify(substitute(x, values)) for x in a.index]
-    ib = [ana.simplify(substitute(x, values)) for x in b.index]
-    if not all(structural_equal(x, y) for x, y in zip(ia, ib)):
+    if len(a.pins) > len(b.pins):
+        a, b = b, a
+    pins_a, pins_b = dict(a.pins), dict(b.pins)
+    if any(pins_b.get(var, value + 1) != value for var, value in pins_a.items()):
         return False
-    free = threads - set(pins)
+    ana = Analyzer()
+
+    def put_in(index, pins: dict[Var, int]) -> list:
+        values = {v: IntImm(v.dtype, c) for v, c in pins.items()}
+        return [ana.simplify(substitute(x, values)) for x in index]
+
+    if not all(structural_equal(x, y)
+               for x, y in zip(put_in(a.index, pins_b), put_in(b.index, pins_b))):
+        return False
     terms = set()
-    for x in ia:
+    for x in put_in(a.index, pins_a):
         if x.dtype.lanes == 1 and x.dtype.is_integer:
             terms |= {t for t in to_linear(x).terms if isinstance(t, Var)}
         elif isinstance(x, Ramp):  # its lanes are one thread's
             terms |= {t for t in to_linear(x.base).terms if isinstance(t, Var)}
-    return free <= terms
+    return threads - set(pins_a) <= terms
 
 
 # ---------------------------------------------------------------- the planner

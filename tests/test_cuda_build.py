@@ -11,19 +11,28 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tvmscript
 from backends.cuda import CUDAModule, nvrtc
-from backends.cuda.launch import gpu_unavailable_reason
+from backends.cuda.host import _evaluate as host_evaluate
+from backends.cuda.launch import cubin_arch, gpu_unavailable_reason
+from backends.cuda.launch_info import needs_shared_opt_in, static_shared_bytes
+from backends.cuda.module import EmulatorDevice
 from tests.test_cuda_codegen import (
     dynamic_shared,
+    floor_kernels,
     guarded_scale,
     matmul_tiled,
     shared_reverse,
     vector_add,
+    vector_float4,
 )
 from tvmscript import I, R, T
-from tvmscript.ir import IRModule
+from tvmscript.ir import IRModule, Var
+from tvmscript.ir import expr as E
+from tvmscript.ir.dtype import dtype
 
 NO_GPU = gpu_unavailable_reason()
 needs_gpu = pytest.mark.skipif(NO_GPU is not None,
@@ -246,9 +255,10 @@ class CudaArray:
     """An object with ``__cuda_array_interface__`` as cupy, numba and torch arrays have; these
     tests only read its metadata (its pointer is never dereferenced)."""
 
-    def __init__(self, shape: tuple, typestr: str = "<f4", readonly: bool = False) -> None:
+    def __init__(self, shape: tuple, typestr: str = "<f4", readonly: bool = False,
+                 pointer: int = 0x7F0000000000) -> None:
         self.__cuda_array_interface__ = {"shape": shape, "typestr": typestr, "strides": None,
-                                         "data": (0x7F0000000000, readonly), "version": 3}
+                                         "data": (pointer, readonly), "version": 3}
 
 
 @pytest.mark.parametrize("c, error, message", [
@@ -440,7 +450,7 @@ def shared_matmul() -> tvmscript.Schedule:
 def test_scheduled_shared_memory_matmul_on_the_emulator(shared_matmul):
     rt = tvmscript.build(shared_matmul.mod, target="cuda-emulator")
     source = rt.get_source()
-    assert "__shared__ float A_shared[256];" in source
+    assert "__shared__ __align__(16) float A_shared[256];" in source
     assert source.count("__syncthreads();") >= 2
     assert 'extern "C" __global__ void __launch_bounds__(256) matmul_kernel(' in source
     a, b, c = rand(64, 64), rand(64, 64, seed=1), np.zeros((64, 64), "float32")
@@ -470,3 +480,188 @@ def test_scheduled_matmul_on_the_gpu(shared_matmul):
     a, b, c = rand(64, 64), rand(64, 64, seed=1), np.zeros((64, 64), "float32")
     rt["matmul"](a, b, c)
     np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-4)
+
+
+# ---------------------------------------------------------------- review fixes
+
+
+@pytest.mark.parametrize("requested, capability, arch", [
+    ("", (9, 0), "sm_90"),  # no -arch: the GPU's own
+    ("", (8, 6), "sm_86"),
+    ("sm_80", (8, 6), "sm_80"),  # an older minor version of the same major runs
+    ("sm_90", (9, 0), "sm_90"),
+    ("sm_90a", (9, 0), "sm_90a"),
+])
+def test_cubin_arch_for_the_device(requested, capability, arch):
+    assert cubin_arch(requested, capability) == arch
+
+
+@pytest.mark.parametrize("requested, capability", [
+    ("sm_80", (9, 0)),  # an sm_80 cubin does not load on an H100
+    ("sm_90", (8, 0)),  # newer than the device
+    ("sm_86", (8, 0)),
+    ("sm_90a", (10, 0)),
+])
+def test_cubin_arch_that_cannot_run_says_what_to_pass(requested, capability):
+    device = f"sm_{capability[0]}{capability[1]}"
+    with pytest.raises(RuntimeError, match=rf"-arch={requested} cubin cannot run on this GPU "
+                                           rf"\(compute capability {capability[0]}\."
+                                           rf"{capability[1]}\); build with target='cuda "
+                                           rf"-arch={device}', or target='cuda'"):
+        cubin_arch(requested, capability)
+
+
+@T.prim_func
+def shifted(A: T.Buffer((1028,), "float32"), B: T.Buffer((1024,), "float32")):
+    for i in range(1024):
+        with T.block("B"):
+            vi = T.axis.remap("S", [i])
+            B[vi] = A[vi + 1]
+
+
+@pytest.fixture(scope="module")
+def shifted_module() -> CUDAModule:
+    sch = tvmscript.Schedule(shifted)
+    (i,) = sch.get_loops(sch.get_block("B"))
+    bx, tx, v = sch.split(i, [None, 64, 4])
+    sch.bind(bx, "blockIdx.x")
+    sch.bind(tx, "threadIdx.x")
+    sch.vectorize(v)
+    return tvmscript.build(sch.mod, target="cuda-emulator")
+
+
+def test_a_misaligned_vector_load_is_read_lane_by_lane(shifted_module):
+    source = shifted_module.get_source()
+    assert "(float4*)(A" not in source  # A + 4k + 1 is not 16-byte aligned
+    assert "make_float4(A[" in source
+    assert "*(float4*)(B + " in source  # B + 4k is
+    a = np.arange(1028, dtype="float32")
+    b = np.zeros(1024, "float32")
+    shifted_module["shifted"](a, b)
+    np.testing.assert_array_equal(b, a[1:1025])
+
+
+@needs_nvrtc
+def test_a_misaligned_vector_load_compiles(shifted_module):
+    assert nvrtc.compile_cubin(shifted_module.get_source(), "sm_90")[:4] == b"\x7fELF"
+
+
+@T.prim_func
+def float4_host(A: T.Buffer((1024,), "float32"), B: T.Buffer((1024,), "float32")):
+    T.func_attr({"global_symbol": "float4", "tvmscript.host": True})
+    T.evaluate(T.call_extern("int32", "vector_float4_kernel", A.data, B.data))
+
+
+@pytest.mark.parametrize("a_at, b_at, name", [
+    (0x7F0000000004, 0x7F0000010000, "A"),
+    (0x7F0000000000, 0x7F0000010008, "B"),
+])
+def test_device_arrays_must_be_aligned_for_the_kernels_vectors(a_at, b_at, name):
+    rt = CUDAModule.from_lowered(kernel_module(vector_float4, float4_host), "cuda-emulator")
+    a, b = CudaArray((1024,), pointer=a_at), CudaArray((1024,), pointer=b_at)
+    at = a_at if name == "A" else b_at
+    with pytest.raises(ValueError, match=rf"float4: argument '{name}' is at address {at:#x}, "
+                                         "not a multiple of 16 bytes"):
+        rt["float4"](a, b)
+    # aligned, the arguments get as far as the device (the emulator takes no GPU arrays)
+    with pytest.raises(TypeError, match="pass numpy arrays, not GPU arrays"):
+        rt["float4"](CudaArray((1024,)), CudaArray((1024,), pointer=0x7F0000010000))
+
+
+def test_a_written_argument_may_not_alias_another(emu):
+    a, b = rand(1024), rand(1024, seed=1)
+    before = a.copy()
+    with pytest.raises(ValueError, match="add: arguments 'A' and 'C' share memory and the "
+                                         "kernel writes 'C'"):
+        emu["add"](a, b, a)
+    np.testing.assert_array_equal(a, before)  # nothing ran
+    big = rand(1536)
+    with pytest.raises(ValueError, match="arguments 'B' and 'C' share memory"):
+        emu["add"](a, big[:1024], big[512:])
+    c = np.zeros(1024, "float32")
+    emu["add"](a, a, c)  # reading one array twice is fine
+    np.testing.assert_array_equal(c, a + a)
+    emu["add"](big[:1024], b, rand(1024))  # disjoint is fine
+
+
+@pytest.mark.parametrize("dt", ["int8", "int16", "int32", "int64"])
+def test_integer_floor_division_of_every_width(dt):
+    rt = CUDAModule.from_lowered(kernel_module(*floor_kernels(dt)), "cuda-emulator")
+    rng = np.random.default_rng(0)
+    a = rng.integers(-100, 100, 64).astype(dt)
+    d = rng.choice([-7, -3, -1, 1, 2, 5], 64).astype(dt)
+    b, c = np.zeros(64, dt), np.zeros(64, dt)
+    rt["floor"](a, d, b, c)
+    np.testing.assert_array_equal(b, np.floor_divide(a, 3))
+    np.testing.assert_array_equal(c, np.mod(a, d))
+
+
+def test_the_emulator_refuses_a_launch_shape_that_differs_from_its_own():
+    a, b, c = rand(1024), rand(1024, seed=1), np.zeros(1024, "float32")
+    with pytest.raises(RuntimeError, match=r"internal error: the host launches kernel "
+                                           r"'vector_add_kernel' with grid \(4, 1, 1\) and "
+                                           r"block \(128, 1, 1\), the emulator runs it with "
+                                           r"grid \(8, 1, 1\) and block \(128, 1, 1\)"):
+        EmulatorDevice().launch("vector_add_kernel", vector_add, (4, 1, 1), (128, 1, 1), 0,
+                                [a, b, c])
+    EmulatorDevice().launch("vector_add_kernel", vector_add, (8, 1, 1), (128, 1, 1), 0,
+                            [a, b, c])
+    np.testing.assert_array_equal(c, a + b)
+
+
+def test_a_kernel_parameter_pycuda_cannot_pass_is_refused_at_build():
+    kernel = vector_add.with_(params=(*vector_add.params, Var("v", "float32x2")))
+    with pytest.raises(ValueError, match="kernel 'vector_add_kernel': parameter 'v' has dtype "
+                                         "float32x2, which cannot be passed to a kernel launch"):
+        CUDAModule.from_lowered(IRModule({"vector_add_kernel": kernel}), "cuda")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                        "uint64"]),
+       st.integers(-(1 << 63), (1 << 63) - 1))
+def test_host_casts_wrap_like_the_device(dt, value):
+    cast = E.Cast(dtype(dt), E.IntImm(dtype("int64"), value))
+    assert host_evaluate(cast, {}, "f") == int(np.array(value, "int64").astype(dt))
+
+
+def test_static_shared_bytes_decide_the_shared_memory_opt_in():
+    assert static_shared_bytes(matmul_tiled) == 2 * 256 * 4
+    assert static_shared_bytes(vector_add) == 0
+    assert needs_shared_opt_in(2048, 47 * 1024)  # 49 KiB in all
+    assert not needs_shared_opt_in(0, 48 * 1024)
+    assert not needs_shared_opt_in(64 * 1024, 0)  # no dynamic memory: nothing to opt in to
+
+
+@needs_gpu
+def test_device_arrays_of_to_device_are_used_in_place():
+    from backends.cuda.launch import to_device, to_host
+
+    rt = module("cuda")  # no -arch: compiled for the GPU found
+    a, b = rand(1024), rand(1024, seed=1)
+    c = to_device(np.zeros(1024, "float32"))
+    rt["add"](to_device(a), to_device(b), c)
+    np.testing.assert_array_equal(to_host(c), a + b)
+
+
+@needs_gpu
+@needs_nvrtc
+def test_float4_kernel_on_the_gpu_and_an_arch_that_cannot_run():
+    from backends.cuda.launch import to_device, to_host
+
+    rt = CUDAModule.from_lowered(kernel_module(vector_float4, float4_host), "cuda")
+    a, b = rand(1024), to_device(np.zeros(1024, "float32"))
+    rt["float4"](to_device(a), b)
+    np.testing.assert_array_equal(to_host(b), a * 2 + 1)
+    other = "sm_80" if cubin_arch("", _capability()) != "sm_80" else "sm_90"
+    wrong = CUDAModule.from_lowered(kernel_module(vector_float4, float4_host),
+                                    f"cuda -arch={other}")
+    with pytest.raises(RuntimeError, match=f"-arch={other} cubin cannot run on this GPU"):
+        wrong["float4"](a, np.zeros(1024, "float32"))
+
+
+def _capability() -> tuple[int, int]:
+    import pycuda.driver as drv
+
+    drv.init()
+    return tuple(drv.Device(0).compute_capability())

@@ -23,9 +23,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import tvmscript
 from backends.cuda import nvrtc
 from backends.cuda.codegen import CodegenError, generate_cuda
 from backends.cuda.codegen_types import float_literal, int_literal
+from backends.cuda.launch_info import static_shared_bytes
 from tvmscript import T
 from tvmscript.ir.dtype import dtype
 
@@ -212,6 +214,72 @@ def vectors_mixed(A: T.Buffer((512,), "float32"), H: T.Buffer((512,), "float16")
     I[tx + 256] = T.reinterpret("int32", A[tx]) + T.call_extern("int32", "__popc", I[tx])
     p: T.handle = T.address_of(A[tx + 64])
     T.evaluate(T.call_extern("int32", "atomicAdd", p, T.float32(1)))
+
+
+FLOOR_KERNELS = '''
+@T.prim_func
+def floor_kernel(A: T.Buffer((64,), "DT"), D: T.Buffer((64,), "DT"), B: T.Buffer((64,), "DT"),
+                 C: T.Buffer((64,), "DT")):
+    T.func_attr({"global_symbol": "floor_kernel", "tvmscript.kernel": True, "tir.noalias": True})
+    tx = T.launch_thread("threadIdx.x", 64)
+    B[tx] = T.floordiv(A[tx], T.DT(3))
+    C[tx] = T.floormod(A[tx], D[tx])
+
+
+@T.prim_func
+def floor(A: T.Buffer((64,), "DT"), D: T.Buffer((64,), "DT"), B: T.Buffer((64,), "DT"),
+          C: T.Buffer((64,), "DT")):
+    T.func_attr({"global_symbol": "floor", "tvmscript.host": True})
+    T.evaluate(T.call_extern("int32", "floor_kernel", A.data, D.data, B.data, C.data))
+'''
+
+
+def floor_kernels(dt: str) -> tuple:
+    """A kernel taking the floor quotient and remainder of ``dt`` values (a literal divisor
+    and a loaded one), and the host function launching it."""
+    kernel, host = FLOOR_KERNELS.replace("DT", dt).split("\n\n\n")
+    return tvmscript.from_source(kernel), tvmscript.from_source(host)
+
+
+@needs_nvrtc
+@pytest.mark.parametrize("dt, ctype", [("int8", "signed char"), ("int16", "short"),
+                                       ("int32", "int"), ("int64", "long long")])
+def test_floor_division_of_every_integer_width_compiles(dt, ctype):
+    source = generate_cuda({"floor_kernel": floor_kernels(dt)[0]})
+    assert f"floordiv<{ctype}>(A[tx], 3" in source and f"floormod<{ctype}>(A[tx], D[tx])" in source
+    assert nvrtc.compile_cubin(source, "sm_80")[:4] == b"\x7fELF"
+
+
+@T.prim_func
+def wmma_aligned(A: T.Buffer((256,), "float16"), C: T.Buffer((256,), "float32")):
+    T.func_attr({"global_symbol": "wmma_aligned_kernel", "tvmscript.kernel": True,
+                 "tir.noalias": True})
+    tx = T.launch_thread("threadIdx.x", 32)
+    SA = T.allocate([256], "float16", "shared")
+    SAb = T.decl_buffer((256,), "float16", data=SA, scope="shared")
+    L = T.allocate([8], "float16", "local")
+    Lb = T.decl_buffer((8,), "float16", data=L, scope="local")
+    FA = T.allocate([256], "float16", "wmma.matrix_a")
+    FC = T.allocate([256], "float32", "wmma.accumulator")
+    for i in range(8):
+        Lb[i] = A[tx * 8 + i]
+        SAb[tx * 8 + i] = Lb[i]
+    T.tvm_storage_sync("shared")
+    T.tvm_fill_fragment(FC, 16, 16, 16, 0, T.float32(0))
+    T.tvm_load_matrix_sync(FA, 16, 16, 16, 0, T.tvm_access_ptr(T.type_annotation("float16"),
+                                                               SA, 0, 256, 1), 16, "row_major")
+    T.tvm_mma_sync(FC, 0, FA, 0, FA, 0, FC, 0)
+    T.tvm_store_matrix_sync(FC, 16, 16, 16, 0, T.tvm_access_ptr(T.type_annotation("float32"),
+                                                                C.data, 0, 256, 2), 16,
+                            "row_major")
+
+
+def test_shared_arrays_of_wmma_kernels_are_32_byte_aligned():
+    source = generate_cuda({"wmma_aligned_kernel": wmma_aligned})
+    assert "__shared__ __align__(32) half SA[256];" in source  # load_matrix_sync's pointer
+    assert "  __align__(16) half L[8];" in source  # local arrays: 16 (mma's casts, ldmatrix)
+    assert "__shared__ __align__(16) float S[64];" in source_of("shared_reverse")
+    assert static_shared_bytes(wmma_aligned) == 512
 
 
 CASES = {f.attrs["global_symbol"].removesuffix("_kernel"): f for f in (

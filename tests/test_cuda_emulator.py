@@ -651,11 +651,86 @@ def vs(A: T.Buffer((256,), "float32"), B: T.Buffer((256,), "float32")):
         emulate(kernel(src.replace("SYNC", "T.evaluate(0)")), [a, b])
 
 
+MISALIGNED = """
+@T.prim_func
+def v(A: T.Buffer((260,), "float32"), B: T.Buffer((256,), "float32")):
+    T.func_attr({"global_symbol": "v_kernel", "tir.noalias": True})
+    tx = T.launch_thread("threadIdx.x", 64)
+    B[T.Ramp(tx * LANES, 1, LANES)] = A[T.Ramp(tx * LANES + OFFSET, 1, LANES)]
+"""
+
+
+@pytest.mark.parametrize("lanes", [2, 4])
+def test_a_vector_access_at_any_start_computes_its_lanes(lanes: int) -> None:
+    """A start that is not a multiple of the lanes is fine: the CUDA codegen reads such a
+    vector lane by lane (tests/test_cuda_build.py checks the source), so nothing faults."""
+    a = np.arange(260, dtype=np.float32)
+    b = np.zeros(256, np.float32)
+    src = MISALIGNED.replace("LANES", str(lanes)).replace("64", str(256 // lanes))
+    emulate(kernel(src.replace("OFFSET", "1")), [a, b])
+    np.testing.assert_array_equal(b, a[1:257])
+
+
+def test_a_strided_vector_access_is_element_by_element() -> None:
+    """A gather (stride 2) is one load per lane on a GPU: any start is aligned."""
+    src = MISALIGNED.replace("T.Ramp(tx * LANES + OFFSET, 1, LANES)", "T.Ramp(tx * 4 + 1, 2, 2)")
+    src = src.replace("LANES", "2").replace("64", "128").replace("260", "512")
+    a = np.arange(512, dtype=np.float32)
+    b = np.zeros(256, np.float32)
+    emulate(kernel(src), [a, b])
+    np.testing.assert_array_equal(b, a[1::2])
+
+
 def test_too_many_threads_per_block_is_refused() -> None:
     src = VECTOR_ADD.replace('"blockIdx.x", 8', '"blockIdx.x", 1').replace(
         '"threadIdx.x", 128', '"threadIdx.x", 2048')
     with pytest.raises(EmulatorError, match=r"kernel 'add_kernel' launches 2048 threads per "
                        r"block \(2048, 1, 1\); a GPU runs at most 1024"):
+        emulate(kernel(src), [np.zeros(1000, np.float32)] * 3)
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('"threadIdx.x", 128', '"threadIdx.z", 128',
+     "kernel 'add_kernel' launches threadIdx.z=128; a GPU allows at most 64"),
+    ('"blockIdx.x", 8', '"blockIdx.y", 70000',
+     "kernel 'add_kernel' launches blockIdx.y=70000; a GPU allows at most 65535"),
+])
+def test_a_dimension_beyond_what_a_gpu_allows_is_refused(old: str, new: str,
+                                                         message: str) -> None:
+    """Hand-written kernels reach the emulator without ``verify-gpu-code``."""
+    src = VECTOR_ADD.replace(old, new).replace("bx * 128 + tx < 1000", "T.bool(False)")
+    with pytest.raises(EmulatorError, match=re.escape(message)):
+        emulate(kernel(src), [np.zeros(1000, np.float32)] * 3)
+
+
+SYMBOLIC_BLOCK = """
+@T.prim_func
+def sb(a: T.handle, n: T.int32):
+    T.func_attr({"global_symbol": "sb_kernel", "tir.noalias": True})
+    A = T.match_buffer(a, (n,), "float32")
+    tx = T.launch_thread("threadIdx.x", n)
+    A[tx] = A[tx] + T.float32(1)
+"""
+
+
+def test_a_block_size_known_only_at_launch_is_checked_at_launch() -> None:
+    a = np.zeros(64, np.float32)
+    emulate(kernel(SYMBOLIC_BLOCK), [a, 64])
+    np.testing.assert_array_equal(a, np.ones(64, np.float32))
+    with pytest.raises(EmulatorError, match=re.escape(
+            "kernel 'sb_kernel' launches 2000 threads per block (2000, 1, 1); a GPU runs at "
+            "most 1024")):
+        emulate(kernel(SYMBOLIC_BLOCK), [np.zeros(2000, np.float32), 2000])
+
+
+def test_two_extents_of_one_thread_axis_are_refused() -> None:
+    src = VECTOR_ADD.replace(
+        "    if bx * 128 + tx < 1000:",
+        '    with T.launch_thread("threadIdx.x", 64) as t2:\n        C[t2] = A[t2]\n'
+        "    if bx * 128 + tx < 1000:")
+    with pytest.raises(EmulatorError, match=re.escape(
+            "kernel 'add_kernel' cannot be emulated: kernel 'add_kernel' launches threadIdx.x "
+            "with two extents")):
         emulate(kernel(src), [np.zeros(1000, np.float32)] * 3)
 
 

@@ -5,6 +5,7 @@ with NVRTC for sm_80 and sm_90, and bad uses are refused with what is wrong."""
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -431,6 +432,42 @@ def test_wmma_arguments_that_differ_between_lanes_are_refused():
     a, b = fp16_inputs(np.random.default_rng(2))
     with pytest.raises(EmulatorError, match="argument 1 differs between lane 0 .* and lane 1"):
         emulate(kernel(src), [a, b, np.zeros((64, 64), "float32")])
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("SB, ty % 2 * 16, 496, 1)", "SB, ty % 2 * 16 + 8, 488, 1)",
+     ("T.tvm_load_matrix_sync in kernel 'gemm_kernel', block (0, 0, 0), warp 0 at "
+      "`T.tvm_load_matrix_sync(FB, 16, 16, 16, 0, T.tvm_access_ptr(T.type_annotation("
+      "\"float16\"), SB, ty % 2 * 16 + 8, 488, 1), 32, \"row_major\")` (line 23): "
+      "tvm_load_matrix_sync: the pointer into shared buffer 'SB' at element 8 (16 bytes) is "
+      "not 32-byte aligned, as WMMA requires")),
+    ('SA, ty // 2 * 256, 256, 1), 16, "row_major")',
+     'SA, ty // 2 * 256, 256, 1), 12, "row_major")',
+     ("tvm_load_matrix_sync: the stride 12 of shared buffer 'SA' (24 bytes) is not a multiple "
+      "of 16 bytes (8 elements), as WMMA requires")),
+    ("bx * 32 + ty % 2 * 16, 1008, 2), 64", "bx * 32 + ty % 2 * 16 + 4, 1004, 2), 64",
+     ("tvm_store_matrix_sync: the pointer into global buffer 'C' at element 4 (16 bytes) is "
+      "not 32-byte aligned, as WMMA requires")),
+    ("bx * 32 + ty % 2 * 16, 1008, 2), 64", "bx * 32 + ty % 2 * 16, 1008, 2), 62",
+     ("tvm_store_matrix_sync: the stride 62 of global buffer 'C' (248 bytes) is not a "
+      "multiple of 16 bytes (4 elements), as WMMA requires")),
+])
+def test_misaligned_wmma_pointers_and_strides_are_refused(old, new, message):
+    """A GPU requires 256-bit aligned WMMA pointers and 16-byte leading dimensions."""
+    assert old in WMMA_KERNEL
+    a, b = fp16_inputs(np.random.default_rng(2))
+    with pytest.raises(EmulatorError, match=re.escape(message)):
+        emulate(kernel(WMMA_KERNEL.replace(old, new)), [a, b, np.zeros((64, 64), "float32")])
+
+
+def test_a_misaligned_ldmatrix_row_is_refused():
+    src = MMA_TILE_KERNEL.replace("tx % 16 * 16 + tx // 16 * 8)",
+                                  "tx % 16 * 16 + tx // 16 * 8 + 4)")
+    a, b = fp16_inputs(np.random.default_rng(3), 16, 8, 16)
+    with pytest.raises(EmulatorError, match=re.escape(
+            "ptx_ldmatrix: lane 0 gives a row at element 4 of shared buffer 'SA' (8 bytes), "
+            "not 16-byte aligned as ldmatrix requires")):
+        emulate(kernel(src), [a, b, np.zeros((16, 8), "float32")])
 
 
 @pytest.mark.parametrize("scope", ["warp", "local"])

@@ -373,6 +373,116 @@ def test_no_barrier_when_each_thread_reads_what_it_wrote():
     assert not [s for s in nodes(kernel.body, Evaluate) if is_sync(s)]
 
 
+ONE_WRITER = '''
+@T.prim_func
+def f(A: T.Buffer((64,), "float32"), B: T.Buffer((64,), "float32")):
+    S = T.alloc_buffer((1,), "float32", scope="shared")
+    for t in T.thread_binding(64, thread="threadIdx.x"):
+        with T.block("S"):
+            if t == 0:
+                S[0] = A[0] * T.float32(2)
+    for t in T.thread_binding(64, thread="threadIdx.x"):
+        with T.block("B"):
+            B[t] = S[0] + A[t]
+'''
+
+
+def test_a_value_written_by_thread_0_is_read_by_all_after_a_barrier():
+    """``if t == 0`` pins only the writer: the readers are every thread, so a barrier goes
+    between them."""
+    mod = lower(tvmscript.from_source(ONE_WRITER))
+    kinds = ["sync" if is_sync(s) else type(s).__name__
+             for s in kernel_statements(mod["f_kernel"])]
+    assert kinds == ["IfThenElse", "sync", "BufferStore"]
+
+
+def test_no_barrier_when_thread_0_reads_what_it_wrote():
+    text = ONE_WRITER.replace("B[t] = S[0] + A[t]",
+                              "if t == 0:\n                B[t] = S[0] + A[t]")
+    mod = lower(tvmscript.from_source(text))
+    assert not [s for s in nodes(mod["f_kernel"].body, Evaluate) if is_sync(s)]
+
+
+@needs_emulator
+def test_a_value_written_by_thread_0_reaches_every_thread_without_a_race():
+    mod = lower(tvmscript.from_source(ONE_WRITER))
+    a = np.arange(64, dtype="float32") + 3
+    b = np.zeros(64, "float32")
+    emulate(mod, "f_kernel", a, b)  # race checking is on
+    np.testing.assert_array_equal(b, a[0] * 2 + a)
+
+
+CROSSED_PINS = '''
+@T.prim_func
+def f(A: T.Buffer((64,), "float32"), B: T.Buffer((8, 8), "float32")):
+    S = T.alloc_buffer((8,), "float32", scope="shared")
+    for ty in T.thread_binding(8, thread="threadIdx.y"):
+        for tx in T.thread_binding(8, thread="threadIdx.x"):
+            with T.block("S"):
+                if tx == 0:
+                    S[ty] = A[ty]
+    for ty in T.thread_binding(8, thread="threadIdx.y"):
+        for tx in T.thread_binding(8, thread="threadIdx.x"):
+            with T.block("B"):
+                if ty == 0:
+                    B[ty, tx] = S[tx]
+'''
+
+
+def test_a_barrier_between_accesses_pinned_on_different_threads():
+    """Thread (0, 5) writes ``S[5]``, thread (5, 0) reads it: not one thread."""
+    kernel = lower(tvmscript.from_source(CROSSED_PINS))["f_kernel"]
+    kinds = ["sync" if is_sync(s) else type(s).__name__ for s in kernel_statements(kernel)]
+    assert kinds == ["IfThenElse", "sync", "IfThenElse"]
+
+
+PINNED_STAGES = '''
+@T.prim_func
+def f(A: T.Buffer((64,), "float32"), B: T.Buffer((64,), "float32")):
+    S = T.alloc_buffer((64,), "float32", scope="shared")
+    for t in T.thread_binding(64, thread="threadIdx.x"):
+        with T.block("S"):
+            S[t] = A[t]
+    for t in T.thread_binding(64, thread="threadIdx.x"):
+        with T.block("W"):
+            if PIN_W:
+                S[INDEX_W] = A[INDEX_W] + T.float32(100)
+    for t in T.thread_binding(64, thread="threadIdx.x"):
+        with T.block("B"):
+            if PIN_R:
+                B[t] = S[INDEX_R]
+'''
+PINS = {"True": lambda t: True, "t == 0": lambda t: t == 0, "t == 5": lambda t: t == 5}
+INDICES = {"t": lambda t: t, "0": lambda t: 0, "5": lambda t: 5, "63 - t": lambda t: 63 - t}
+
+
+@needs_emulator
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(pin_w=st.sampled_from(sorted(PINS)), index_w=st.sampled_from(sorted(INDICES)),
+       pin_r=st.sampled_from(sorted(PINS)), index_r=st.sampled_from(sorted(INDICES)))
+def test_pinned_writes_and_reads_get_the_barriers_they_need(pin_w, index_w, pin_r, index_r):
+    """Whatever thread each stage is pinned to, the lowered kernel runs without a race and
+    computes what the stages compute one after another."""
+    if pin_w == "True" and index_w in ("0", "5"):
+        index_w = "t"  # all threads writing one element is the user's race, not a barrier's
+    text = PINNED_STAGES
+    for key, value in (("PIN_W", pin_w), ("INDEX_W", index_w), ("PIN_R", pin_r),
+                       ("INDEX_R", index_r)):
+        text = text.replace(key, value)
+    a = np.arange(64, dtype="float32")
+    shared = a.copy()
+    for t in range(64):
+        if PINS[pin_w](t):
+            shared[INDICES[index_w](t)] = a[INDICES[index_w](t)] + 100
+    want = np.zeros(64, "float32")
+    for t in range(64):
+        if PINS[pin_r](t):
+            want[t] = shared[INDICES[index_r](t)]
+    b = np.zeros(64, "float32")
+    emulate(lower(tvmscript.from_source(text)), "f_kernel", a, b)
+    np.testing.assert_array_equal(b, want)
+
+
 USER_SYNC = '''
 @T.prim_func
 def k(A: T.Buffer((256,), "float32"), B: T.Buffer((256,), "float32")):
@@ -632,6 +742,79 @@ def test_kernels_beyond_the_device_limits_are_refused(limits, message):
     with pytest.raises(GPULimitError) as info:
         lower_gpu(mod, limits)
     assert str(info.value) == message
+
+
+DYNAMIC_SHARED = '''
+@T.prim_func
+def k(A: T.Buffer((256,), "float32"), B: T.Buffer((256,), "float32")):
+    bx = T.launch_thread("blockIdx.x", 4)
+    tx = T.launch_thread("threadIdx.x", 64)
+    S = T.allocate([64], "float32", "shared")
+    Sb = T.decl_buffer((64,), "float32", data=S, scope="shared")
+    D = T.allocate([512], "float32", "shared.dyn")
+    Db = T.decl_buffer((512,), "float32", data=D, scope="shared.dyn")
+    Sb[tx] = A[bx * 64 + tx]
+    Db[tx] = A[bx * 64 + tx]
+    T.tvm_storage_sync("shared")
+    B[bx * 64 + tx] = Sb[63 - tx] + Db[63 - tx]
+'''
+
+
+def test_dynamic_shared_memory_counts_against_the_limit():
+    mod = tvmscript.from_source(DYNAMIC_SHARED)
+    with pytest.raises(GPULimitError) as info:
+        lower_gpu(mod, GPULimits(max_shared_memory_per_block=2048))
+    assert str(info.value) == (
+        "kernel 'k_kernel' uses 2304 bytes of shared memory per block (D 2048 + S 256); the "
+        "target allows 2048 (-max_shared_memory_per_block)")
+    assert "k_kernel" in lower(mod, GPULimits(max_shared_memory_per_block=2304)).functions
+
+
+SYMBOLIC_DYNAMIC_SHARED = '''
+@T.prim_func
+def h(a: T.handle, n: T.int32):
+    A = T.match_buffer(a, (n,), "float32")
+    bx = T.launch_thread("blockIdx.x", n)
+    D = T.allocate([n], "float32", "shared.dyn")
+    Db = T.decl_buffer((n,), "float32", data=D, scope="shared.dyn")
+    Db[bx] = T.float32(1)
+    A[bx] = Db[bx]
+'''
+
+
+def test_sizes_known_only_at_launch_are_left_to_the_host():
+    """The grid and the dynamic shared memory depend on ``n``: nothing to check yet."""
+    mod = lower(tvmscript.from_source(SYMBOLIC_DYNAMIC_SHARED),
+                GPULimits(max_shared_memory_per_block=16, max_grid_x=8))
+    assert "h_kernel" in mod.functions
+
+
+GRID = '''
+@T.prim_func
+def g(A: T.Buffer((70000,), "float32")):
+    b = T.launch_thread("blockIdx.y", 70000)
+    A[b] = T.float32(1)
+'''
+
+
+@pytest.mark.parametrize("tag, limits, message", [
+    ("blockIdx.y", GPULimits(),
+     "kernel 'g_kernel' launches blockIdx.y=70000 blocks; the target allows 65535 (max_grid_y)"),
+    ("blockIdx.z", GPULimits(),
+     "kernel 'g_kernel' launches blockIdx.z=70000 blocks; the target allows 65535 (max_grid_z)"),
+    ("blockIdx.x", GPULimits(max_grid_x=1024),
+     "kernel 'g_kernel' launches blockIdx.x=70000 blocks; the target allows 1024 (max_grid_x)"),
+])
+def test_grids_beyond_the_device_limits_are_refused(tag, limits, message):
+    mod = tvmscript.from_source(GRID.replace("blockIdx.y", tag))
+    with pytest.raises(GPULimitError) as info:
+        lower_gpu(mod, limits)
+    assert str(info.value) == message
+
+
+def test_a_grid_of_70000_blocks_fits_in_x():
+    mod = lower(tvmscript.from_source(GRID.replace("blockIdx.y", "blockIdx.x")))
+    assert "g_kernel" in mod.functions
 
 
 def test_every_stage_of_the_pipeline_prints_and_parses_back():

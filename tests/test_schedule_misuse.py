@@ -302,6 +302,23 @@ CALLS: dict[str, tuple[dict[str, Any], dict[str, list[Any]]]] = {
 }
 
 
+@pytest.mark.parametrize("axis", ["threadIdx.y", "blockIdx.x", "vthread"])
+def test_binding_a_bound_loop_to_another_axis_is_refused(axis: str) -> None:
+    sch, _, (i, _, _) = matmul()
+    sch.bind(i, "threadIdx.x")
+    expect_error(sch, lambda: sch.bind(i, axis),
+                 f"loop `i` is already bound to threadIdx.x; it cannot be bound to {axis} too")
+
+
+def test_binding_a_bound_loop_to_its_own_axis_changes_nothing() -> None:
+    sch, _, (i, _, _) = matmul()
+    sch.bind(i, "threadIdx.x")
+    before = sch.mod
+    sch.bind(i, "threadIdx.x")
+    tvmscript.assert_structural_equal(sch.mod, before)
+    assert sch.get(i).thread_tag == "threadIdx.x"
+
+
 def test_every_primitive_is_in_the_misuse_table() -> None:
     assert sorted(PRIMITIVES) == sorted(CALLS)
 

@@ -18,10 +18,10 @@ needs_gpu = pytest.mark.skipif(NO_GPU is not None,
 
 MATMUL = '''
 @T.prim_func
-def mm(A: T.Buffer((32, 32), "float32"), B: T.Buffer((32, 32), "float32"),
-       C: T.Buffer((32, 32), "float32")):
+def mm(A: T.Buffer((16, 16), "float32"), B: T.Buffer((16, 16), "float32"),
+       C: T.Buffer((16, 16), "float32")):
     T.func_attr({"tir.noalias": True})
-    for i, j, k in T.grid(32, 32, 32):
+    for i, j, k in T.grid(16, 16, 16):
         with T.block("C"):
             vi, vj, vk = T.axis.remap("SSR", [i, j, k])
             with T.init():
@@ -68,13 +68,13 @@ def test_a_candidate_computing_something_else_is_a_wrong_result():
 
 
 def test_a_candidate_over_the_device_limits_fails_to_build():
-    measurer = GPUMeasurer("cuda-emulator -max_threads_per_block=512", repeats=1,
+    measurer = GPUMeasurer("cuda-emulator -max_threads_per_block=128", repeats=1,
                            check_against=matmul())
     sch = tvmscript.Schedule(matmul())
     i, j, _ = sch.get_loops(sch.get_block("C"))
-    sch.bind(sch.fuse(i, j), "threadIdx.x")  # 1024 threads in one block
+    sch.bind(sch.fuse(i, j), "threadIdx.x")  # 256 threads in one block
     [result] = measurer.measure([Candidate(sch.func, sch.trace)])
-    assert result.error.startswith("build failed") and "512" in result.error
+    assert result.error.startswith("build failed") and "the target allows 128" in result.error
 
 
 @pytest.mark.skipif(NO_GPU is None, reason="this machine has a GPU: tuning there is tested below")
@@ -91,13 +91,13 @@ def test_tuning_on_the_emulator_target_is_refused():
 
 
 def test_tune_runs_its_whole_loop_with_an_explicit_emulated_measurer():
-    result = tvmscript.tune(matmul(), target="cuda-emulator", trials=4, trials_per_round=2,
+    result = tvmscript.tune(matmul(), target="cuda-emulator", trials=2, trials_per_round=2,
                             runner=GPUMeasurer("cuda-emulator", repeats=1,
                                                check_against=matmul()), progress=False)
-    assert result.errors == 0 and len(result.history) == 4
+    assert result.errors == 0 and len(result.history) == 2
     rt = tvmscript.build(result.best, target="cuda-emulator")
-    a, b = np.random.rand(32, 32).astype("float32"), np.random.rand(32, 32).astype("float32")
-    c = np.zeros((32, 32), "float32")
+    a, b = np.random.rand(16, 16).astype("float32"), np.random.rand(16, 16).astype("float32")
+    c = np.zeros((16, 16), "float32")
     rt["mm"](a, b, c)
     np.testing.assert_allclose(c, a @ b, rtol=1e-5)
 
@@ -106,7 +106,7 @@ def test_tune_runs_its_whole_loop_with_an_explicit_emulated_measurer():
 def test_tuning_on_the_gpu_finds_a_correct_kernel():
     result = tvmscript.tune(matmul(), target="cuda", trials=8, progress=False)
     rt = tvmscript.build(result.best, target="cuda")
-    a, b = np.random.rand(32, 32).astype("float32"), np.random.rand(32, 32).astype("float32")
-    c = np.zeros((32, 32), "float32")
+    a, b = np.random.rand(16, 16).astype("float32"), np.random.rand(16, 16).astype("float32")
+    c = np.zeros((16, 16), "float32")
     rt["mm"](a, b, c)
     np.testing.assert_allclose(c, a @ b, rtol=1e-5)

@@ -109,11 +109,14 @@ class _Wrong(Exception):
 def _to_device(a: np.ndarray, kind: str) -> Any:
     if kind != "cuda":  # the emulator takes numpy arrays
         return a
-    import pycuda.autoinit  # noqa: F401
-    from pycuda import gpuarray
+    from backends.cuda.launch import to_device
 
-    return gpuarray.to_gpu(a)
+    return to_device(a)  # in the context the kernels launch in (not pycuda.autoinit's)
 
 
 def _to_host(a: Any) -> np.ndarray:
-    return a.get() if hasattr(a, "get") else a
+    if isinstance(a, np.ndarray):
+        return a
+    from backends.cuda.launch import to_host
+
+    return to_host(a)

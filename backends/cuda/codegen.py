@@ -35,7 +35,7 @@ from .codegen_call import CallCodegen
 from .codegen_expr import ExprCodegen
 from .codegen_stmt import StmtCodegen
 from .codegen_types import ctype
-from .launch_info import dynamic_shared_layout, thread_extents, vector_accessed
+from .launch_info import dynamic_shared_layout, thread_extents, uses_wmma
 
 __all__ = ["CUDACodegen", "CodegenError", "generate_cuda"]
 
@@ -96,6 +96,8 @@ class CUDACodegen(ExprCodegen, CallCodegen, StmtCodegen, Visitor):
         self.uses: set[str] = set()  # headers: "fp16", "bf16", "mma"
         self.helpers: set[str] = set()  # prelude functions: "FloorDiv", "FloorMod"
         self.kernel_name = ""
+        # kernel -> parameter index -> bytes of its widest vector access (its alignment)
+        self.vector_bytes: dict[str, dict[int, int]] = {}
 
     def finish(self) -> str:
         parts = [_INCLUDES[k] for k in ("fp16", "bf16", "mma") if k in self.uses]
@@ -118,7 +120,9 @@ class CUDACodegen(ExprCodegen, CallCodegen, StmtCodegen, Visitor):
         self.temps: dict[str, str] = {}  # value text -> temporary, within one statement
         self.indent = 1
         extents = thread_extents(func, name)
-        self.aligned = vector_accessed(func.body)
+        self.uses_wmma = uses_wmma(func.body)
+        self.param_of = {buf.data: i for i, p in enumerate(func.params)
+                         if (buf := func.buffer_map.get(p)) is not None}
         self.dyn_offsets = self._dynamic_shared(func)
         params = self._params(func)
         try:
@@ -159,8 +163,9 @@ class CUDACodegen(ExprCodegen, CallCodegen, StmtCodegen, Visitor):
 
     def _dynamic_shared(self, func: PrimFunc) -> dict[Var, E.PrimExpr]:
         offsets, _ = dynamic_shared_layout(func)
-        if offsets:
-            self.line("extern __shared__ __align__(16) unsigned char dyn_shared[];")
+        if offsets:  # each buffer at a multiple of launch_info.DYN_ALIGN (32) bytes
+            align = 32 if self.uses_wmma else 16
+            self.line(f"extern __shared__ __align__({align}) unsigned char dyn_shared[];")
         return {alloc.buffer_var: off for alloc, off in offsets}
 
     # ------------------------------------------------------------- helpers for the mixins

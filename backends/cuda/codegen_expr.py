@@ -5,7 +5,10 @@ precedence is lower than its position needs (bitwise operands always are, as com
 Vector arithmetic has no C operators on CUDA's vector structs: operands are bound to
 temporaries (``float4 v0 = ...;`` emitted before the statement) and combined lane by lane.
 Integer ``//`` and ``%`` floor (Python's and TVM's semantics): a plain ``/`` where both sides
-are provably non-negative, else the ``floordiv``/``floormod`` helpers of the prelude.
+are provably non-negative, else the ``floordiv<T>``/``floormod<T>`` helpers of the prelude.
+A vector load or store is one ``*(float4*)`` access only where its first element is provably
+at a multiple of the lane count (an aligned address); otherwise it is read or written lane by
+lane, as a misaligned vector access faults on the GPU.
 """
 
 from __future__ import annotations
@@ -120,7 +123,9 @@ class ExprCodegen:
             return f"{self._side(a, MUL)} {sym} {self._side(b, MUL + 1)}", MUL
         self.helpers.add(name)
         fn = "floordiv" if name == "FloorDiv" else "floormod"
-        return f"{fn}({self._side(a, TERNARY)}, {self._side(b, TERNARY)})", PRIMARY
+        # the type explicit: ``signed char`` and an ``int`` literal would not deduce one ``T``
+        return (f"{fn}<{self.type_of(dt)}>({self._side(a, TERNARY)}, {self._side(b, TERNARY)})",
+                PRIMARY)
 
     def _non_negative(self, x) -> bool:
         return isinstance(x, E.PrimExpr) and self.analyzer.const_int_bound(x).min >= 0
@@ -242,7 +247,7 @@ class ExprCodegen:
         ptr, index = self.access(op.buffer, op.indices, op)
         if op.dtype.lanes == op.buffer.dtype.lanes:
             return f"{ptr}[{self.expr(index)}]", PRIMARY
-        ramp = self.contiguous_ramp(index)
+        ramp = self.vector_base(op.buffer, index, op.dtype)
         if ramp is not None:
             return f"*({self.type_of(op.dtype, op)}*){self.address(ptr, ramp)}", UNARY
         indices = self.lane_indices(index)
@@ -260,6 +265,24 @@ class ExprCodegen:
                 and index.stride.value == 1:
             return index.base
         return None
+
+    def vector_base(self, buffer, index: E.PrimExpr, dt: DataType) -> E.PrimExpr | None:
+        """The base of a whole-vector access that may be one vector load/store: contiguous
+        lanes starting at a multiple of the lane count (so the address is aligned to the
+        vector's size, given an aligned array), else None (lane by lane). Notes the alignment
+        a kernel parameter then needs (``vector_bytes``: the host checks device arrays)."""
+        base = self.contiguous_ramp(index)
+        if base is None:
+            return None
+        lanes = E.const(dt.lanes, base.dtype)
+        if not self.analyzer.can_prove(E.binary(E.EQ, E.binary(E.FloorMod, base, lanes),
+                                                E.const(0, base.dtype))):
+            return None
+        param = self.param_of.get(buffer.data)
+        if param is not None:
+            need = self.vector_bytes.setdefault(self.kernel_name, {})
+            need[param] = max(need.get(param, 1), dt.bits * dt.lanes // 8)
+        return base
 
     def lane_indices(self, index: E.PrimExpr) -> list[str]:
         """The index of every lane of a gathered / scattered access."""

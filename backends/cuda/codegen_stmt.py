@@ -39,7 +39,7 @@ class StmtCodegen:
         if value.dtype.lanes == op.buffer.dtype.lanes:
             self.line(f"{ptr}[{self.expr(index)}] = {self.expr(value)};")
             return
-        base = self.contiguous_ramp(index)
+        base = self.vector_base(op.buffer, index, value.dtype)
         if base is not None:
             vtype = self.type_of(value.dtype, op)
             self.line(f"*({vtype}*){self.address(ptr, base)} = {self.expr(value)};")
@@ -161,8 +161,10 @@ class StmtCodegen:
             self.fail(f"the {op.scope} allocation {name} has extents ({extents}) that are not "
                       "constants; a size known only at launch needs 'shared.dyn'", op.buffer_var)
         size = math.prod(e.value for e in op.extents)
-        align = "__align__(16) " if op.buffer_var in self.aligned else ""
-        return f"{qualifier}{align}{self.type_of(op.dtype, op)} {name}[{size}];"
+        # 16 bytes: float4 accesses, ldmatrix rows and mma's reinterpreting casts; 32: WMMA's
+        # load/store_matrix_sync pointers
+        align = 32 if op.scope == "shared" and self.uses_wmma else 16
+        return f"{qualifier}__align__({align}) {self.type_of(op.dtype, op)} {name}[{size}];"
 
     def visit_DeclBuffer(self, op: S.DeclBuffer) -> None:
         if op.buffer.data not in self.storage:

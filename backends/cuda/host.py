@@ -5,13 +5,16 @@ Why interpret rather than compile the host side: it is a handful of statements (
 allocations, launches) whose cost is nothing next to a launch, and one runner then serves the
 GPU (``launch.PyCUDADevice``) and the CPU emulator (``module.EmulatorDevice``) alike. Argument
 checks are the CPU runtime's (``backends/runtime/arguments.py``), so a wrong array gets the same
-message naming the function and the parameter on every target.
+message naming the function and the parameter on every target. Two more checks are the GPU's:
+an argument a kernel writes may not share memory with another (kernel pointers are
+``__restrict__``), and a device array used in place must be aligned for the vector accesses
+its kernels make.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol, Self
 
@@ -94,10 +97,13 @@ class HostFunction:
     """``f(*args)``: checks the arguments, then runs host function ``f`` on a device."""
 
     def __init__(self, name: str, func: PrimFunc, kernels: dict[str, PrimFunc],
-                 device: Callable[[], Device]) -> None:
+                 device: Callable[[], Device],
+                 vector_bytes: Mapping[str, Mapping[int, int]] | None = None) -> None:
         self.name, self.func, self.kernels, self._device = name, func, kernels, device
         self.sig = KernelSignature.of(func)
         self.written = _written_by_launches(func.body, kernels)
+        # host data var -> the alignment in bytes its kernels' vector accesses need
+        self.alignment = _alignment_by_launches(func.body, kernels, vector_bytes or {})
         spec = KernelSpec.of(name, name, func)
         params = tuple(replace(ps, writable=isinstance(p, BufferParam)
                                and p.buffer.data in self.written)
@@ -144,6 +150,8 @@ class HostFunction:
             checker.check(meta, names, deferred)
             arrays.append((p.buffer.data, arg, meta))
         check_deferred(deferred, names)
+        self._check_alignment(arrays)
+        self._check_aliasing(arrays)
         for sv, spec in zip(self.sig.size_vars, self.spec.size_vars):
             env[sv.var] = 0 if sv.field == "elem_offset" else names[spec.name]
         copies = []
@@ -161,8 +169,47 @@ class HostFunction:
             raise
         return env, copies
 
+    def _check_alignment(self, arrays: list[tuple[Var, Any, Any]]) -> None:
+        """A device array used in place must be aligned for the kernel's vector accesses
+        (``float4`` loads need 16 bytes); copies are allocated aligned by the driver."""
+        for p, (var, _, meta) in zip(self.sig.buffer_params, arrays):
+            need = self.alignment.get(var, 1)
+            if isinstance(meta, DeviceArray) and int(meta.pointer) % need:
+                raise ValueError(f"{self.name}: argument '{p.name}' is at address "
+                                 f"{int(meta.pointer):#x}, not a multiple of {need} bytes; "
+                                 f"its kernel reads or writes it with {need}-byte vectors "
+                                 "(pass an array that starts at an aligned address)")
+
+    def _check_aliasing(self, arrays: list[tuple[Var, Any, Any]]) -> None:
+        """Two arguments over the same memory where a kernel writes one of them: the kernels'
+        pointers are ``__restrict__`` (no aliasing), so the result would be undefined.
+        Reading one array through two parameters is fine."""
+        spans = [(p, var, _byte_span(meta)) for p, (var, _, meta)
+                 in zip(self.sig.buffer_params, arrays)]
+        for i, (p, var, (lo, hi)) in enumerate(spans):
+            for q, other, (lo2, hi2) in spans[i + 1:]:
+                if (var in self.written or other in self.written) and lo < hi2 and lo2 < hi:
+                    which = p.name if var in self.written else q.name
+                    raise ValueError(f"{self.name}: arguments '{p.name}' and '{q.name}' share "
+                                     f"memory and the kernel writes '{which}'; pass separate "
+                                     "arrays (a copy of the input)")
+
     def __repr__(self) -> str:
         return f"<HostFunction {self.__doc__}>"
+
+
+def _byte_span(meta: Any) -> tuple[int, int]:
+    """[first byte, last byte + 1) of an array's elements (empty for an empty array)."""
+    start = int(meta.__array_interface__["data"][0])
+    if math.prod(meta.shape) == 0:
+        return start, start
+    low = high = start
+    for n, stride in zip(meta.shape, meta.strides):
+        if stride < 0:
+            low += (n - 1) * stride
+        else:
+            high += (n - 1) * stride
+    return low, high + meta.dtype.itemsize
 
 
 def flat_view(arr: np.ndarray) -> np.ndarray:
@@ -194,6 +241,26 @@ def _written_by_launches(body: S.Stmt, kernels: dict[str, PrimFunc]) -> set[Var]
                 if buf is not None and (buf.data in written[launch[0]]
                                         or param in written[launch[0]]) and isinstance(arg, Var):
                     out.add(arg)
+
+    post_order_visit(body, visit)
+    return out
+
+
+def _alignment_by_launches(body: S.Stmt, kernels: dict[str, PrimFunc],
+                           vector_bytes: Mapping[str, Mapping[int, int]]) -> dict[Var, int]:
+    """Host data variables with the alignment (bytes) their kernels' vector accesses need."""
+    from tvmscript.ir.functor import post_order_visit
+
+    out: dict[Var, int] = {}
+
+    def visit(node: Any) -> None:
+        launch = _launch_of(node)
+        if launch is None or launch[0] not in kernels:
+            return
+        for index, need in vector_bytes.get(launch[0], {}).items():
+            arg = launch[1][index] if index < len(launch[1]) else None
+            if isinstance(arg, Var):
+                out[arg] = max(out.get(arg, 1), need)
 
     post_order_visit(body, visit)
     return out
@@ -318,11 +385,20 @@ def _evaluate(e: Any, env: dict, where: str) -> Any:
         return _evaluate(t if _evaluate(c, env, where) else f, env, where)
     if kind == "Cast":
         value = _evaluate(e.value, env, where)
-        return float(value) if e.dtype.is_float else bool(value) if e.dtype.is_bool \
-            else int(value)
+        if e.dtype.is_float:
+            return float(value)
+        if e.dtype.is_bool:
+            return bool(value)
+        return _wrap(int(value), e.dtype.bits, e.dtype.is_uint)
     if kind == "Call" and e.op == "tir.likely":
         return _evaluate(e.args[0], env, where)
     raise RuntimeError(f"host function {where}: {e} cannot be evaluated on the host")
+
+
+def _wrap(value: int, bits: int, unsigned: bool) -> int:
+    """``value`` converted to a ``bits``-wide integer as the device does (two's complement)."""
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if not unsigned and value >> (bits - 1) else value
 
 
 def _divide(kind: str, e: Any, a: Any, b: Any, where: str) -> Any:

@@ -4,11 +4,15 @@
 pycuda), probing the driver with ``cuda.bindings.driver.cuInit``, which fails cleanly without
 one (``import pycuda.driver`` itself raises without a driver). ``PyCUDADevice`` is the
 ``host.Device`` of a real GPU: numpy arguments are copied in and out, device arrays
-(``__cuda_array_interface__``) are used in place.
+(``__cuda_array_interface__``) are used in place. Everything runs in GPU 0's primary context
+(``in_primary_context``); ``to_device`` / ``to_host`` make and read device arrays there.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any, Self
 
@@ -16,7 +20,8 @@ import numpy as np
 
 from tvmscript.ir import PrimFunc
 
-from .host import DeviceArray
+from .host import DeviceArray, device_array_interface
+from .launch_info import needs_shared_opt_in, static_shared_bytes
 
 NO_GPU = ("no NVIDIA GPU/driver found ({reason}); the CUDA C and cubin were compiled "
           "(rt.get_source(), rt.get_ptx()); run on the CPU with target='cuda-emulator'")
@@ -55,24 +60,107 @@ def no_gpu_error() -> RuntimeError:
     return RuntimeError(NO_GPU.format(reason=gpu_unavailable_reason()))
 
 
+def cubin_arch(requested: str, capability: tuple[int, int]) -> str:
+    """The architecture to compile the cubin for on a device of compute ``capability``:
+    the device's own when no ``-arch`` was given (``requested`` is ""), else ``requested``
+    when its cubin can run there (same major version, not newer than the device). Raises
+    RuntimeError saying what to pass otherwise: a cubin does not load on another major
+    version."""
+    major, minor = capability
+    device = f"sm_{major}{minor}"
+    if not requested:
+        return device
+    match = re.fullmatch(r"sm_(\d+)(\d)([af]?)", requested)
+    if match is None:
+        raise RuntimeError(f"-arch={requested} is not an architecture of the form sm_XY")
+    want_major, want_minor, suffix = int(match[1]), int(match[2]), match[3]
+    runs = want_major == major and (want_minor == minor if suffix == "a" else
+                                    want_minor <= minor)
+    if not runs:
+        raise RuntimeError(f"the target's -arch={requested} cubin cannot run on this GPU "
+                           f"(compute capability {major}.{minor}); build with "
+                           f"target='cuda -arch={device}', or target='cuda' to compile for "
+                           "the GPU found")
+    return requested
+
+
+def check_launchable(name: str, kernel: PrimFunc) -> None:
+    """Refuse at build time a kernel parameter pycuda cannot pass (a vector scalar)."""
+    for p in kernel.params:
+        if str(p.dtype) not in _FORMAT:
+            raise ValueError(f"kernel {name!r}: parameter {p.name!r} has dtype {p.dtype}, which "
+                             f"cannot be passed to a kernel launch (supported: "
+                             f"{', '.join(sorted(_FORMAT))})")
+
+
+@cache
+def _primary_context() -> tuple[Any, Any]:
+    """(pycuda.driver, the primary context of GPU 0): the one context every launch and every
+    array of ``to_device`` use (``pycuda.autoinit`` would make a second one)."""
+    reason = gpu_unavailable_reason()
+    if reason is not None:
+        raise no_gpu_error()
+    import pycuda.driver as drv
+
+    drv.init()
+    return drv, drv.Device(0).retain_primary_context()
+
+
+@contextmanager
+def in_primary_context() -> Iterator[Any]:
+    """pycuda.driver, with the primary context current inside the ``with`` block."""
+    drv, context = _primary_context()
+    context.push()
+    try:
+        yield drv
+    finally:
+        drv.Context.pop()
+
+
+def to_device(array: np.ndarray) -> Any:
+    """A copy of ``array`` in GPU memory (a pycuda GPUArray, which has
+    ``__cuda_array_interface__``), in the context kernels are launched in: pass it to
+    ``rt["f"](...)`` to skip the copies in and out."""
+    with in_primary_context():
+        from pycuda import gpuarray
+
+        return gpuarray.to_gpu(np.ascontiguousarray(array))
+
+
+def to_host(device_array: Any) -> np.ndarray:
+    """A numpy copy of a contiguous GPU array (anything with ``__cuda_array_interface__``)."""
+    interface = device_array_interface(device_array)
+    if interface is None:
+        raise TypeError(f"to_host expects a GPU array, got {type(device_array).__name__}")
+    meta = DeviceArray(interface)
+    if not meta.flags.c_contiguous:
+        raise ValueError(f"to_host copies contiguous arrays; this one has strides "
+                         f"{meta.strides}")
+    out = np.empty(meta.shape, meta.dtype)
+    if out.nbytes:
+        with in_primary_context() as drv:
+            drv.memcpy_dtoh(out, int(meta.pointer))
+    return out
+
+
 class PyCUDADevice:
-    """The GPU through pycuda; one per module (it loads the module's cubin once)."""
+    """The GPU through pycuda; one per module (it loads the module's cubin once).
 
-    def __init__(self, cubin: bytes) -> None:
-        reason = gpu_unavailable_reason()
-        if reason is not None:
-            raise no_gpu_error()
-        import pycuda.driver as drv
+    ``cubin_for(arch)`` compiles the module for an architecture; ``requested_arch`` is the
+    target's ``-arch`` ("" when not given: the device's own, see ``cubin_arch``)."""
 
-        drv.init()
+    def __init__(self, cubin_for: Callable[[str], bytes], requested_arch: str = "") -> None:
+        drv, self.context = _primary_context()
         self.drv = drv
-        self.context = drv.Device(0).retain_primary_context()
+        capability = drv.Device(0).compute_capability()
+        cubin = cubin_for(cubin_arch(requested_arch, tuple(capability)))
         self.context.push()
         try:
             self.module = drv.module_from_buffer(cubin)
         finally:
             drv.Context.pop()
         self.functions: dict[str, Any] = {}
+        self.static_shared: dict[str, int] = {}
 
     def __enter__(self) -> Self:
         self.context.push()
@@ -106,10 +194,12 @@ class PyCUDADevice:
                block: tuple[int, int, int], shared_bytes: int, args: list[Any]) -> None:
         fn = self.functions.get(name)
         if fn is None:
+            check_launchable(name, kernel)
             fn = self.module.get_function(name)
             fn.prepare("".join(_FORMAT[str(p.dtype)] for p in kernel.params))
             self.functions[name] = fn
-        if shared_bytes > 48 * 1024:  # above the default, a kernel must opt in
+            self.static_shared[name] = static_shared_bytes(kernel)
+        if needs_shared_opt_in(self.static_shared[name], shared_bytes):
             attr = self.drv.function_attribute.MAX_DYNAMIC_SHARED_SIZE_BYTES
             fn.set_attribute(attr, shared_bytes)
         values = [_scalar_bits(p.dtype, a) if not p.dtype.is_handle else int(a)

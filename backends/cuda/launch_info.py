@@ -5,7 +5,7 @@ generator (launch bounds, ``extern __shared__`` offsets) and the host (launch co
 
 from __future__ import annotations
 
-from tvmscript.ir import PrimFunc, Var, structural_equal
+from tvmscript.ir import PrimFunc, structural_equal
 from tvmscript.ir import expr as E
 from tvmscript.ir import stmt as S
 from tvmscript.ir.functor import Visitor
@@ -14,7 +14,8 @@ from ..llvm.codegen import CodegenError
 
 THREAD_TAGS = ("blockIdx.x", "blockIdx.y", "blockIdx.z", "threadIdx.x", "threadIdx.y",
                "threadIdx.z")
-DYN_ALIGN = 16  # bytes: every dynamic shared buffer starts 16-byte aligned (float4 access)
+DYN_ALIGN = 32  # bytes: every dynamic shared buffer starts 32-byte aligned (float4 access,
+# WMMA load/store_matrix_sync pointers)
 
 
 class _Launches(Visitor):
@@ -91,23 +92,57 @@ def _fold(e: E.PrimExpr) -> E.PrimExpr:
     return Analyzer().simplify(e)
 
 
-class _VectorAccess(Visitor):
+_WMMA_SCOPES = ("wmma.matrix_a", "wmma.matrix_b", "wmma.accumulator")
+_WMMA_CALLS = ("tir.tvm_load_matrix_sync", "tir.tvm_store_matrix_sync")
+SHARED_OPT_IN = 48 * 1024  # bytes per block above which a kernel must opt in (CUDA's default)
+
+
+def uses_wmma(body: S.Stmt) -> bool:
+    """Whether the kernel uses WMMA fragments (its shared arrays are then 32-byte aligned, as
+    ``load_matrix_sync``/``store_matrix_sync`` pointers must be)."""
+    from tvmscript.ir.functor import post_order_visit
+
+    found = []
+
+    def visit(node: object) -> None:
+        if (isinstance(node, S.Allocate) and node.scope in _WMMA_SCOPES) or \
+                (isinstance(node, E.Call) and node.op in _WMMA_CALLS):
+            found.append(node)
+
+    post_order_visit(body, visit)
+    return bool(found)
+
+
+class _StaticShared(Visitor):
     def __init__(self) -> None:
-        self.found: set[Var] = set()
+        self.allocs: list[S.Allocate] = []
 
-    def visit_BufferLoad(self, op: E.BufferLoad) -> None:
-        if op.dtype.lanes > 1:
-            self.found.add(op.buffer.data)
-        self.generic_visit(op)
-
-    def visit_BufferStore(self, op: S.BufferStore) -> None:
-        if op.value.dtype.lanes > 1:
-            self.found.add(op.buffer.data)
-        self.generic_visit(op)
+    def visit_Allocate(self, op: S.Allocate) -> None:
+        if op.scope == "shared":
+            self.allocs.append(op)
+        self.visit(op.body)
 
 
-def vector_accessed(body: S.Stmt) -> set[Var]:
-    """Data variables read or written as vectors: their arrays are declared 16-byte aligned."""
-    v = _VectorAccess()
-    v.visit(body)
-    return v.found
+def static_shared_bytes(func: PrimFunc) -> int:
+    """The bytes of the kernel's ``__shared__`` arrays (each rounded up to its alignment, as
+    the code generator declares them): with the dynamic bytes, whether the launch must opt in
+    to more than 48 KiB of shared memory."""
+    v = _StaticShared()
+    v.visit(func.body)
+    align = 32 if uses_wmma(func.body) else 16
+    total = 0
+    for alloc in v.allocs:
+        size = alloc.dtype.itemsize * alloc.dtype.lanes
+        for extent in alloc.extents:
+            if not isinstance(extent, E.IntImm):
+                raise CodegenError(f"the shared allocation {alloc.buffer_var.name} has a "
+                                   f"size ({extent}) that is not a constant")
+            size *= extent.value
+        total += -(-size // align) * align
+    return total
+
+
+def needs_shared_opt_in(static_bytes: int, dynamic_bytes: int) -> bool:
+    """Whether a launch needs ``CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES`` set: a block
+    may use more than 48 KiB of shared memory (static and dynamic together) only then."""
+    return dynamic_bytes > 0 and static_bytes + dynamic_bytes > SHARED_OPT_IN

@@ -17,7 +17,7 @@ import numpy as np
 from tvmscript.ir import IRModule, PrimFunc
 
 from ..target import Target
-from .codegen import generate_cuda
+from .codegen import CUDACodegen
 from .host import DeviceArray, HostFunction
 from .nvrtc import compile_cubin, compile_ptx
 
@@ -29,11 +29,20 @@ class CUDAModule:
                  target: Target) -> None:
         self.target = target
         self._kernels = dict(kernels)
-        self._source = generate_cuda(self._kernels)
+        gen = CUDACodegen()
+        for name, func in self._kernels.items():
+            gen.add_kernel(name, func)
+        self._source = gen.finish()
         self._device: Any = None
-        self._cubin = compile_cubin(self._source, target.arch) if target.kind == "cuda" \
-            else None
-        self._functions = {name: HostFunction(name, f, self._kernels, self._get_device)
+        self._cubins: dict[str, bytes] = {}
+        if target.kind == "cuda":
+            from .launch import check_launchable
+
+            for name, func in self._kernels.items():
+                check_launchable(name, func)
+            self.get_cubin()
+        self._functions = {name: HostFunction(name, f, self._kernels, self._get_device,
+                                              gen.vector_bytes)
                            for name, f in hosts.items()}
 
     @staticmethod
@@ -93,11 +102,13 @@ class CUDAModule:
         """PTX for the target's architecture (compiled on first use, then cached)."""
         return compile_ptx(self._source, self.target.arch)
 
-    def get_cubin(self) -> bytes:
-        """The cubin (ELF) the GPU loads, for the target's architecture."""
-        if self._cubin is None:
-            self._cubin = compile_cubin(self._source, self.target.arch)
-        return self._cubin
+    def get_cubin(self, arch: str | None = None) -> bytes:
+        """The cubin (ELF) the GPU loads, for ``arch`` (default: the target's
+        architecture)."""
+        arch = arch or self.target.arch
+        if arch not in self._cubins:
+            self._cubins[arch] = compile_cubin(self._source, arch)
+        return self._cubins[arch]
 
     def benchmark(self, name: str, *args: Any, number: int = 1, repeat: int = 3) -> float:
         """Seconds per call of ``rt[name](*args)``: the best of ``repeat`` rounds of
@@ -120,7 +131,9 @@ class CUDAModule:
             else:
                 from .launch import PyCUDADevice
 
-                self._device = PyCUDADevice(self.get_cubin())
+                # without -arch, the cubin is compiled for the GPU found (an sm_80 cubin
+                # does not load on an sm_90 device)
+                self._device = PyCUDADevice(self.get_cubin, self.target.option("arch"))
         return self._device
 
 
@@ -156,8 +169,17 @@ class EmulatorDevice:
 
     def launch(self, name: str, kernel: PrimFunc, grid: tuple[int, int, int],
                block: tuple[int, int, int], shared_bytes: int, args: list[Any]) -> None:
-        from .emulator import emulate
+        from .emulator import compile_kernel, emulate
 
+        # the emulator reads the launch shape off the kernel itself: it must be the one the
+        # host computed, which is what the GPU is launched with (the dynamic shared bytes
+        # are not compared: the emulator sizes shared arrays from their allocations)
+        compiled = compile_kernel(kernel, True)
+        want = compiled.dims(compiled.bind(list(args)))
+        if (tuple(grid), tuple(block)) != want:
+            raise RuntimeError(f"internal error: the host launches kernel {name!r} with grid "
+                               f"{grid} and block {block}, the emulator runs it with grid "
+                               f"{want[0]} and block {want[1]}")
         emulate(kernel, args)
 
     def synchronize(self) -> None:

@@ -205,7 +205,9 @@ def check_loop_kinds(scope: Scope, loop_loc: Location, what: str) -> None:
 
 
 def private_to_iteration(buffer: Buffer, loop: S.For, complete: bool) -> bool:
-    """Whether iterations of GPU thread loop ``loop`` may write the same elements of ``buffer``.
+    """Whether the iterations of GPU thread loop ``loop`` may write the same elements of
+    ``buffer`` without racing: True when each iteration has its own copy of the buffer, or
+    when their overlapping writes are redundant (False: the writes must be disjoint).
 
     Shared memory (and warp fragments) are per block and local memory is per thread, so the
     iterations of a ``blockIdx`` loop filling the same shared tile, or of a ``threadIdx`` loop
@@ -220,7 +222,7 @@ def private_to_iteration(buffer: Buffer, loop: S.For, complete: bool) -> bool:
     if scope == "warp":  # one per warp: the lanes (threadIdx.x) share it, warps do not
         return complete if tag == "threadIdx.x" or tag.startswith("vthread") else True
     per_thread = scope == "local" or scope.startswith("wmma.")
-    per_block = scope.startswith("shared") or scope == "warp"
+    per_block = scope.startswith("shared")
     if tag.startswith("blockIdx."):
         return per_thread or per_block
     if tag.startswith(("threadIdx.", "vthread")):

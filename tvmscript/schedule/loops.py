@@ -456,11 +456,19 @@ def bind(sch: Schedule, loop: LoopRV, thread_axis: str) -> None:
     After ``sch.bind(i, "threadIdx.x")``: ``for i in T.thread_binding(128, thread="threadIdx.x"):``
 
     A loop carrying a reduction may only be bound to ``threadIdx.*`` (cross-thread reduction).
+    Binding a bound loop again to its own axis changes nothing; to another axis it is refused
+    (a loop is one thread axis).
     """
+    node = sch.get(loop)
     if thread_axis not in THREAD_TAGS:
         raise ScheduleError(
-            f"cannot bind loop `{sch.get(loop).loop_var.name}` to {thread_axis!r}: not a thread "
+            f"cannot bind loop `{node.loop_var.name}` to {thread_axis!r}: not a thread "
             f"axis (expected one of {', '.join(THREAD_TAGS)})")
+    if isinstance(node, S.For) and node.kind == S.ForKind.THREAD_BINDING:
+        if node.thread_tag == thread_axis:
+            return
+        raise ScheduleError(f"loop `{node.loop_var.name}` is already bound to "
+                            f"{node.thread_tag}; it cannot be bound to {thread_axis} too")
     _set_kind(sch, loop, S.ForKind.THREAD_BINDING, f"bound to {thread_axis}", thread_tag=thread_axis)
 
 

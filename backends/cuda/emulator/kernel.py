@@ -12,17 +12,18 @@ from typing import Any
 
 import numpy as np
 
+from backends.cuda.launch_info import THREAD_TAGS, launch_dims
 from backends.interpreter.arguments import ArgumentBinder, compile_lambda
 from backends.interpreter.context import Context, source_file
 from backends.interpreter.values import int_range
+from backends.llvm.codegen import CodegenError
 from backends.signature import BufferParam, ScalarParam
 from tvmscript.ir import PrimFunc
-from tvmscript.ir import stmt as S
 from tvmscript.ir.depth import recursion_headroom, refuse_too_deep
 
 from .collectives import Ref
 from .errors import EmulatorError
-from .translate import THREAD_TAGS, EmuStmtTranslator, KernelTables
+from .translate import EmuStmtTranslator, KernelTables
 
 _PROLOGUE = ["    if _T is None:  # makes this a generator even without barriers",
              "        yield",
@@ -47,7 +48,7 @@ class EmulatedKernel:
             self.filename = source_file(f"<tvmscript-emulator {self.name}>", self.source)
             exec(compile(self.source, self.filename, "exec"), namespace)
         self.thread_fn = namespace["_thread"]
-        self.extent_tags, self._extent_fn = self._launch_extents()
+        self._extent_fn = self._launch_extents()
 
     def _translate(self) -> tuple[str, dict]:
         ctx = Context(hoist_deep=False)  # a hoisted thunk could not hold a ``yield``
@@ -77,12 +78,14 @@ class EmulatedKernel:
         namespace["_chk"] = _unchecked  # ``checked`` guards every offset not proven in range
         return "\n".join([header, *_PROLOGUE, *stmts.lines, ""]), namespace
 
-    def _launch_extents(self) -> tuple[list[str], Callable[..., tuple]]:
-        """The thread tags and a function of the scalar values giving their extents."""
-        found: list[tuple[str, Any]] = []
-        _collect_extents(self.func.body, found)
-        fn = compile_lambda([e for _, e in found], [v for v, _ in self._scalar_inputs()])
-        return [t for t, _ in found], fn
+    def _launch_extents(self) -> Callable[..., tuple]:
+        """A function of the scalar values giving (grid x, y, z, block x, y, z), read off the
+        kernel as the code generator and the host read it (``launch_info``)."""
+        try:
+            grid, block = launch_dims(self.func)
+        except CodegenError as err:
+            raise EmulatorError(f"kernel {self.name!r} cannot be emulated: {err}") from err
+        return compile_lambda([*grid, *block], [v for v, _ in self._scalar_inputs()])
 
     def _scalar_inputs(self) -> list[tuple[Any, int]]:
         """Each scalar the extents may use (parameters, then shape variables), with the
@@ -96,19 +99,10 @@ class EmulatedKernel:
 
     def dims(self, values: Sequence[Any]) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
         """(grid, block) for the bound argument values."""
-        extents = self._extent_fn(*[values[i] for _, i in self._scalar_inputs()])
-        dims = [1] * 6
-        seen: dict[str, int] = {}
-        for tag, ext in zip(self.extent_tags, extents):
-            ext = int(ext)
-            if tag in seen and seen[tag] != ext:
-                raise EmulatorError(
-                    f"kernel {self.name!r} launches {tag} with extents {seen[tag]} and {ext}"
-                )
+        dims = [int(e) for e in self._extent_fn(*[values[i] for _, i in self._scalar_inputs()])]
+        for tag, ext in zip(THREAD_TAGS, dims):
             if ext <= 0:
                 raise EmulatorError(f"kernel {self.name!r}: {tag} has extent {ext}")
-            seen[tag] = ext
-            dims[THREAD_TAGS.index(tag)] = ext
         return (dims[0], dims[1], dims[2]), (dims[3], dims[4], dims[5])
 
     def bind(self, args: Sequence[Any]) -> list[Any]:
@@ -162,21 +156,6 @@ class EmulatedKernel:
 
 def _unchecked(offset: Any, name: str) -> Any:
     return offset
-
-
-def _collect_extents(stmt: Any, found: list[tuple[str, Any]]) -> None:
-    """Every ``thread_extent`` attribute in ``stmt`` (walking statements only)."""
-    if isinstance(stmt, S.AttrStmt) and stmt.attr_key == "thread_extent" \
-            and isinstance(stmt.node, S.IterVar):
-        found.append((stmt.node.thread_tag, stmt.value))
-    if isinstance(stmt, S.SeqStmt):
-        for s in stmt.seq:
-            _collect_extents(s, found)
-        return
-    for name in ("body", "then_case", "else_case"):
-        child = getattr(stmt, name, None)
-        if isinstance(child, S.Stmt):
-            _collect_extents(child, found)
 
 
 def _kernel_name(func: PrimFunc) -> str:

@@ -13,6 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from backends.cuda.launch_info import THREAD_TAGS
+from passes.gpu_pipeline import GPULimits
+
 from .collectives import WARP_SIZE, CollectiveError, LaneCall, Ref, WarpCall, lookup_collective
 from .errors import EmulatorBarrierError, EmulatorError, thread_runs, triple
 from .kernel import EmulatedKernel
@@ -20,7 +23,9 @@ from .races import GlobalWriteLog, RaceChecker
 from .translate import BARRIER, SHARED_SCOPES
 
 _RUN, _DONE = "run", "done"
-MAX_THREADS_PER_BLOCK, MAX_THREAD_Z = 1024, 64  # every CUDA GPU since compute capability 2.0
+# what every GPU allows: the emulator also runs hand-written kernels that never went through
+# ``verify-gpu-code``, and its extents may depend on the arguments
+_LIMITS = GPULimits()
 
 
 def _poison(size: int, dtype: np.dtype) -> np.ndarray:
@@ -91,16 +96,26 @@ class Launch:
         self.grid, self.block_dim = kernel.dims(values)
         dx, dy, dz = self.block_dim
         self.threads_per_block = dx * dy * dz
-        if self.threads_per_block > MAX_THREADS_PER_BLOCK or dz > MAX_THREAD_Z:
-            raise EmulatorError(
-                f"kernel {kernel.name!r} launches {self.threads_per_block} threads per block "
-                f"{triple(self.block_dim)}; a GPU runs at most {MAX_THREADS_PER_BLOCK} "
-                f"(and {MAX_THREAD_Z} in z)"
-            )
+        self.check_limits()
         self.triples = [(x, y, z) for z in range(dz) for y in range(dy) for x in range(dx)]
         self.global_allocs: dict[int, np.ndarray] = {}
         self.global_log = GlobalWriteLog(self) if self.check_races else None
         self._keys = np.zeros(0, np.int64)
+
+    def check_limits(self) -> None:
+        """Refuse a launch no GPU would run (the bounds of ``GPULimits``' defaults)."""
+        name = self.kernel.name
+        if self.threads_per_block > _LIMITS.max_threads_per_block:
+            raise EmulatorError(
+                f"kernel {name!r} launches {self.threads_per_block} threads per block "
+                f"{triple(self.block_dim)}; a GPU runs at most {_LIMITS.max_threads_per_block}"
+            )
+        most = (_LIMITS.max_grid_x, _LIMITS.max_grid_y, _LIMITS.max_grid_z,
+                _LIMITS.max_thread_x, _LIMITS.max_thread_y, _LIMITS.max_thread_z)
+        for tag, extent, limit in zip(THREAD_TAGS, (*self.grid, *self.block_dim), most):
+            if extent > limit:
+                raise EmulatorError(f"kernel {name!r} launches {tag}={extent}; a GPU allows at "
+                                    f"most {limit}")
 
     def access_keys(self) -> np.ndarray:
         """The storage number of each access id (the table grows with collectives' notes)."""
@@ -253,7 +268,10 @@ class Launch:
                 if 0 <= tb.tb_lineno - 1 < len(lines):
                     site = lines[tb.tb_lineno - 1]
             tb = tb.tb_next
-        what = "out-of-bounds access" if isinstance(err, IndexError) else type(err).__name__
+        if isinstance(err, IndexError):
+            what = "out-of-bounds access"
+        else:
+            what = type(err).__name__
         return EmulatorError(
             f"{what} in kernel {self.kernel.name!r}, block {triple(t.index[:3])}, thread "
             f"{triple(t.index[3:])} at {self.describe_site(site)}: {err}"

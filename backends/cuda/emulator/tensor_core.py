@@ -126,6 +126,21 @@ def _shape(frag: Ref, m: int, n: int, k: int) -> tuple[int, int]:
     return sizes[dims[0]], sizes[dims[1]]
 
 
+def _check_wmma_alignment(op: str, ptr: Ref, stride: int) -> None:
+    """``load_matrix_sync``/``store_matrix_sync`` need a 256-bit (32-byte) aligned pointer and
+    a leading dimension of whole 16 bytes (8 halves, 4 floats); the buffer itself starts
+    aligned, so the element offset decides."""
+    size = ptr.array.dtype.itemsize
+    if ptr.offset * size % 32:
+        raise CollectiveError(
+            f"{op}: the pointer into {ptr.scope} buffer {ptr.name!r} at element {ptr.offset} "
+            f"({ptr.offset * size} bytes) is not 32-byte aligned, as WMMA requires")
+    if stride * size % 16:
+        raise CollectiveError(
+            f"{op}: the stride {stride} of {ptr.scope} buffer {ptr.name!r} ({stride * size} "
+            f"bytes) is not a multiple of 16 bytes ({16 // size} elements), as WMMA requires")
+
+
 def _offsets(ptr: Ref, rows: int, cols: int, stride: int, layout: str) -> np.ndarray:
     """Element offsets into ``ptr.array`` of a rows x cols matrix stored with ``stride``."""
     r, c = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
@@ -156,6 +171,7 @@ def _load(call: WarpCall) -> None:
     frag, m, n, k, index, ptr, stride, layout = _uniform(call, "tvm_load_matrix_sync")
     frag = _ref(frag, "the fragment of tvm_load_matrix_sync")
     ptr = _ref(ptr, "the source of tvm_load_matrix_sync")
+    _check_wmma_alignment("tvm_load_matrix_sync", ptr, stride)
     tile = _tile(frag, index, _shape(frag, m, n, k))
     off = _offsets(ptr, *tile.shape, stride, layout)
     tile[...] = ptr.array[off]
@@ -166,6 +182,7 @@ def _store(call: WarpCall) -> None:
     frag, m, n, _k, index, ptr, stride, layout = _uniform(call, "tvm_store_matrix_sync")
     frag = _ref(frag, "the fragment of tvm_store_matrix_sync", ["wmma.accumulator"])
     ptr = _ref(ptr, "the destination of tvm_store_matrix_sync")
+    _check_wmma_alignment("tvm_store_matrix_sync", ptr, stride)
     tile = _tile(frag, index, (m, n))
     off = _offsets(ptr, m, n, stride, layout)
     ptr.array[off] = tile.astype(ptr.array.dtype)
@@ -210,6 +227,8 @@ def _ldmatrix(call: WarpCall) -> None:
         smem = _ref(lane.args[5], "the shared-memory pointer of ptx_ldmatrix",
                     ["shared", "shared.dyn"])
         addresses[lane.lane] = (smem, smem.offset + lane.args[6])
+    for row_lane in range(8 * num):  # the lanes whose addresses are the matrices' rows
+        _check_row_alignment(*addresses[row_lane], row_lane)
     reads: list[int] = []
     for lane in call.lanes:
         local = _ref(lane.args[3], "the destination of ptx_ldmatrix", REGISTERS)
@@ -236,6 +255,15 @@ def _check_address(smem: Ref, offset: int, lane: int) -> None:
     if not 0 <= offset < smem.array.size:
         raise CollectiveError(f"ptx_ldmatrix: lane {lane} gives a row at element {offset} of "
                               f"shared buffer {smem.name!r}, outside it ({smem.array.size})")
+
+
+def _check_row_alignment(smem: Ref, offset: int, lane: int) -> None:
+    """Each row ``ldmatrix`` reads is 16 bytes, from a 16-byte aligned address."""
+    size = smem.array.dtype.itemsize
+    if offset * size % 16:
+        raise CollectiveError(
+            f"ptx_ldmatrix: lane {lane} gives a row at element {offset} of shared buffer "
+            f"{smem.name!r} ({offset * size} bytes), not 16-byte aligned as ldmatrix requires")
 
 
 _MMA_FORM = ("m16n8k16", "row", "col", "fp16", "fp16")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from backends.cuda.launch_info import THREAD_TAGS
 from backends.interpreter.context import Code, Context
 from backends.interpreter.translate_expr import ExprTranslator, mul
 from backends.interpreter.translate_stmt import StmtTranslator
@@ -32,8 +33,6 @@ from tvmscript.ir.buffer import Buffer
 
 from .collectives import is_collective
 
-THREAD_TAGS = ("blockIdx.x", "blockIdx.y", "blockIdx.z",
-               "threadIdx.x", "threadIdx.y", "threadIdx.z")
 SHARED_SCOPES = ("shared", "shared.dyn")
 
 # what a thread yields to the scheduler: (BARRIER, site) / (COLLECTIVE, site, op, dtype, args)
@@ -113,6 +112,8 @@ class EmuExprTranslator(ExprTranslator):
     def offset(self, buffer: Buffer, indices: tuple[E.PrimExpr, ...]) -> tuple[str, Code]:
         mode, self.mode = self.mode, None
         array, total = super().offset(buffer, indices)
+        # a vector access is not checked for alignment: the CUDA codegen emits one float4 (or
+        # float2) access only where it proves the start aligned, and lane by lane otherwise
         vector = any(i.dtype.lanes > 1 for i in indices)
         return array, self.owner.checked(buffer, total, mode, vector)
 

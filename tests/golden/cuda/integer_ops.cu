@@ -16,7 +16,7 @@ extern "C" __global__ void __launch_bounds__(128) integer_ops_kernel(int* __rest
                                                                      bool* __restrict__ D,
                                                                      int k) {
   int tx = threadIdx.x;
-  A[tx] = floordiv(A[tx] - 64, k) + floormod(A[tx], 7) + tx / 4 * (tx % 4);
+  A[tx] = floordiv<int>(A[tx] - 64, k) + floormod<int>(A[tx], 7) + tx / 4 * (tx % 4);
   B[tx] = ((long long)A[tx] << 3LL) + (B[tx] & 255LL);
   C[tx] = (signed char)(C[tx] + 3);
   D[tx] = (A[tx] < k ? min(A[tx], k) != 0 : __popc((unsigned int)A[tx]) > 3) && !D[tx];

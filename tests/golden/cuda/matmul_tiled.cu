@@ -5,9 +5,9 @@ extern "C" __global__ void __launch_bounds__(256) matmul_tiled_kernel(const floa
   int bx = blockIdx.x;
   int ty = threadIdx.y;
   int tx = threadIdx.x;
-  __shared__ float As[256];
-  __shared__ float Bs[256];
-  float acc[1];
+  __shared__ __align__(16) float As[256];
+  __shared__ __align__(16) float Bs[256];
+  __align__(16) float acc[1];
   acc[0] = 0.0f;
   for (int ko = 0; ko < 4; ++ko) {
     As[ty * 16 + tx] = A[(by * 16 + ty) * 64 + ko * 16 + tx];

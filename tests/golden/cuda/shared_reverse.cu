@@ -2,7 +2,7 @@ extern "C" __global__ void __launch_bounds__(64) shared_reverse_kernel(const flo
                                                                        float* __restrict__ B) {
   int bx = blockIdx.x;
   int tx = threadIdx.x;
-  __shared__ float S[64];
+  __shared__ __align__(16) float S[64];
   S[tx] = A[bx * 64 + tx];
   __syncthreads();
   B[bx * 64 + tx] = S[63 - tx];

@@ -2,7 +2,7 @@ extern "C" __global__ void __launch_bounds__(32) warp_reduce_kernel(const float*
                                                                     float* __restrict__ B) {
   int bx = blockIdx.x;
   int tx = threadIdx.x;
-  float red[1];
+  __align__(16) float red[1];
   int mask = __activemask();
   red[0] = A[bx * 32 + tx];
   #pragma unroll
