@@ -31,7 +31,9 @@ from __future__ import annotations
 from tvmscript.ir import (
     Allocate,
     AttrStmt,
+    BufferStore,
     DeclBuffer,
+    Evaluate,
     For,
     ForKind,
     IfThenElse,
@@ -41,6 +43,7 @@ from tvmscript.ir import (
     PrimExpr,
     PrimFunc,
     Range,
+    SeqStmt,
     Stmt,
     Var,
     Visitor,
@@ -87,6 +90,8 @@ class _Collect(Visitor):
                 f"loop `{loop.loop_var.name}` bound to {tag} (extent {loop.extent}) is inside "
                 f"loop `{outer.loop_var.name}` bound to the same axis with the smaller extent "
                 f"{outer.extent}: the threads beyond it would skip the outer loop's body")
+        if outer is not None:
+            _check_cooperative(loop, outer)
         self.loops.setdefault(tag, []).append(loop)
         self.open[tag] = loop
         try:
@@ -96,6 +101,76 @@ class _Collect(Visitor):
                 del self.open[tag]
             else:
                 self.open[tag] = outer
+
+
+def _check_cooperative(inner: For, outer: For) -> None:
+    """A thread loop inside a loop bound to the same axis names the same threads: the outer
+    loop's other iterations never run. That is what a cooperative fetch wants (every thread
+    fills its part of a shared tile, the same for each iteration of the outer loop), so such a
+    nest may only write shared (or warp) memory."""
+    written = []
+
+    class _Stores(Visitor):
+        def visit_BufferStore(self, store: BufferStore) -> None:
+            written.append(store.buffer)
+            self.generic_visit(store)
+
+    _Stores().visit(inner.body)
+    private = [b for b in written if not (b.scope.startswith("shared") or b.scope == "warp")]
+    if private:
+        raise ThreadBindingError(
+            f"loop `{inner.loop_var.name}` is bound to {inner.thread_tag} inside loop "
+            f"`{outer.loop_var.name}` bound to the same axis: both are the same threads, so the "
+            f"other iterations of `{outer.loop_var.name}` would never run. Only a cooperative "
+            f"fetch into shared memory may nest a thread axis in itself; this one writes "
+            f"`{private[0].name}` ({private[0].scope} memory): bind the two loops to different "
+            f"axes, or fuse them and bind the fused loop")
+
+
+def _check_one_kernel(alloc: Allocate) -> None:
+    """A shared or local buffer outside every loop bound to a thread axis holds the statements
+    of one kernel: refuse what would otherwise be run by every thread, or merged from separate
+    grids into one (shared and local memory do not outlive a kernel)."""
+    grids: list[For] = []
+
+    def walk(stmt: Stmt) -> None:
+        if is_bound(stmt):
+            if stmt.thread_tag.startswith("blockIdx."):
+                grids.append(stmt)
+            return
+        if isinstance(stmt, (BufferStore, Evaluate)):
+            raise ThreadBindingError(
+                f"`{alloc.buffer_var.name}` ({alloc.scope} memory) makes one kernel of the "
+                f"statements around it, but `{_first_line(stmt)}` is not inside a loop bound to "
+                f"blockIdx/threadIdx, so every thread would run it; bind its loops, or keep "
+                f"the buffer in global memory")
+        for child in _children(stmt):
+            walk(child)
+
+    walk(alloc.body)
+    if len(grids) > 1:
+        names = ", ".join(f"`{loop.loop_var.name}`" for loop in grids)
+        raise ThreadBindingError(
+            f"`{alloc.buffer_var.name}` ({alloc.scope} memory) is used by loop nests bound to "
+            f"blockIdx separately ({names}): each is its own grid, and {alloc.scope} memory "
+            f"belongs to one block of one kernel; place the stage inside one nest (compute_at "
+            f"under its blockIdx loop), or keep it in global memory")
+
+
+def _children(stmt: Stmt) -> list[Stmt]:
+    if isinstance(stmt, SeqStmt):
+        return list(stmt.seq)
+    if isinstance(stmt, IfThenElse):
+        return [stmt.then_case] + ([stmt.else_case] if stmt.else_case is not None else [])
+    body = getattr(stmt, "body", None)
+    return [body] if isinstance(body, Stmt) else []
+
+
+def _first_line(stmt: Stmt) -> str:
+    try:
+        return stmt.script().strip().splitlines()[0]
+    except Exception:  # noqa: BLE001 (a statement the printer cannot show alone)
+        return type(stmt).__name__
 
 
 def _longer(a: PrimExpr, b: PrimExpr) -> bool:
@@ -208,6 +283,7 @@ class _Kernels(Mutator):
 
     def visit_Allocate(self, alloc: Allocate) -> Stmt:
         if alloc.scope != "global" and _has_thread_loop(alloc.body):
+            _check_one_kernel(alloc)
             return lower_kernel(alloc)
         return self.generic_visit(alloc)
 

@@ -833,3 +833,78 @@ def test_the_pipeline_reads_as_a_list_of_named_passes():
                      "inject-storage-sync", "split-host-device", "verify-gpu-code"]
     with PassContext(config={"cuda.warp_reduction": False}):  # the shared-memory tree only
         assert "lower-warp-reduction" not in [p.name for p in gpu_pipeline().passes]
+
+
+# ---------------------------------------------------------------- schedules that would lose work
+
+TWO_CONSUMERS = '''
+@T.prim_func
+def main(A: T.Buffer((64,), "float32"), B: T.Buffer((64,), "float32"),
+         C: T.Buffer((64,), "float32")):
+    for i in range(64):
+        with T.block("B"):
+            vi = T.axis.remap("S", [i])
+            B[vi] = A[vi] + 1.0
+    for i in range(64):
+        with T.block("C"):
+            vi = T.axis.remap("S", [i])
+            C[vi] = A[63 - vi] * 2.0
+'''
+
+
+def test_a_shared_stage_of_two_grids_is_refused():
+    """Each separately bound nest is its own grid, so one shared buffer cannot serve them: the
+    second grid would read what another block of the first wrote."""
+    sch = Schedule(tvmscript.from_source(TWO_CONSUMERS))
+    b, c = sch.get_block("B"), sch.get_block("C")
+    stage = sch.cache_read(b, 0, "shared", consumer_blocks=[b, c])
+    for blk in (b, c, stage):
+        outer, inner = sch.split(sch.get_loops(blk)[0], [2, 32])
+        sch.bind(outer, "blockIdx.x")
+        sch.bind(inner, "threadIdx.x")
+    with pytest.raises(ThreadBindingError, match=r"`A_shared` \(shared memory\) is used by loop "
+                                                 r"nests bound to blockIdx separately"):
+        lower_gpu(sch.mod)
+
+
+def test_an_unbound_nest_inside_a_local_buffers_kernel_is_refused():
+    func = tvmscript.from_source('''
+@T.prim_func
+def main(A: T.Buffer((2, 8), "float32"), C: T.Buffer((2, 8), "float32"),
+         D: T.Buffer((16,), "float32")):
+    B = T.alloc_buffer((2, 8), "float32", scope="local")
+    for i, j in T.grid(2, 8):
+        with T.block("B"):
+            vi, vj = T.axis.remap("SS", [i, j])
+            B[vi, vj] = A[vi, vj] + 1.0
+    for i in T.thread_binding(2, thread="blockIdx.x"):
+        for j in T.thread_binding(8, thread="threadIdx.x"):
+            with T.block("C"):
+                vi, vj = T.axis.remap("SS", [i, j])
+                C[vi, vj] = B[vi, vj] * 2.0
+''')
+    with pytest.raises(ThreadBindingError, match=r"`B` \(local memory\) makes one kernel of the "
+                                                 r"statements around it, but `B\[i, j\] = .*` is "
+                                                 r"not inside a loop bound to blockIdx/threadIdx"):
+        lower_gpu(tvmscript.ir.IRModule.from_function(func, "main"))
+
+
+def test_a_thread_axis_nested_in_itself_may_only_fetch_into_shared_memory():
+    func = tvmscript.from_source('''
+@T.prim_func
+def main(A: T.Buffer((4, 64), "float32"), B: T.Buffer((4, 64), "float32")):
+    for i, j in T.grid(4, 64):
+        with T.block("B"):
+            vi, vj = T.axis.remap("SS", [i, j])
+            B[vi, vj] = A[vi, vj] + 1.0
+''')
+    sch = Schedule(func)
+    i, j = sch.get_loops(sch.get_block("B"))
+    sch.bind(i, "blockIdx.x")
+    jo, ji = sch.split(j, [8, 8])
+    sch.bind(jo, "threadIdx.x")
+    sch.bind(ji, "threadIdx.x")
+    with pytest.raises(ThreadBindingError, match=r"loop `j_1` is bound to threadIdx.x inside "
+                                                 r"loop `j_0` bound to the same axis: .* this "
+                                                 r"one writes `B` \(global memory\)"):
+        lower_gpu(sch.mod)

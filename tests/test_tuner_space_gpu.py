@@ -315,6 +315,33 @@ def test_elementwise_add_is_bound_with_a_grid_stride_loop() -> None:
     assert f'T.thread_binding({extent}, thread="threadIdx.x")' in after.script()
 
 
+def test_a_reduction_the_cross_thread_lowering_refuses_is_not_forked() -> None:
+    """An init that is not the reducer's identity (-1e30 for max) cannot become a cross-thread
+    tree: the rule keeps only the sketch whose candidates build."""
+    func = tvmscript.from_source('''
+@T.prim_func
+def row_max(A: T.Buffer((4, 300), "float32"), M: T.Buffer((4,), "float32")):
+    for i, k in T.grid(4, 300):
+        with T.block("M"):
+            vi, vk = T.axis.remap("SR", [i, k])
+            with T.init():
+                M[vi] = T.float32(-1e30)
+            M[vi] = T.max(M[vi], A[vi, vk])
+''')
+    identity = tvmscript.from_source(func.script().replace("T.float32(-1e+30)",
+                                                           "T.min_value(\"float32\")"))
+    assert len(generate_design_spaces(identity, "cuda")) == 2  # the fork, where it lowers
+    sketches = generate_design_spaces(func, "cuda")
+    assert len(sketches) == 1
+    for seed in range(3):
+        got = sample_gpu_candidate(func, sketches[0], seed)
+        if got is not None:
+            a = np.random.default_rng(seed).standard_normal((4, 300)).astype("float32")
+            m = np.zeros(4, "float32")
+            tvmscript.build(got[1], target="cuda-emulator")["row_max"](a, m)
+            np.testing.assert_allclose(m, np.maximum(a.max(axis=1), -1e30))
+
+
 def test_row_sum_forks_a_cross_thread_reduction() -> None:
     func, sketches = space("row_sum")
     crossed = [s for s in sketches if any(  # a thread extent drawn for the reduction loop

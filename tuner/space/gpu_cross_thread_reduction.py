@@ -73,6 +73,8 @@ class GPUCrossThreadReduction(ScheduleRule):
             self.bind(fork, block, choices)
         except ScheduleError:
             return [sch]
+        if not lowers(fork):  # e.g. an init that is not the reducer's identity
+            return [sch]
         return [sch, fork]
 
     @staticmethod
@@ -91,3 +93,17 @@ class GPUCrossThreadReduction(ScheduleRule):
         bx = sch.fuse(*spatial) if len(spatial) > 1 else spatial[0]
         sch.bind(bx, "blockIdx.x")
         sch.bind(tx, "threadIdx.x")
+
+
+def lowers(sch: Schedule) -> bool:
+    """Whether the cross-thread lowering takes the fork's reductions: it refuses some (an init
+    that is not the reducer's identity, a reducer it does not know), and a sketch it refuses
+    would only give candidates that fail to build."""
+    from passes.infra import get_pass
+    from passes.lower_cross_thread_reduction import CrossThreadReductionError
+
+    try:
+        get_pass("lower-cross-thread-reduction")(sch.mod)
+    except CrossThreadReductionError:
+        return False
+    return True
