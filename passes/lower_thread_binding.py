@@ -33,7 +33,6 @@ from tvmscript.ir import (
     AttrStmt,
     BufferStore,
     DeclBuffer,
-    Evaluate,
     For,
     ForKind,
     IfThenElse,
@@ -43,7 +42,6 @@ from tvmscript.ir import (
     PrimExpr,
     PrimFunc,
     Range,
-    SeqStmt,
     Stmt,
     Var,
     Visitor,
@@ -53,6 +51,7 @@ from tvmscript.ir import (
 from tvmscript.ir.rewrite import Rewriter, is_int
 
 from .infra import PassContext, prim_func_pass
+from .split_host_device import first_line
 
 SHORT_NAMES = {"blockIdx.x": "bx", "blockIdx.y": "by", "blockIdx.z": "bz",
                "threadIdx.x": "tx", "threadIdx.y": "ty", "threadIdx.z": "tz"}
@@ -131,46 +130,34 @@ def _check_one_kernel(alloc: Allocate) -> None:
     """A shared or local buffer outside every loop bound to a thread axis holds the statements
     of one kernel: refuse what would otherwise be run by every thread, or merged from separate
     grids into one (shared and local memory do not outlive a kernel)."""
+    what = f"`{alloc.buffer_var.name}` ({alloc.scope} memory)"
     grids: list[For] = []
 
-    def walk(stmt: Stmt) -> None:
-        if is_bound(stmt):
-            if stmt.thread_tag.startswith("blockIdx."):
-                grids.append(stmt)
-            return
-        if isinstance(stmt, (BufferStore, Evaluate)):
-            raise ThreadBindingError(
-                f"`{alloc.buffer_var.name}` ({alloc.scope} memory) makes one kernel of the "
-                f"statements around it, but `{_first_line(stmt)}` is not inside a loop bound to "
-                f"blockIdx/threadIdx, so every thread would run it; bind its loops, or keep "
-                f"the buffer in global memory")
-        for child in _children(stmt):
-            walk(child)
+    class _Outside(Visitor):
+        """The statements outside the thread loops (what the host would run)."""
 
-    walk(alloc.body)
+        def visit_For(self, loop: For) -> None:
+            if not is_bound(loop):
+                return self.generic_visit(loop)
+            if loop.thread_tag.startswith("blockIdx."):
+                grids.append(loop)
+
+        def visit_BufferStore(self, stmt: Stmt) -> None:
+            raise ThreadBindingError(
+                f"{what} makes one kernel of the statements around it, but "
+                f"`{first_line(stmt)}` is not inside a loop bound to blockIdx/threadIdx, so "
+                f"every thread would run it; bind its loops, or keep the buffer in global memory")
+
+        visit_Evaluate = visit_BufferStore
+
+    _Outside().visit(alloc.body)
     if len(grids) > 1:
         names = ", ".join(f"`{loop.loop_var.name}`" for loop in grids)
         raise ThreadBindingError(
-            f"`{alloc.buffer_var.name}` ({alloc.scope} memory) is used by loop nests bound to "
-            f"blockIdx separately ({names}): each is its own grid, and {alloc.scope} memory "
-            f"belongs to one block of one kernel; place the stage inside one nest (compute_at "
-            f"under its blockIdx loop), or keep it in global memory")
-
-
-def _children(stmt: Stmt) -> list[Stmt]:
-    if isinstance(stmt, SeqStmt):
-        return list(stmt.seq)
-    if isinstance(stmt, IfThenElse):
-        return [stmt.then_case] + ([stmt.else_case] if stmt.else_case is not None else [])
-    body = getattr(stmt, "body", None)
-    return [body] if isinstance(body, Stmt) else []
-
-
-def _first_line(stmt: Stmt) -> str:
-    try:
-        return stmt.script().strip().splitlines()[0]
-    except Exception:  # noqa: BLE001 (a statement the printer cannot show alone)
-        return type(stmt).__name__
+            f"{what} is used by loop nests bound to blockIdx separately ({names}): each is its "
+            f"own grid, and {alloc.scope} memory belongs to one block of one kernel; place the "
+            f"stage inside one nest (compute_at under its blockIdx loop), or keep it in global "
+            f"memory")
 
 
 def _longer(a: PrimExpr, b: PrimExpr) -> bool:

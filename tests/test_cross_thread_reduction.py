@@ -3,8 +3,6 @@ shared-memory tree and a write by thread 0, and still compute numpy's answer."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
@@ -17,6 +15,7 @@ from passes.lower_cross_thread_reduction import (
     CrossThreadReductionError,
     cross_thread_reduction_passes,
 )
+from tests.cuda_testing import needs_gpu, needs_nvrtc
 from tests.pass_testing import check
 from tvmscript import te
 from tvmscript.ir import LT, Call, IfThenElse, post_order_visit
@@ -513,13 +512,6 @@ def test_warp_shuffles_are_on_unless_configured_off():
 # ---------------------------------------------------------------- the full GPU lowering
 
 
-def _gpu_pieces_missing() -> str | None:
-    for module in ("passes.gpu_pipeline", "backends.cuda.emulator"):
-        if importlib.util.find_spec(module) is None:
-            return f"{module} is not in this tree"
-    return None
-
-
 def _emulate_kernel(mod, arrays: dict[str, np.ndarray]) -> None:
     """Lower ``mod`` for the GPU and run its one kernel in the emulator on ``arrays`` (by
     buffer name)."""
@@ -532,7 +524,6 @@ def _emulate_kernel(mod, arrays: dict[str, np.ndarray]) -> None:
     emulate(kernel, [arrays[kernel.buffer_map[p].name] for p in kernel.params])
 
 
-@pytest.mark.skipif(_gpu_pieces_missing() is not None, reason=str(_gpu_pieces_missing()))
 @pytest.mark.parametrize("threads, rows_per_block", [(32, 0), (100, 0), (64, 2)])
 def test_row_sum_lowered_for_the_gpu_and_emulated(threads: int, rows_per_block: int):
     mod = bind_rows_and_threads(row_reduction(8, 200, "sum"), "B", threads, rows_per_block)
@@ -543,7 +534,6 @@ def test_row_sum_lowered_for_the_gpu_and_emulated(threads: int, rows_per_block: 
     np.testing.assert_allclose(b, a.sum(axis=1), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.skipif(_gpu_pieces_missing() is not None, reason=str(_gpu_pieces_missing()))
 @pytest.mark.parametrize("threads, rows_per_block", [(8, 4), (64, 0), (128, 2)])
 def test_warp_reduction_emulated(threads: int, rows_per_block: int):
     mod = bind_rows_and_threads(row_reduction(8, 256, "max"), "B", threads, rows_per_block)
@@ -556,7 +546,6 @@ def test_warp_reduction_emulated(threads: int, rows_per_block: int):
     np.testing.assert_array_equal(b, a.max(axis=1))
 
 
-@pytest.mark.skipif(_gpu_pieces_missing() is not None, reason=str(_gpu_pieces_missing()))
 @settings(max_examples=20, deadline=None, derandomize=True)
 @example(threads=1024, rows=0, reducer="sum", warp=True)
 @example(threads=33, rows=2, reducer="min", warp=False)
@@ -574,19 +563,7 @@ def test_any_thread_count_on_the_emulator_gives_numpy(threads, rows, reducer, wa
     np.testing.assert_allclose(b, NUMPY[reducer](a, axis=1), rtol=1e-5)
 
 
-def _cuda_missing() -> str | None:
-    """Why a CUDA build cannot be checked here (None when it can)."""
-    missing = _gpu_pieces_missing()
-    if missing is None and importlib.util.find_spec("backends.cuda.module") is None:
-        missing = "backends.cuda.module is not in this tree"
-    if missing is None:
-        from backends.cuda import nvrtc
-
-        missing = None if nvrtc.is_available() else f"needs NVRTC: {nvrtc.INSTALL_HINT}"
-    return missing
-
-
-@pytest.mark.skipif(_cuda_missing() is not None, reason=str(_cuda_missing()))
+@needs_nvrtc
 def test_scheduled_row_sum_builds_for_the_emulator_target():
     mod = bind_rows_and_threads(row_reduction(16, 300, "sum"), "B", 96, rows_per_block=2)
     rng = np.random.default_rng(10)
@@ -596,7 +573,7 @@ def test_scheduled_row_sum_builds_for_the_emulator_target():
     np.testing.assert_allclose(b, a.sum(axis=1), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.skipif(_cuda_missing() is not None, reason=str(_cuda_missing()))
+@needs_nvrtc
 def test_warp_reduction_compiles_with_nvrtc():
     mod = bind_rows_and_threads(row_reduction(8, 256, "max"), "B", 64, rows_per_block=2)
     mod = get_pass("lower-warp-reduction")(get_pass(LOWER)(mod))
@@ -605,13 +582,8 @@ def test_warp_reduction_compiles_with_nvrtc():
     assert ".entry main_kernel" in built.get_ptx()
 
 
-@pytest.mark.skipif(_cuda_missing() is not None, reason=str(_cuda_missing()))
+@needs_gpu
 def test_cross_thread_reductions_on_the_gpu():
-    from backends.cuda.launch import gpu_unavailable_reason
-
-    reason = gpu_unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"needs an NVIDIA GPU and driver (none found: {reason})")
     rng = np.random.default_rng(11)
     a = rng.standard_normal((64, 1000)).astype("float32")
     for warp in (False, True):

@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 import tvmscript
 from backends.cuda import CUDAModule, nvrtc
 from backends.cuda.host import _evaluate as host_evaluate
-from backends.cuda.launch import cubin_arch, gpu_unavailable_reason
+from backends.cuda.launch import cubin_arch
 from backends.cuda.launch_info import needs_shared_opt_in, static_shared_bytes
 from backends.cuda.module import EmulatorDevice
+from tests.cuda_testing import NO_GPU, needs_gpu, needs_nvrtc
 from tests.test_cuda_codegen import (
     dynamic_shared,
     floor_kernels,
@@ -33,12 +34,6 @@ from tvmscript import I, R, T
 from tvmscript.ir import IRModule, Var
 from tvmscript.ir import expr as E
 from tvmscript.ir.dtype import dtype
-
-NO_GPU = gpu_unavailable_reason()
-needs_gpu = pytest.mark.skipif(NO_GPU is not None,
-                               reason=f"needs an NVIDIA GPU and driver (none found: {NO_GPU})")
-needs_nvrtc = pytest.mark.skipif(not nvrtc.is_available(),
-                                 reason=f"needs NVRTC: {nvrtc.INSTALL_HINT}")
 
 
 @T.prim_func

@@ -28,12 +28,11 @@ from backends.cuda import nvrtc
 from backends.cuda.codegen import CodegenError, generate_cuda
 from backends.cuda.codegen_types import float_literal, int_literal
 from backends.cuda.launch_info import static_shared_bytes
+from tests.cuda_testing import needs_nvrtc
 from tvmscript import T
 from tvmscript.ir.dtype import dtype
 
 GOLDEN = Path(__file__).parent / "golden" / "cuda"
-needs_nvrtc = pytest.mark.skipif(not nvrtc.is_available(),
-                                 reason=f"needs NVRTC: {nvrtc.INSTALL_HINT}")
 
 
 @T.prim_func

@@ -6,8 +6,6 @@ from the CUDA emulator (``backends.cuda.emulator``)."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -36,9 +34,6 @@ from tvmscript.ir import (
     Ramp,
     post_order_visit,
 )
-
-HAS_EMULATOR = importlib.util.find_spec("backends.cuda.emulator") is not None
-needs_emulator = pytest.mark.skipif(not HAS_EMULATOR, reason="backends.cuda.emulator is absent")
 
 
 def lower(mod, limits: GPULimits | None = None):
@@ -124,7 +119,6 @@ def test_guarded_fetch_compacts_to_the_tile():
     assert allocations(kernel)["B_shared"] == (128, "shared")
 
 
-@needs_emulator
 def test_tiled_matmul_kernel_computes_the_product():
     mod = lower(schedule_matmul(Tiling(n=64)).mod)
     rng = np.random.default_rng(0)
@@ -146,12 +140,11 @@ def test_every_tiling_lowers_to_its_tiles(ty, tx, ri, rj, kt, vec):
     shared = {n: e for n, (e, scope) in allocations(kernel).items() if scope == "shared"}
     assert shared == {"A_shared": ty * ri * kt, "B_shared": kt * tx * rj}
     assert allocations(kernel)["C_local"] == (ri * rj, "local")
-    if HAS_EMULATOR:
-        rng = np.random.default_rng(1)
-        a, b = (rng.standard_normal((32, 32)).astype("float32") for _ in range(2))
-        c = np.zeros((32, 32), "float32")
-        emulate(mod, "matmul_kernel", a, b, c)
-        np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-4)
+    rng = np.random.default_rng(1)
+    a, b = (rng.standard_normal((32, 32)).astype("float32") for _ in range(2))
+    c = np.zeros((32, 32), "float32")
+    emulate(mod, "matmul_kernel", a, b, c)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-4)
 
 
 def shared_write_cache() -> tvmscript.ir.IRModule:
@@ -180,13 +173,12 @@ def test_shared_write_cache_waits_for_the_tile_before_the_write_back():
     assert allocations(kernel) == {"C_shared": (64, "shared")}
     kinds = ["sync" if is_sync(s) else type(s).__name__ for s in kernel_statements(kernel)]
     assert kinds == ["IfThenElse", "sync", "BufferStore"]  # compute (tx < 8), RAW, write back
-    if HAS_EMULATOR:
-        mod = lower(shared_write_cache())
-        rng = np.random.default_rng(3)
-        a, b = (rng.standard_normal((32, 32)).astype("float32") for _ in range(2))
-        c = np.zeros((32, 32), "float32")
-        emulate(mod, "matmul_kernel", a, b, c)
-        np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-4)
+    mod = lower(shared_write_cache())
+    rng = np.random.default_rng(3)
+    a, b = (rng.standard_normal((32, 32)).astype("float32") for _ in range(2))
+    c = np.zeros((32, 32), "float32")
+    emulate(mod, "matmul_kernel", a, b, c)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-4)
 
 
 def kernel_statements(kernel: PrimFunc) -> list:
@@ -211,12 +203,11 @@ def test_a_local_stage_shrinks_to_one_threads_row():
     sch.compute_at(sch.cache_read(c, 0, "local"), tx)
     mod = lower(sch.mod)
     assert allocations(mod["matmul_kernel"]) == {"A_local": (16, "local")}
-    if HAS_EMULATOR:
-        rng = np.random.default_rng(4)
-        a, b = (rng.standard_normal((16, 16)).astype("float32") for _ in range(2))
-        out = np.zeros((16, 16), "float32")
-        emulate(mod, "matmul_kernel", a, b, out)
-        np.testing.assert_allclose(out, a @ b, rtol=1e-4, atol=1e-4)
+    rng = np.random.default_rng(4)
+    a, b = (rng.standard_normal((16, 16)).astype("float32") for _ in range(2))
+    out = np.zeros((16, 16), "float32")
+    emulate(mod, "matmul_kernel", a, b, out)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-4, atol=1e-4)
 
 
 # ---------------------------------------------------------------- vector add
@@ -268,7 +259,6 @@ def test_vector_add_lowers_to_float4_accesses():
     assert str(store.value.dtype) == "float32x4"
 
 
-@needs_emulator
 def test_vector_add_kernel_adds():
     mod = lower(scheduled_vadd())
     rng = np.random.default_rng(2)
@@ -345,7 +335,6 @@ def test_barriers_before_reads_of_other_threads_and_before_the_refill():
     tvmscript.assert_structural_equal(mod["rev_kernel"], tvmscript.from_source(REVERSE_KERNEL))
 
 
-@needs_emulator
 def test_barriers_make_the_reversal_race_free():
     mod = lower(tvmscript.from_source(REVERSE))
     a = np.arange(256, dtype="float32")
@@ -403,7 +392,6 @@ def test_no_barrier_when_thread_0_reads_what_it_wrote():
     assert not [s for s in nodes(mod["f_kernel"].body, Evaluate) if is_sync(s)]
 
 
-@needs_emulator
 def test_a_value_written_by_thread_0_reaches_every_thread_without_a_race():
     mod = lower(tvmscript.from_source(ONE_WRITER))
     a = np.arange(64, dtype="float32") + 3
@@ -456,7 +444,6 @@ PINS = {"True": lambda t: True, "t == 0": lambda t: t == 0, "t == 5": lambda t: 
 INDICES = {"t": lambda t: t, "0": lambda t: 0, "5": lambda t: 5, "63 - t": lambda t: 63 - t}
 
 
-@needs_emulator
 @settings(max_examples=15, deadline=None, derandomize=True)
 @given(pin_w=st.sampled_from(sorted(PINS)), index_w=st.sampled_from(sorted(INDICES)),
        pin_r=st.sampled_from(sorted(PINS)), index_r=st.sampled_from(sorted(INDICES)))
@@ -508,7 +495,6 @@ def test_user_written_barriers_are_taken_as_written():
     assert len([s for s in nodes(source.body, Evaluate) if is_sync(s)]) == 1
 
 
-@needs_emulator
 def test_the_missing_user_barrier_is_reported_by_the_emulator():
     from backends.cuda.emulator.errors import EmulatorRaceError
 

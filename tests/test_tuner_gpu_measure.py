@@ -7,14 +7,10 @@ import numpy as np
 import pytest
 
 import tvmscript
-from backends.cuda.launch import gpu_unavailable_reason
+from tests.cuda_testing import NO_GPU, needs_gpu
 from tuner.gpu_measure import GPUMeasurer
 from tuner.measure import Candidate
 from tuner.space import generate_design_spaces, sample_candidate
-
-NO_GPU = gpu_unavailable_reason()
-needs_gpu = pytest.mark.skipif(NO_GPU is not None,
-                               reason=f"needs an NVIDIA GPU and driver (none found: {NO_GPU})")
 
 MATMUL = '''
 @T.prim_func

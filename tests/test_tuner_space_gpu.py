@@ -6,7 +6,6 @@ matmul candidates also run in the CUDA emulator and compile with NVRTC."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 
 import numpy as np
@@ -16,7 +15,7 @@ from hypothesis import strategies as st
 
 import tvmscript
 from tuner.search import MutateTileSize, mutate
-from tuner.space import generate_design_spaces
+from tuner.space import generate_design_spaces, replay_candidate, sample_candidate
 from tuner.space.auto_bind import AutoBind
 from tuner.space.gpu_cross_thread_reduction import GPUCrossThreadReduction
 from tuner.space.gpu_multi_level_tiling import (
@@ -32,12 +31,7 @@ from tuner.space.gpu_postproc import (
     gpu_limits,
     kernels,
 )
-from tuner.space.gpu_rules import (
-    default_gpu_rules,
-    generate_gpu_design_spaces,
-    replay_gpu_candidate,
-    sample_gpu_candidate,
-)
+from tuner.space.gpu_rules import default_gpu_rules
 from tvmscript.ir import stmt as S
 from tvmscript.schedule import Schedule, Trace
 from tvmscript.schedule.state import walk
@@ -186,13 +180,12 @@ REFERENCES = {  # inputs -> output, in numpy
 }
 
 _SPACES: dict[str, tuple[tvmscript.PrimFunc, list[Trace]]] = {}
-HAS_GPU_LOWERING = importlib.util.find_spec("passes.gpu_pipeline") is not None
 
 
 def space(name: str, target: str = "cuda") -> tuple[tvmscript.PrimFunc, list[Trace]]:
     if (name, target) not in _SPACES:
         func = tvmscript.from_source(KERNELS[name])
-        _SPACES[name, target] = (func, generate_gpu_design_spaces(func, target))
+        _SPACES[name, target] = (func, generate_design_spaces(func, target))
     return _SPACES[name, target]
 
 
@@ -202,7 +195,7 @@ def draw(name: str, seed: int, target: str = "cuda") -> tuple[tvmscript.PrimFunc
     func, sketches = space(name, target)
     rng = np.random.default_rng(seed)
     for attempt in range(20):
-        got = sample_gpu_candidate(func, sketches[(seed + attempt) % len(sketches)], rng, target)
+        got = sample_candidate(func, sketches[(seed + attempt) % len(sketches)], rng, target)
         if got is not None:
             return func, got[0], got[1]
     raise AssertionError(f"20 draws of {name} were all invalid")
@@ -245,7 +238,7 @@ def assert_valid_gpu_program(func: tvmscript.PrimFunc, max_threads: int = 1024) 
 
 def test_matmul_sketch_tiles_binds_and_fetches_cooperatively() -> None:
     func = tvmscript.from_source(MATMUL.replace("N", "256").replace("M", "256").replace("K", "256"))
-    sketches = generate_gpu_design_spaces(func, "cuda")
+    sketches = generate_design_spaces(func, "cuda")
     assert len(sketches) == 1
     insts = sketches[0].instructions
     tiles = [i.attrs["n"] for i in insts if i.kind == "sample_perfect_tile"]
@@ -259,7 +252,7 @@ def test_matmul_sketch_tiles_binds_and_fetches_cooperatively() -> None:
     low = [i.inputs[2] for i in insts if i.kind == "annotate" and i.inputs[1] == THREAD_EXTENT_LOW]
     assert low == [32]  # 65536 outputs: at least a warp per block
     # a candidate: the fetch loops spread over the block's threads, a valid 256^3 kernel
-    got = next(g for g in (sample_gpu_candidate(func, sketches[0], s) for s in range(40)) if g)
+    got = next(g for g in (sample_candidate(func, sketches[0], s, "cuda") for s in range(40)) if g)
     text = got[1].script()
     assert COOPERATIVE_FETCH not in text and THREAD_EXTENT_LOW not in text
     assert text.count('thread="threadIdx.x"') >= 2  # the compute and the fetch loops
@@ -334,7 +327,7 @@ def row_max(A: T.Buffer((4, 300), "float32"), M: T.Buffer((4,), "float32")):
     sketches = generate_design_spaces(func, "cuda")
     assert len(sketches) == 1
     for seed in range(3):
-        got = sample_gpu_candidate(func, sketches[0], seed)
+        got = sample_candidate(func, sketches[0], seed, "cuda")
         if got is not None:
             a = np.random.default_rng(seed).standard_normal((4, 300)).astype("float32")
             m = np.zeros(4, "float32")
@@ -348,7 +341,7 @@ def test_row_sum_forks_a_cross_thread_reduction() -> None:
         i.kind == "sample_categorical" and list(i.inputs[0])[:2] == [4, 8]
         for i in s.instructions)]
     assert len(sketches) == 2 and crossed
-    got = sample_gpu_candidate(func, crossed[0], 0)
+    got = sample_candidate(func, crossed[0], 0, "cuda")
     assert got is not None
     after = got[1]
     realize = next(loc for loc in walk(after.body) if isinstance(loc.node, S.BlockRealize)
@@ -379,11 +372,11 @@ def test_any_sampled_candidate_is_valid_and_computes_the_same(name: str, seed: i
     tvmscript.verify(after)
     assert_valid_gpu_program(after)
     assert_computes_like_numpy(name, after)
-    if HAS_GPU_LOWERING:  # the lowering's own verifier finds it within the device's limits
-        from passes.gpu_pipeline import GPULimits, lower_gpu
+    # the lowering's own verifier finds it within the device's limits
+    from passes.gpu_pipeline import GPULimits, lower_gpu
 
-        assert any(f.attrs.get("tvmscript.kernel") for f in lower_gpu(after, GPULimits())
-                   .functions.values())
+    assert any(f.attrs.get("tvmscript.kernel") for f in lower_gpu(after, GPULimits())
+               .functions.values())
     again = Trace.from_json(trace.to_json()).apply_to(func).func
     assert tvmscript.structural_equal(again, after)
 
@@ -397,7 +390,7 @@ def test_mutated_candidates_stay_valid(name: str, seed: int, pick: int) -> None:
     rng = np.random.default_rng(pick)
     for _ in range(10):  # a mutation may not apply (its replay refuses it): try another
         mutated = mutate(func, trace, rng)
-        got = None if mutated is None else replay_gpu_candidate(func, mutated)
+        got = None if mutated is None else replay_candidate(func, mutated, target="cuda")
         if got is not None:
             break
     if got is None:
@@ -411,7 +404,7 @@ def test_a_tile_mutation_replays_to_the_mutated_tiles() -> None:
     rng = np.random.default_rng(0)
     for _ in range(50):
         mutated = MutateTileSize().apply(func, trace, rng)
-        got = None if mutated is None else replay_gpu_candidate(func, mutated)
+        got = None if mutated is None else replay_candidate(func, mutated, target="cuda")
         if got is not None:
             break
     assert got is not None
@@ -438,7 +431,7 @@ def test_shared_memory_over_the_limit_rejects_the_candidate() -> None:
     """With 1 KiB of shared memory, only draws whose tiles fit are accepted."""
     target = "cuda -max_shared_memory_per_block=1024"
     func, sketches = space("matmul", target)
-    got = [sample_gpu_candidate(func, sketches[0], s, target) for s in range(12)]
+    got = [sample_candidate(func, sketches[0], s, target) for s in range(12)]
     assert any(g is None for g in got) and any(g is not None for g in got)
 
 
@@ -492,7 +485,7 @@ def test_rules_are_plain_objects_to_configure() -> None:
     sketches = generate_design_spaces(func, "cuda", rules=rules)
     texts = []
     for sketch in sketches:
-        got = sample_gpu_candidate(func, sketch, 0)
+        got = sample_candidate(func, sketch, 0, "cuda")
         assert got is not None
         texts.append(got[1].script())
         assert_computes_like_numpy("row_sum", got[1])
@@ -509,7 +502,6 @@ def _crossed(name: str) -> Trace:
         i.kind == "sample_categorical" and list(i.inputs[0])[:2] == [4, 8] for i in s.instructions))
 
 
-@pytest.mark.skipif(not HAS_GPU_LOWERING, reason="needs the GPU lowering (passes/gpu_pipeline.py)")
 @pytest.mark.parametrize("name, seed", [("matmul", 0), ("matmul", 3), ("conv2d", 0), ("add", 0),
                                         ("dense_bias_relu", 0),
                                         ("row_sum", "crossed"), ("softmax", "crossed"),
@@ -519,7 +511,7 @@ def test_sampled_candidates_run_in_the_emulator(name: str, seed) -> None:
     thread by thread in the emulator, with its race checks: numpy's result."""
     func, _ = space(name)
     if seed == "crossed":
-        after = sample_gpu_candidate(func, _crossed(name), 0)[1]
+        after = sample_candidate(func, _crossed(name), 0, "cuda")[1]
     else:
         after = draw(name, seed)[2]
     rng = np.random.default_rng(0)
@@ -530,12 +522,12 @@ def test_sampled_candidates_run_in_the_emulator(name: str, seed) -> None:
     np.testing.assert_allclose(arrays[-1], REFERENCES[name](*arrays[:-1]), rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.skipif(not HAS_GPU_LOWERING, reason="needs the GPU lowering (passes/gpu_pipeline.py)")
 def test_sampled_candidates_compile_with_nvrtc() -> None:
     _, _, matmul = draw("matmul", 0)
     source = tvmscript.build(matmul, target="cuda")
     assert "__shared__" in source.get_source() and ".entry" in source.get_ptx()
     func, _ = space("row_sum")
-    crossed = tvmscript.build(sample_gpu_candidate(func, _crossed("row_sum"), 0)[1], target="cuda")
+    crossed = tvmscript.build(sample_candidate(func, _crossed("row_sum"), 0, "cuda")[1],
+                              target="cuda")
     text = crossed.get_source()  # threads combine their partial sums: shuffles or a tree
     assert ("__shfl" in text or "__syncthreads()" in text) and ".entry" in crossed.get_ptx()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any, Protocol, Self
 
 import numpy as np
@@ -24,7 +25,9 @@ from numpy.lib.stride_tricks import as_strided
 from tvmscript.ir import PrimFunc, Var
 from tvmscript.ir import expr as E
 from tvmscript.ir import stmt as S
+from tvmscript.schedule.reduction import vars_of
 
+from ..interpreter.arguments import compile_lambda
 from ..runtime.arguments import BufferChecker, as_array, check_deferred, check_scalar
 from ..runtime.spec import KernelSpec, written_data_vars
 from ..signature import BufferParam, KernelSignature
@@ -356,60 +359,23 @@ class _Runner:
         return _evaluate(e, env, self.fn.name)
 
 
-_BIN: dict[str, Callable[[Any, Any], Any]] = {
-    "Add": lambda a, b: a + b, "Sub": lambda a, b: a - b, "Mul": lambda a, b: a * b,
-    "Min": min, "Max": max, "EQ": lambda a, b: a == b, "NE": lambda a, b: a != b,
-    "LT": lambda a, b: a < b, "LE": lambda a, b: a <= b, "GT": lambda a, b: a > b,
-    "GE": lambda a, b: a >= b, "And": lambda a, b: bool(a and b),
-    "Or": lambda a, b: bool(a or b),
-}
-
-
-def _evaluate(e: Any, env: dict, where: str) -> Any:
-    """The value of a host expression (shape arithmetic on Python numbers)."""
-    kind = type(e).__name__
+def _evaluate(e: Any, env: Mapping, where: str) -> Any:
+    """The value of a host expression (shape arithmetic on Python numbers), with the
+    interpreter's semantics: each expression is compiled once by its translator."""
     if isinstance(e, (E.IntImm, E.FloatImm, E.StringImm)):
         return e.value
-    if isinstance(e, Var):
-        if e not in env:
-            raise RuntimeError(f"host function {where}: {e.name} has no value on the host")
-        return env[e]
-    if kind in _BIN:
-        return _BIN[kind](_evaluate(e.a, env, where), _evaluate(e.b, env, where))
-    if kind in ("Div", "Mod", "FloorDiv", "FloorMod"):
-        return _divide(kind, e, _evaluate(e.a, env, where), _evaluate(e.b, env, where), where)
-    if kind == "Not":
-        return not _evaluate(e.a, env, where)
-    if kind == "Select" or (kind == "Call" and e.op == "tir.if_then_else"):
-        c, t, f = (e.condition, e.true_value, e.false_value) if kind == "Select" else e.args
-        return _evaluate(t if _evaluate(c, env, where) else f, env, where)
-    if kind == "Cast":
-        value = _evaluate(e.value, env, where)
-        if e.dtype.is_float:
-            return float(value)
-        if e.dtype.is_bool:
-            return bool(value)
-        return _wrap(int(value), e.dtype.bits, e.dtype.is_uint)
-    if kind == "Call" and e.op == "tir.likely":
-        return _evaluate(e.args[0], env, where)
-    raise RuntimeError(f"host function {where}: {e} cannot be evaluated on the host")
+    params = tuple(sorted(vars_of(e), key=lambda v: (v.name, id(v))))
+    for var in params:
+        if var not in env:
+            raise RuntimeError(f"host function {where}: {var.name} has no value on the host")
+    try:
+        return _compiled(e, params)(*(env[v] for v in params))[0]
+    except ZeroDivisionError:
+        raise RuntimeError(f"host function {where}: division by zero in {e}") from None
 
 
-def _wrap(value: int, bits: int, unsigned: bool) -> int:
-    """``value`` converted to a ``bits``-wide integer as the device does (two's complement)."""
-    value &= (1 << bits) - 1
-    return value - (1 << bits) if not unsigned and value >> (bits - 1) else value
+@lru_cache(maxsize=4096)
+def _compiled(e: E.PrimExpr, params: tuple[Var, ...]) -> Callable[..., tuple]:
+    return compile_lambda([e], params)
 
 
-def _divide(kind: str, e: Any, a: Any, b: Any, where: str) -> Any:
-    if e.dtype.is_float:
-        return a / b if kind == "Div" else a // b if kind == "FloorDiv" else \
-            math.fmod(a, b) if kind == "Mod" else a % b
-    if b == 0:
-        raise RuntimeError(f"host function {where}: division by zero in {e}")
-    if kind == "FloorDiv":
-        return a // b
-    if kind == "FloorMod":
-        return a % b
-    q = abs(a) // abs(b) * (1 if (a >= 0) == (b >= 0) else -1)  # C truncation
-    return q if kind == "Div" else a - q * b

@@ -23,7 +23,7 @@ from .generate import (
 from .gpu_cross_thread_reduction import GPUCrossThreadReduction
 from .gpu_multi_level_tiling import GPUMultiLevelTiling
 from .gpu_postproc import GPUCandidateError, gpu_postprocess
-from .gpu_rules import default_gpu_rules, gpu_postprocs
+from .gpu_rules import default_gpu_rules
 from .intrinsics import available_intrinsics
 from .multi_level_tiling import MultiLevelTiling
 from .pack_operand import PackOperand
@@ -36,5 +36,5 @@ __all__ = ["AddRFactor", "AutoBind", "AutoInline", "AutoTensorize", "GPUCandidat
            "GPUCrossThreadReduction", "GPUMultiLevelTiling", "MultiLevelTiling", "PackOperand",
            "ParallelizeVectorizeUnroll", "RandomComputeLocation", "ScheduleRule", "SpaceContext",
            "SymbolicSizeError", "available_intrinsics", "check_tunable", "default_gpu_rules",
-           "default_rules", "generate_design_spaces", "gpu_postprocess", "gpu_postprocs",
+           "default_rules", "generate_design_spaces", "gpu_postprocess",
            "postprocess", "replay_candidate", "sample_candidate"]
